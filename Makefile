@@ -1,0 +1,75 @@
+# The front door. `make help` lists the targets.
+#   make run   set up .venv, then execute every notebook offline into reports/
+#   make test  set up .venv, then the whole test suite (unit tests + nbval over the notebooks)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+REPORTS := reports
+# Extra papermill arguments for `make run`, e.g. ARGS='-p study_dir /path/to/tau-usi'
+ARGS ?=
+# Extra pytest arguments for `make test`, e.g. PYTEST_ARGS='-m "not slow"'
+PYTEST_ARGS ?=
+
+# Everything runs offline by default: litellm must not fetch its price map, the Hub client must not call home.
+export LITELLM_OFFLINE_MODE := true
+export HF_HUB_OFFLINE := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# llama-cpp-python compiles from source: use both cores.
+export CMAKE_BUILD_PARALLEL_LEVEL := 2
+
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+
+.PHONY: help setup run test test-fast test-slow bench lab download demo strip freeze clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv at the repository root and install everything (pinned)
+
+run: $(STAMP) ## Execute every notebook offline with papermill into reports/ (ARGS='-p name value' to change parameters)
+	@mkdir -p $(REPORTS)/notebooks
+	@set -e; for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb"; \
+	  $(BIN)/papermill --cwd notebooks --kernel python3 --no-progress-bar $$nb $(REPORTS)/notebooks/$$(basename $$nb) $(ARGS); \
+	done
+	@echo "Executed notebooks: $(REPORTS)/notebooks/   figures: $(REPORTS)/figures/"
+
+test: $(STAMP) ## Run the whole test suite: unit tests, then nbval over every notebook
+	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval-lax -p no:cacheprovider $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## Unit tests only, without the slow ones
+	$(BIN)/python -m pytest tests -m "not slow" -p no:cacheprovider $(PYTEST_ARGS)
+
+test-slow: $(STAMP) ## Only the slow tests (real embedded model, full-size benchmarks)
+	$(BIN)/python -m pytest tests -m slow -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: $(STAMP) ## Run the benchmarks and print their figures
+	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+lab: $(STAMP) ## Open the notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
+download: $(STAMP) ## Download the gated study data (needs accepted terms and HF_TOKEN) to data/raw/tau-usi
+	HF_HUB_OFFLINE=0 $(BIN)/python -m usersim_utils.data download
+
+demo: $(STAMP) ## (Re)generate the SYNTHETIC demo panel under data/demo/
+	$(BIN)/python -c "from usersim_utils import demo; print(demo.ensure_demo_panel())"
+
+strip: $(STAMP) ## Remove notebook outputs except nbval-checked cells (run before committing notebooks)
+	$(BIN)/python -m usersim_utils.notebooks strip $(NOTEBOOKS)
+
+freeze: $(STAMP) ## Print the installed versions (to refresh constraints.txt)
+	$(BIN)/python -m pip freeze --exclude-editable
+
+clean: ## Remove generated outputs (reports/, data/processed/, data/demo/); keeps .venv and data/raw/
+	rm -rf $(REPORTS) data/processed data/demo

@@ -1,0 +1,459 @@
+"""The User-Sim Index (spec usi.md §4-7), as pure functions over features tables.
+
+Inputs are the tables of :func:`usersim_utils.features.features_table` (one row per
+conversation: ``key``, ``task_key``, ``batch``, ``keep``, ``success``,
+``has_features`` and the 19 features) and, for Eval, survey mappings
+``{instance id: record with "survey"}``.
+
+The defaults reproduce the authors' scorer to 1e-9, quirks included; options that
+change a number (``run_split="suffix"``) are named and never the default.
+
+Run ``python -m usersim_utils.usi --help`` for the command line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from . import ids
+from .features import DIMENSIONS, FEATURES, UNSCALED_FEATURES
+from .survey import agreement
+
+RunSplit = Literal["reference", "suffix"]
+Cell = tuple[float, float]  # (mean, population std) over batches or pairs
+
+DIMENSION_NAMES: tuple[str, ...] = tuple(DIMENSIONS)
+#: Columns of a leaderboard, in the order of the JSON output.
+METRICS: tuple[str, ...] = (*DIMENSION_NAMES, "eval_agree", "ece", "usi")
+HUMAN_PAIRS: tuple[tuple[int, int], ...] = ((1, 2), (1, 3), (2, 3))
+BATCHES: tuple[int, ...] = (1, 2, 3)
+#: Difficulty bins: value < 0.2 -> 0, < 0.4 -> 1, < 0.6 -> 2, < 0.8 -> 3, else 4.
+BIN_EDGES: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)
+MIN_DIFFICULTY_SAMPLES = 10
+_SCALE = pd.Series({f: (1.0 if f in UNSCALED_FEATURES else 100.0) for f in FEATURES})
+
+
+# --- Rows and Dice (§4). ---------------------------------------------------------------
+def feature_row(table: pd.DataFrame) -> pd.Series | None:
+    """Mean of each feature over the rows with ``has_features``; rates and
+    ``info_frontload`` x 100. ``None`` when no row has features."""
+    with_features = table.loc[table["has_features"], list(FEATURES)]
+    if with_features.empty:
+        return None
+    return with_features.mean() * _SCALE
+
+
+def dice(h: float, m: float) -> float:
+    """Dice similarity 2·min(|h|, |m|) / (|h| + |m|); 1.0 when both are 0."""
+    h, m = abs(h), abs(m)
+    return 1.0 if h + m == 0 else 2.0 * min(h, m) / (h + m)
+
+
+def dimension_scores(
+    human_row: Mapping[str, float], sim_row: Mapping[str, float],
+    dimensions: Mapping[str, Sequence[str]] = DIMENSIONS,
+) -> dict[str, float]:
+    """``{D1_conv, D2_info, D3_clarif, D4_react}``: 100 x mean Dice of each group's features."""
+    return {
+        name: 100.0 * float(np.mean([dice(human_row[f], sim_row[f]) for f in feats]))
+        for name, feats in dimensions.items()
+    }
+
+
+# --- Outcome calibration (§5). --------------------------------------------------------
+def success_by_task(table: pd.DataFrame) -> dict[str, int]:
+    """``{task_key: success}`` of the kept rows (a later duplicate overrides an earlier one)."""
+    kept = table.loc[table["keep"]]
+    return dict(zip(kept["task_key"], kept["success"].astype(int)))
+
+
+def pooled_difficulty(
+    tables: Iterable[pd.DataFrame], *, min_samples: int = MIN_DIFFICULTY_SAMPLES
+) -> dict[str, float]:
+    """Difficulty of each task: mean success over every kept entry of every run of
+    every simulator in the pool; only tasks with at least ``min_samples`` entries."""
+    frames = [t.loc[t["keep"], ["task_key", "success"]] for t in tables]
+    if not frames:
+        return {}
+    pooled = pd.concat(frames).groupby("task_key")["success"].agg(["mean", "size"])
+    pooled = pooled[pooled["size"] >= min_samples]
+    return {k: float(v) for k, v in pooled["mean"].items()}
+
+
+def difficulty_bin(value: float, edges: Sequence[float] = BIN_EDGES) -> int:
+    """Index of the first edge that ``value`` is below, else ``len(edges)``."""
+    for i, edge in enumerate(edges):
+        if value < edge:
+            return i
+    return len(edges)
+
+
+def ece(
+    sim_success: Mapping[str, float],
+    human_success: Mapping[str, float],
+    difficulty: Mapping[str, float],
+    edges: Sequence[float] = BIN_EDGES,
+) -> float | None:
+    """Σ_bins (n_b / n)·|mean sim success − mean human success| over the tasks in all
+    three maps, binned by difficulty; ``None`` when no task is shared."""
+    bins: dict[int, list[str]] = defaultdict(list)
+    for task in sim_success:
+        if task in human_success and task in difficulty:
+            bins[difficulty_bin(difficulty[task], edges)].append(task)
+    n = sum(len(tasks) for tasks in bins.values())
+    if n == 0:
+        return None
+    total = 0.0
+    for tasks in bins.values():
+        sim_mean = sum(sim_success[t] for t in tasks) / len(tasks)
+        human_mean = sum(human_success[t] for t in tasks) / len(tasks)
+        total += len(tasks) / n * abs(sim_mean - human_mean)
+    return total
+
+
+def ece_runs(sim: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """``{run: {task_key: success}}`` of a simulator's kept rows, runs read from the
+    ``_<run>`` suffix of keys like ``retail_5_2`` (else run ``"1"``), as the reference does."""
+    kept = sim.loc[sim["keep"]]
+    runs: dict[str, dict[str, int]] = defaultdict(dict)
+    for key, task, success in zip(kept["key"], kept["task_key"], kept["success"]):
+        runs[ids.ece_run_index(key)][task] = int(success)
+    return dict(runs)
+
+
+# --- Evaluative agreement (§6). -------------------------------------------------------
+def _survey_of(record: Any) -> Any:
+    return record.get("survey") if isinstance(record, Mapping) else None
+
+
+def eval_agreements(
+    human_records: Mapping[str, Mapping[str, Any]],
+    sim_surveys: Mapping[str, Mapping[str, Any]],
+    *,
+    seed: int = 42,
+) -> pd.DataFrame:
+    """Per-task agreement of a simulator's surveys with the humans' (spec §6).
+
+    ``human_records``: the human sessions (``{id: {survey, keep, ...}}``);
+    ``sim_surveys``: the simulator's survey file, keyed like the human sessions.
+    One ``default_rng(seed)`` walks batches 1, 2, 3 and, within each, the base ids
+    in both the kept human batch and the survey batch in string order.
+    Columns: ``batch``, ``task_key``, ``agreement`` (undefined agreements dropped).
+    """
+    human_by_batch: dict[int, dict[str, Any]] = defaultdict(dict)
+    for key, record in human_records.items():
+        if record.get("keep", True) is not False:
+            base, batch = ids.split_batch(key)
+            human_by_batch[batch][base] = _survey_of(record)
+    sim_by_batch: dict[int, dict[str, Any]] = defaultdict(dict)
+    for key, record in sim_surveys.items():
+        base, batch = ids.split_batch(key)
+        sim_by_batch[batch][base] = _survey_of(record)
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for batch in BATCHES:
+        for base in sorted(set(human_by_batch[batch]) & set(sim_by_batch[batch])):
+            value = agreement(human_by_batch[batch][base], sim_by_batch[batch][base], rng)
+            if value is not None:
+                rows.append((batch, base, value))
+    return pd.DataFrame(rows, columns=["batch", "task_key", "agreement"])
+
+
+def eval_cell(agreements: pd.DataFrame) -> Cell | None:
+    """Eval = (mean, population std) over batches of the batch-mean agreement."""
+    if agreements.empty:
+        return None
+    per_batch = agreements.groupby("batch", sort=True)["agreement"].mean()
+    return float(per_batch.mean()), float(np.std(per_batch.to_numpy()))
+
+
+def ceiling_agreements(
+    human_records: Mapping[str, Mapping[str, Any]],
+    rerating: Mapping[str, Mapping[str, Any]],
+    *,
+    seed: int = 42,
+) -> pd.DataFrame:
+    """Agreement of each kept batch-1 survey with its re-rating, in re-rating file order.
+
+    Columns: ``task_key``, ``agreement``."""
+    rng = np.random.default_rng(seed)
+    batch1 = {
+        k: r for k, r in human_records.items()
+        if ids.split_batch(k)[1] == 1 and r.get("keep", True) is not False
+    }
+    rows = []
+    for key, record in rerating.items():
+        if key in batch1:
+            value = agreement(_survey_of(batch1[key]), _survey_of(record), rng)
+            if value is not None:
+                rows.append((key, value))
+    return pd.DataFrame(rows, columns=["task_key", "agreement"])
+
+
+def ceiling_eval_cell(agreements: pd.DataFrame) -> Cell | None:
+    """The human Eval ceiling: (mean, population std) over re-rated tasks."""
+    if agreements.empty:
+        return None
+    values = agreements["agreement"].to_numpy()
+    return float(values.mean()), float(np.std(values))
+
+
+# --- The index (§7). --------------------------------------------------------------------
+@dataclass(frozen=True)
+class BatchScore:
+    """One human batch (or, for the ceiling, one batch pair) of a leaderboard row."""
+
+    batch: int | tuple[int, int]
+    dimensions: dict[str, float]
+    ece: float | None
+    usi: float | None
+    overlap: tuple[str, ...] = ()  # the task keys the rows were computed on
+
+
+@dataclass(frozen=True)
+class Score:
+    """A leaderboard row: each metric's (mean, population std) or ``None``."""
+
+    name: str
+    cells: dict[str, Cell | None]
+    batches: tuple[BatchScore, ...] = field(default=(), repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"name", "D1_conv", ..., "usi"}`` with ``[mean, std]`` or ``null`` cells."""
+        return {"name": self.name, **{m: (list(c) if c else None) for m, c in self.cells.items()}}
+
+
+def _cell(values: Sequence[float | None]) -> Cell | None:
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    return float(np.mean(present)), float(np.std(present))
+
+
+def usi_value(dimensions: Mapping[str, float], ece_value: float | None, eval_mean: float | None) -> float | None:
+    """(D1 + D2 + D3 + D4 [+ Eval] + 100·(1 − ECE)) / (6 or 5); ``None`` without ECE."""
+    if ece_value is None:
+        return None
+    terms = [*dimensions.values(), 100.0 * (1.0 - ece_value)]
+    if eval_mean is not None:
+        terms.append(eval_mean)
+    return float(sum(terms) / len(terms))
+
+
+def row_runs(sim: pd.DataFrame, run_split: RunSplit = "reference") -> dict[str, pd.DataFrame]:
+    """The simulator's kept rows per run for the behaviour rows, indexed by the id
+    they match in a human batch (``{run: table indexed by id}``).
+
+    ``"reference"`` splits like the authors' scorer (only files of more than 170
+    entries, kept or not, are split by run suffix); ``"suffix"`` always splits.
+    """
+    split = ids.reference_run_split if run_split == "reference" else ids.suffix_run_split
+    by_key = sim.set_index("key")
+    out = {}
+    for run, id_to_key in split(list(sim["key"])).items():
+        rows = by_key.loc[list(id_to_key.values())]
+        rows.index = pd.Index(list(id_to_key.keys()), name="id")
+        out[run] = rows.loc[rows["keep"]]
+    return out
+
+
+def _kept_batch(human: pd.DataFrame, batch: int) -> pd.DataFrame:
+    rows = human.loc[human["keep"] & (human["batch"] == batch)]
+    return rows.set_index("task_key")
+
+
+def score_batch(
+    human_batch: pd.DataFrame,
+    runs: Mapping[str, pd.DataFrame],
+    ece_maps: Mapping[str, Mapping[str, int]],
+    difficulty: Mapping[str, float],
+    eval_mean: float | None,
+    batch: int,
+    dimensions: Mapping[str, Sequence[str]] = DIMENSIONS,
+) -> BatchScore | None:
+    """Steps 1-6 of §7 for one human batch (kept rows indexed by task key).
+
+    ``None`` when no run overlaps the batch (the batch then contributes nothing).
+    """
+    run_rows, overlap = [], set()
+    for run_table in runs.values():
+        shared = run_table.index.intersection(human_batch.index)
+        if shared.empty:
+            continue
+        row = feature_row(run_table.loc[shared])
+        if row is not None:
+            run_rows.append(row)
+            overlap.update(shared)
+    if not run_rows:
+        return None
+    human_row = feature_row(human_batch.loc[sorted(overlap)])
+    if human_row is None:
+        return None
+    pooled = pd.concat(run_rows, axis=1).mean(axis=1)
+    dims = dimension_scores(human_row, pooled, dimensions)
+    human_success = dict(zip(human_batch.index, human_batch["success"].astype(int)))
+    eces = [ece(m, human_success, difficulty) for m in ece_maps.values()]
+    eces = [e for e in eces if e is not None]
+    ece_b = float(np.mean(eces)) if eces else None
+    return BatchScore(batch, dims, ece_b, usi_value(dims, ece_b, eval_mean), tuple(sorted(overlap)))
+
+
+def _assemble(name: str, batches: Sequence[BatchScore], eval_c: Cell | None,
+              dimensions: Iterable[str] = DIMENSION_NAMES) -> Score:
+    cells: dict[str, Cell | None] = {d: _cell([b.dimensions[d] for b in batches]) for d in dimensions}
+    cells["eval_agree"] = eval_c
+    cells["ece"] = _cell([b.ece for b in batches])
+    cells["usi"] = _cell([b.usi for b in batches])
+    return Score(name, cells, tuple(batches))
+
+
+def score_simulator(
+    name: str,
+    human: pd.DataFrame,
+    sim: pd.DataFrame,
+    difficulty: Mapping[str, float],
+    *,
+    eval_c: Cell | None = None,
+    run_split: RunSplit = "reference",
+) -> Score:
+    """The leaderboard row of one simulator against the three human batches.
+
+    ``human`` and ``sim`` are features tables; ``eval_c`` the simulator's Eval cell
+    (:func:`eval_cell`), or ``None`` when it has no survey file.
+    """
+    runs = row_runs(sim, run_split)
+    ece_maps = ece_runs(sim)
+    eval_mean = eval_c[0] if eval_c else None
+    batches = []
+    for batch in BATCHES:
+        result = score_batch(_kept_batch(human, batch), runs, ece_maps, difficulty, eval_mean, batch)
+        if result is not None:
+            batches.append(result)
+    return _assemble(name, batches, eval_c)
+
+
+def human_ceiling(
+    human: pd.DataFrame,
+    difficulty: Mapping[str, float],
+    *,
+    eval_c: Cell | None = None,
+    name: str = "human",
+) -> Score:
+    """Inter-annotator agreement: each batch pair scored like a simulator against
+    the other, on their common kept tasks; ``eval_c`` is the re-rating ceiling."""
+    eval_mean = eval_c[0] if eval_c else None
+    pairs = []
+    for a, b in HUMAN_PAIRS:
+        rows_a, rows_b = _kept_batch(human, a), _kept_batch(human, b)
+        common = sorted(set(rows_a.index) & set(rows_b.index))
+        if not common:
+            continue
+        row_a, row_b = feature_row(rows_a.loc[common]), feature_row(rows_b.loc[common])
+        if row_a is None or row_b is None:
+            continue
+        dims = dimension_scores(row_a, row_b)
+        success_a = dict(zip(common, rows_a.loc[common, "success"].astype(int)))
+        success_b = dict(zip(common, rows_b.loc[common, "success"].astype(int)))
+        ece_ab = ece(success_a, success_b, difficulty)
+        pairs.append(BatchScore((a, b), dims, ece_ab, usi_value(dims, ece_ab, eval_mean), tuple(common)))
+    return _assemble(name, pairs, eval_c)
+
+
+def leaderboard(scores: Sequence[Score]) -> pd.DataFrame:
+    """Scores as a table: a row per simulator (human ceiling first, then by USI,
+    highest first; rows without USI last), columns ``<metric>`` and ``<metric>_std``."""
+    human = [s for s in scores if s.name == "human"]
+    others = sorted(
+        (s for s in scores if s.name != "human"),
+        key=lambda s: (s.cells["usi"] is None, -(s.cells["usi"] or (0.0, 0.0))[0], s.name),
+    )
+    records = []
+    for s in [*human, *others]:
+        rec: dict[str, Any] = {"name": s.name}
+        for metric in METRICS:
+            cell = s.cells.get(metric)
+            rec[metric] = cell[0] if cell else math.nan
+            rec[f"{metric}_std"] = cell[1] if cell else math.nan
+        records.append(rec)
+    return pd.DataFrame.from_records(records, columns=["name", *(c for m in METRICS for c in (m, f"{m}_std"))])
+
+
+# --- Scoring a set of simulators. ---------------------------------------------------------
+def parse_difficulty_mode(spec: str) -> tuple[str, str | None]:
+    """``"self"`` | ``"frozen:PATH"`` | ``"baselines:DIR"`` -> ``(mode, argument)``."""
+    mode, _, arg = spec.partition(":")
+    if mode == "self" and not arg:
+        return "self", None
+    if mode in ("frozen", "baselines") and arg:
+        return mode, arg
+    raise ValueError(f"--difficulty must be self, frozen:PATH or baselines:DIR, not {spec!r}")
+
+
+def difficulty_map_from_json(obj: Any) -> dict[str, float]:
+    """A frozen difficulty map: ``{"difficulty": {task_key: value}}`` or a flat map.
+
+    Raises ``ValueError`` naming the bad task key."""
+    if isinstance(obj, Mapping) and isinstance(obj.get("difficulty"), Mapping):
+        obj = obj["difficulty"]
+    if not isinstance(obj, Mapping):
+        raise ValueError("expected {task_key: value} or {'difficulty': {task_key: value}}")
+    out = {}
+    for key, value in obj.items():
+        if not ids.is_valid_key(key):
+            raise ValueError(f"task key {key!r} is not <airline|retail>_<i>")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ValueError(f"difficulty of {key!r} must be a number in [0, 1], not {value!r}")
+        out[ids.task_key(key)] = float(value)
+    return out
+
+
+def score_all(
+    human: pd.DataFrame,
+    simulators: Mapping[str, pd.DataFrame],
+    difficulty: Mapping[str, float],
+    *,
+    evals: Mapping[str, Cell | None] | None = None,
+    ceiling_eval: Cell | None = None,
+    run_split: RunSplit = "reference",
+) -> list[Score]:
+    """The human ceiling, then one row per simulator (features tables keyed by label)."""
+    evals = evals or {}
+    scores = [human_ceiling(human, difficulty, eval_c=ceiling_eval)]
+    for label, table in simulators.items():
+        scores.append(score_simulator(label, human, table, difficulty,
+                                      eval_c=evals.get(label), run_split=run_split))
+    return scores
+
+
+def format_leaderboard(scores: Sequence[Score]) -> str:
+    """A plain-text table: human ceiling first, then simulators by USI."""
+    board = leaderboard(scores)
+    header = ["name", "D1_conv", "D2_info", "D3_clarif", "D4_react", "Eval", "ECE", "USI"]
+    lines = []
+    for _, r in board.iterrows():
+        cells = [str(r["name"])]
+        for metric in METRICS:
+            mean, std = r[metric], r[f"{metric}_std"]
+            digits = 3 if metric == "ece" else 1
+            cells.append("-" if math.isnan(mean) else f"{mean:.{digits}f}±{std:.{digits}f}")
+        lines.append(cells)
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+
+    def fmt(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+
+    return "\n".join([fmt(header), *(fmt(row) for row in lines)])
+
+
+if __name__ == "__main__":  # python -m usersim_utils.usi
+    from .scorer import main
+
+    raise SystemExit(main())
