@@ -46,10 +46,22 @@ def _theme() -> alt.theme.ThemeConfig:
 alt.data_transformers.disable_max_rows()
 
 
+#: Labels that appear together in the shipped notebooks get distinct colours by hand;
+#: any other label gets a colour from a hash of its name.
+KNOWN_COLORS: dict[str, str] = {
+    "human": HUMAN_COLOR,
+    "SYNTHETIC-humanlike": PALETTE[0],
+    "SYNTHETIC-terse": PALETTE[1],
+    "SYNTHETIC-agentlike": PALETTE[4],
+    "SYNTHETIC-eager": PALETTE[6],
+    "smollm2-135m": PALETTE[2],
+}
+
+
 def color_of(label: str) -> str:
     """The fixed colour of a simulator label (the same in every figure and every run)."""
-    if label == "human":
-        return HUMAN_COLOR
+    if label in KNOWN_COLORS:
+        return KNOWN_COLORS[label]
     digest = hashlib.sha256(label.encode()).digest()
     return PALETTE[int.from_bytes(digest[:4], "big") % len(PALETTE)]
 

@@ -165,3 +165,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json_out:
         write_json(scores, args.json_out)
     return 0
+
+
+# --- Hand-over between notebooks: features computed once, read by 04-06. -------------------
+def simulator_files(study: data.Study, *, include_rollouts: bool = True,
+                    rollouts_dir: Path | None = None) -> dict[str, Path]:
+    """``{label: eval_results file}``: the study's simulators (published or demo), then
+    the rollouts of notebook 02 (``data/processed/rollouts``) when asked."""
+    files = dict(study.eval_results)
+    if include_rollouts:
+        folder = rollouts_dir or paths.ROLLOUTS_DIR
+        for path in sorted(folder.glob("eval_results_*.json")):
+            files.setdefault(label_of(path), path)
+    return files
+
+
+def survey_files(study: data.Study, *, include_rollouts: bool = True,
+                 rollouts_dir: Path | None = None) -> dict[str, Path]:
+    """``{label: survey_comparable file}`` for the study's simulators and the rollouts."""
+    files = dict(study.simulator_surveys)
+    if include_rollouts:
+        folder = rollouts_dir or paths.ROLLOUTS_DIR
+        for path in sorted(folder.glob("survey_comparable_*.json")):
+            files.setdefault(path.stem.removeprefix("survey_comparable_"), path)
+    return files
+
+
+def write_feature_tables(tables: dict[str, pd.DataFrame], dest: Path | None = None) -> dict[str, Path]:
+    """Write each features table to ``<dest>/<label>.parquet`` atomically (dest:
+    ``data/processed/features``), removing tables of labels no longer present."""
+    dest = dest or paths.FEATURES_DIR
+    dest.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for label, table in tables.items():
+        out = dest / f"{label}.parquet"
+        tmp = out.with_name(out.name + ".tmp")
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, out)
+        written[label] = out
+    for stale in set(dest.glob("*.parquet")) - set(written.values()):
+        stale.unlink()
+    return written
+
+
+def read_feature_tables(source: Path | None = None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """``(human table, {label: simulator table})`` written by notebook 03.
+
+    Raises ``DataError`` when notebook 03 has not been run."""
+    source = source or paths.FEATURES_DIR
+    human_path = source / "human.parquet"
+    if not human_path.exists():
+        raise DataError("no features tables: run notebooks/03_extract_behavioral_features.ipynb first",
+                        file=source)
+    sims = {p.stem: pd.read_parquet(p) for p in sorted(source.glob("*.parquet")) if p.stem != "human"}
+    return pd.read_parquet(human_path), sims
