@@ -34,11 +34,13 @@ def _conversation(rng: np.random.Generator, n_user: int, human: bool) -> list[di
     return conv
 
 
-def _survey(rng: np.random.Generator, invalid: float) -> dict:
+def _survey(rng: np.random.Generator, invalid: float, *, human: bool = False) -> dict:
+    """Answers with a share ``invalid`` missing; simulators also give answers outside the
+    options (the loader rejects those in human files, so humans leave them blank)."""
     out = {}
     for item, options in SURVEY_OPTIONS.items():
         if rng.random() < invalid:
-            answer = None if rng.random() < 0.5 else "not an option"
+            answer = None if rng.random() < 0.5 or human else "not an option"
         else:
             answer = list(options)[int(rng.integers(len(options)))]
         out[item] = {"question": item, "answer": answer}
@@ -57,7 +59,7 @@ def make_panel(seed: int = 7) -> dict[str, dict]:
     for suffix in ("", "_ann2", "_ann3"):
         for t in TASKS:
             rec = {"conversation": _conversation(rng, int(rng.integers(1, 7)), True),
-                   "survey": _survey(rng, 0.05), "reward": float(rng.random() < difficulty[t])}
+                   "survey": _survey(rng, 0.05, human=True), "reward": float(rng.random() < difficulty[t])}
             if rng.random() < 0.1:
                 rec["keep"] = False
             if rng.random() < 0.05:
