@@ -88,8 +88,12 @@ def save(
 ) -> alt.TopLevelMixin:
     """Caption ``chart`` (marking synthetic data), write ``<name>.png`` and
     ``<name>.svg`` to ``reports/figures/`` and return the captioned chart."""
-    text = caption_text(caption, synthetic=synthetic)
-    chart = chart.properties(title=alt.TitleParams(text=title or "", subtitle=text.split("\n")))
+    lines = caption_text(caption, synthetic=synthetic).split("\n")
+    if title:
+        heading = alt.TitleParams(text=title, subtitle=lines)
+    else:  # Vega draws no subtitle under an empty title: the caption becomes the title
+        heading = alt.TitleParams(text=lines, fontSize=12, fontWeight="normal")
+    chart = chart.properties(title=heading)
     folder = folder or paths.FIGURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     chart.save(str(folder / f"{name}.png"), scale_factor=2)
