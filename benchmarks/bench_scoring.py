@@ -61,7 +61,8 @@ def time_scoring(panel: dict) -> dict[str, float]:
     sims = {k: features.features_table(v, source="llm", label=k) for k, v in panel["sims"].items()}
     t_features = time.perf_counter()
     evals = {k: usi.eval_cell(usi.eval_agreements(panel["human"], panel["surveys"][k])) for k in sims}
-    difficulty = usi.pooled_difficulty(sims.values())
+    # small pools (a quick run with few simulators) lower the 10-sample floor so ECE exists
+    difficulty = usi.pooled_difficulty(sims.values(), min_samples=min(10, 3 * len(sims)))
     scores = usi.score_all(human, sims, difficulty, evals=evals)
     end = time.perf_counter()
     assert all(s.cells["usi"] is not None for s in scores)
