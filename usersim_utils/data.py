@@ -27,7 +27,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from . import features, ids, paths, survey, trajectories
+from .atomic import atomic_write
 from .errors import DataError
 
 HF_REPO_ID = "cmu-lti/tau-usi"
@@ -841,20 +841,6 @@ def show_banner(study: Study) -> None:
         display(Markdown(study.banner()))
 
 
-def _atomic_write(dest: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename: a crash never
-    leaves a half-written file under ``dest``."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_tables(study: Study, dest: str | os.PathLike[str] | None = None) -> dict[str, Path]:
     """Write the study's tables for later notebooks, atomically, into ``dest``
     (default ``data/processed/human``): ``sessions.parquet``, ``turns.parquet``,
@@ -864,7 +850,7 @@ def write_tables(study: Study, dest: str | os.PathLike[str] | None = None) -> di
     written: dict[str, Path] = {}
     for name, table in (("sessions", study.sessions), ("turns", study.turns), ("surveys", study.surveys)):
         target = dest / f"{name}.parquet"
-        _atomic_write(target, lambda tmp, t=table: t.to_parquet(tmp, index=False))
+        atomic_write(target, lambda tmp, t=table: t.to_parquet(tmp, index=False))
         written[name] = target
     meta = {
         "root": str(study.root),
@@ -875,7 +861,7 @@ def write_tables(study: Study, dest: str | os.PathLike[str] | None = None) -> di
         "rerating_path": str(study.rerating_path) if study.rerating_path else None,
     }
     target = dest / "study.json"
-    _atomic_write(target, lambda tmp: tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8"))
+    atomic_write(target, lambda tmp: tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8"))
     written["study"] = target
     return written
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, paths
+from .atomic import atomic_write_text
 
 #: Packages whose versions change numbers or figures.
 TRACKED_PACKAGES: tuple[str, ...] = (
@@ -97,9 +97,5 @@ def record(
         **(extra or {}),
     }
     folder = folder or paths.PROVENANCE_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"{notebook}.json"
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2, default=str) + "\n")
-    os.replace(tmp, out)
+    atomic_write_text(folder / f"{notebook}.json", json.dumps(info, indent=2, default=str) + "\n")
     return info

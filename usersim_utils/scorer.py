@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import data, paths, usi
+from .atomic import atomic_write, atomic_write_text
 from .errors import DataError
 from .features import features_table
 
@@ -123,10 +124,7 @@ def write_json(scores: Sequence[usi.Score], out: str | os.PathLike[str]) -> Path
     order = {name: i for i, name in enumerate(usi.leaderboard(scores)["name"])}
     rows = [s.to_json() for s in sorted(scores, key=lambda s: order[s.name])]
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(rows, indent=2) + "\n")
-    os.replace(tmp, out)
+    atomic_write_text(out, json.dumps(rows, indent=2) + "\n")
     return out
 
 
@@ -199,9 +197,7 @@ def write_feature_tables(tables: dict[str, pd.DataFrame], dest: Path | None = No
     written = {}
     for label, table in tables.items():
         out = dest / f"{label}.parquet"
-        tmp = out.with_name(out.name + ".tmp")
-        table.to_parquet(tmp, index=False)
-        os.replace(tmp, out)
+        atomic_write(out, lambda tmp, table=table: table.to_parquet(tmp, index=False))
         written[label] = out
     for stale in set(dest.glob("*.parquet")) - set(written.values()):
         stale.unlink()
