@@ -24,7 +24,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL := 2
 
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: help setup run test test-fast test-slow bench lab download demo strip freeze clean
+.PHONY: help setup run test test-fast test-slow bench lab download demo strip refresh freeze clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ demo: $(STAMP) ## (Re)generate the SYNTHETIC demo panel under data/demo/
 
 strip: $(STAMP) ## Remove notebook outputs except nbval-checked cells (run before committing notebooks)
 	$(BIN)/python -m usersim_utils.notebooks strip $(NOTEBOOKS)
+
+refresh: $(STAMP) ## Re-execute the notebooks in order and keep only their nbval-checked outputs (after a deliberate change)
+	@set -e; for nb in $(NOTEBOOKS); do echo "== $$nb"; $(BIN)/python -m usersim_utils.notebooks refresh $$nb; done
 
 freeze: $(STAMP) ## Print the installed versions (to refresh constraints.txt)
 	$(BIN)/python -m pip freeze --exclude-editable

@@ -2,6 +2,7 @@
 
     python -m usersim_utils.notebooks strip notebooks/*.ipynb   # before committing
     python -m usersim_utils.notebooks check notebooks/*.ipynb   # what the tests assert
+    python -m usersim_utils.notebooks refresh notebooks/03_*.ipynb  # re-run, keep checked outputs
 
 Committed notebooks carry no outputs except cells tagged ``nbval-check-output``
 (a few rounded numbers that ``pytest --nbval-lax`` compares), and exactly one
@@ -33,6 +34,8 @@ def strip_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in nb.cells:
         cell.get("metadata", {}).pop("papermill", None)
         cell.get("metadata", {}).pop("execution", None)
+        if cell.get("metadata", {}).get("tags") == []:
+            del cell.metadata["tags"]
         if cell.cell_type != "code":
             continue
         if CHECKED_TAG not in _tags(cell):
@@ -82,17 +85,29 @@ def check_notebook(path: Path) -> list[str]:
     return [f"{path.name}: {p}" for p in problems]
 
 
+def refresh_notebook(path: Path) -> None:
+    """Execute ``path`` with its default parameters and keep only the outputs of the
+    ``nbval-check-output`` cells: how the checked numbers are updated on purpose."""
+    import papermill
+
+    executed = papermill.execute_notebook(str(path), None, cwd=str(path.parent), kernel_name="python3",
+                                          progress_bar=False)
+    nbformat.write(strip_notebook(executed), path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``strip`` or ``check`` the given notebooks."""
+    """``strip``, ``check`` or ``refresh`` the given notebooks."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) < 2 or args[0] not in ("strip", "check"):
-        print("usage: python -m usersim_utils.notebooks {strip|check} NOTEBOOK...", file=sys.stderr)
+    if len(args) < 2 or args[0] not in ("strip", "check", "refresh"):
+        print("usage: python -m usersim_utils.notebooks {strip|check|refresh} NOTEBOOK...", file=sys.stderr)
         return 2
     problems: list[str] = []
     for name in args[1:]:
         path = Path(name)
         if args[0] == "strip":
             nbformat.write(strip_notebook(nbformat.read(path, as_version=4)), path)
+        elif args[0] == "refresh":
+            refresh_notebook(path)
         else:
             problems += check_notebook(path)
     for p in problems:
