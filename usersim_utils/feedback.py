@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,7 +35,9 @@ from . import ids, usi
 from .errors import DataError
 from .features import success_of
 from .published import match_published
-from .survey import FREE_TEXT_ITEMS, ITEM_VALUES, SURVEY_ITEMS, SURVEY_OPTIONS, answer_value, normalise, survey_answers
+from .survey import (
+    FREE_TEXT_ITEMS, ITEM_VALUES, SURVEY_ITEMS, SURVEY_OPTIONS, item_distances, normalise,
+)
 
 # --- Generic statistics. ---------------------------------------------------------------------
 
@@ -420,31 +421,11 @@ def eval_item_agreements(
     Columns: ``batch``, ``task_key``, ``item``, ``human_norm``, ``sim_norm`` (drawn
     when ``imputed``), ``imputed`` (bool), ``abs_diff`` = |human_norm − sim_norm|.
     """
-    human_by_batch: dict[int, dict[str, Any]] = defaultdict(dict)
-    for key, record in human_records.items():
-        if record.get("keep", True) is not False:
-            base, batch = ids.split_batch(key)
-            human_by_batch[batch][base] = record.get("survey") if isinstance(record, Mapping) else None
-    sim_by_batch: dict[int, dict[str, Any]] = defaultdict(dict)
-    for key, record in sim_surveys.items():
-        base, batch = ids.split_batch(key)
-        sim_by_batch[batch][base] = record.get("survey") if isinstance(record, Mapping) else None
-
     rng = np.random.default_rng(seed)
     rows = []
-    for batch in usi.BATCHES:
-        for base in sorted(set(human_by_batch[batch]) & set(sim_by_batch[batch])):
-            h_answers = survey_answers(human_by_batch[batch][base])
-            l_answers = survey_answers(sim_by_batch[batch][base])
-            for item in SURVEY_ITEMS:
-                h = answer_value(item, h_answers.get(item))
-                if h is None:
-                    continue
-                sim = answer_value(item, l_answers.get(item))
-                # Same draw, same call, as survey.agreement: keeps the index's random stream.
-                sim_value = float(sim) if sim is not None else float(rng.choice(ITEM_VALUES[item]))
-                h_norm, l_norm = normalise(item, h), normalise(item, sim_value)
-                rows.append((batch, base, item, h_norm, l_norm, sim is None, abs(h_norm - l_norm)))
+    for batch, base, human, sim in usi.eval_pairs(human_records, sim_surveys):
+        for item, h_norm, l_norm, drawn in item_distances(human, sim, rng):
+            rows.append((batch, base, item, h_norm, l_norm, drawn, abs(h_norm - l_norm)))
     return pd.DataFrame(rows, columns=list(ITEM_AGREEMENT_COLUMNS))
 
 

@@ -86,27 +86,41 @@ def survey_answers(survey: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def agreement(
+def item_distances(
     human: Mapping[str, Any] | None,
     simulator: Mapping[str, Any] | None,
     rng: np.random.Generator,
-) -> float | None:
-    """Agreement (0-100) of one human survey with one simulator survey.
+) -> list[tuple[str, float, float, bool]]:
+    """``(item, human_norm, simulator_norm, drawn)`` for each item the human answered
+    validly, in item order (spec §6).
 
-    Both are study surveys (``{item: {question, answer}}``) or flat maps. Items the
-    human did not answer validly are skipped; an invalid simulator answer is
-    replaced by a uniform draw from the item's values, one ``rng.choice`` per
-    missing item, in item order. ``None`` when no item was compared.
+    An invalid or missing simulator answer is replaced by a uniform draw from the
+    item's values, one ``rng.choice`` per such item (``drawn`` is then True).
     """
     h_answers, l_answers = survey_answers(human), survey_answers(simulator)
-    diffs: list[float] = []
+    out: list[tuple[str, float, float, bool]] = []
     for item in SURVEY_ITEMS:
         h = answer_value(item, h_answers.get(item))
         if h is None:
             continue
         sim = answer_value(item, l_answers.get(item))
         sim_value = float(sim) if sim is not None else float(rng.choice(ITEM_VALUES[item]))
-        diffs.append(abs(normalise(item, h) - normalise(item, sim_value)))
+        out.append((item, normalise(item, h), normalise(item, sim_value), sim is None))
+    return out
+
+
+def agreement(
+    human: Mapping[str, Any] | None,
+    simulator: Mapping[str, Any] | None,
+    rng: np.random.Generator,
+) -> float | None:
+    """Agreement (0-100) of one human survey with one simulator survey:
+    100 x (1 - mean |human - simulator|) over :func:`item_distances`.
+
+    Both are study surveys (``{item: {question, answer}}``) or flat maps.
+    ``None`` when no item was compared.
+    """
+    diffs = [abs(h - sim) for _, h, sim, _ in item_distances(human, simulator, rng)]
     if not diffs:
         return None
     return 100.0 * (1.0 - float(np.mean(diffs)))

@@ -133,6 +133,29 @@ def _survey_of(record: Any) -> Any:
     return record.get("survey") if isinstance(record, Mapping) else None
 
 
+def eval_pairs(
+    human_records: Mapping[str, Mapping[str, Any]],
+    sim_surveys: Mapping[str, Mapping[str, Any]],
+) -> list[tuple[int, str, Any, Any]]:
+    """``(batch, base id, human survey, simulator survey)`` in the reference walk order:
+    batches 1, 2, 3 and, within each, the base ids in both the kept human batch and
+    the simulator's survey batch, string-sorted (spec §6)."""
+    human_by_batch: dict[int, dict[str, Any]] = defaultdict(dict)
+    for key, record in human_records.items():
+        if record.get("keep", True) is not False:
+            base, batch = ids.split_batch(key)
+            human_by_batch[batch][base] = _survey_of(record)
+    sim_by_batch: dict[int, dict[str, Any]] = defaultdict(dict)
+    for key, record in sim_surveys.items():
+        base, batch = ids.split_batch(key)
+        sim_by_batch[batch][base] = _survey_of(record)
+    return [
+        (batch, base, human_by_batch[batch][base], sim_by_batch[batch][base])
+        for batch in BATCHES
+        for base in sorted(set(human_by_batch[batch]) & set(sim_by_batch[batch]))
+    ]
+
+
 def eval_agreements(
     human_records: Mapping[str, Mapping[str, Any]],
     sim_surveys: Mapping[str, Mapping[str, Any]],
@@ -143,27 +166,15 @@ def eval_agreements(
 
     ``human_records``: the human sessions (``{id: {survey, keep, ...}}``);
     ``sim_surveys``: the simulator's survey file, keyed like the human sessions.
-    One ``default_rng(seed)`` walks batches 1, 2, 3 and, within each, the base ids
-    in both the kept human batch and the survey batch in string order.
+    One ``default_rng(seed)`` follows :func:`eval_pairs`.
     Columns: ``batch``, ``task_key``, ``agreement`` (undefined agreements dropped).
     """
-    human_by_batch: dict[int, dict[str, Any]] = defaultdict(dict)
-    for key, record in human_records.items():
-        if record.get("keep", True) is not False:
-            base, batch = ids.split_batch(key)
-            human_by_batch[batch][base] = _survey_of(record)
-    sim_by_batch: dict[int, dict[str, Any]] = defaultdict(dict)
-    for key, record in sim_surveys.items():
-        base, batch = ids.split_batch(key)
-        sim_by_batch[batch][base] = _survey_of(record)
-
     rng = np.random.default_rng(seed)
     rows = []
-    for batch in BATCHES:
-        for base in sorted(set(human_by_batch[batch]) & set(sim_by_batch[batch])):
-            value = agreement(human_by_batch[batch][base], sim_by_batch[batch][base], rng)
-            if value is not None:
-                rows.append((batch, base, value))
+    for batch, base, human, sim in eval_pairs(human_records, sim_surveys):
+        value = agreement(human, sim, rng)
+        if value is not None:
+            rows.append((batch, base, value))
     return pd.DataFrame(rows, columns=["batch", "task_key", "agreement"])
 
 
