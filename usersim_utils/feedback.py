@@ -34,7 +34,7 @@ from scipy import stats
 from . import ids, usi
 from .errors import DataError
 from .features import success_of
-from .published import match_published
+from .published import PUBLISHED_OVERRATING, match_published
 from .survey import (
     FREE_TEXT_ITEMS, ITEM_VALUES, SURVEY_ITEMS, SURVEY_OPTIONS, item_distances, normalise,
 )
@@ -368,9 +368,6 @@ def mean_differences(
 
 #: The study's over-rating figure (spec usi.md §8): GPT-5.1's mean normalized
 #: difference (simulator − human), as a fraction of the item's scale.
-PUBLISHED_OVERRATING: dict[str, dict[str, float]] = {"GPT-5.1": {"human_like": 0.55, "overall_score": 0.18}}
-
-
 def beside_published(differences: pd.DataFrame) -> pd.DataFrame:
     """The rows of :func:`mean_differences` whose simulator and item have a published
     over-rating (:data:`PUBLISHED_OVERRATING`; labels matched by

@@ -33,6 +33,9 @@ PUBLISHED: dict[str, dict[str, tuple[float, float | None] | None]] = {
     "GPT-4o-mini": {"ece": (0.382, None)},
     "GPT-3.5-turbo": {"ece": (0.582, None)},
 }
+#: Published over-rating of the agent by simulated users: mean (simulator - human) of the
+#: normalised answer, as a fraction of the item's scale.
+PUBLISHED_OVERRATING: dict[str, dict[str, float]] = {"GPT-5.1": {"human_like": 0.55, "overall_score": 0.18}}
 ARENA_ELO_FILE = paths.DATA_DIR / "external" / "arena_elo.csv"
 
 
