@@ -191,3 +191,21 @@ def test_frozen_difficulty_formats() -> None:
         usi.difficulty_map_from_json({"retail_x": 0.5})
     with pytest.raises(ValueError, match="in \\[0, 1\\]"):
         usi.difficulty_map_from_json({"retail_1": 2})
+
+
+def test_dimensions_and_bins_are_options_for_sensitivity(panel: dict, scored: list[usi.Score]) -> None:
+    human = F.features_table(panel["human"], source="human", label="human")
+    sims = {k: F.features_table(v, source="llm", label=k) for k, v in panel["sims"].items()}
+    difficulty = usi.pooled_difficulty(sims.values())
+    three = {k: v for k, v in F.DIMENSIONS.items() if k != "D4_react"}
+    fewer = usi.score_all(human, sims, difficulty, dimensions=three, edges=(0.5,))
+    reference = {s.name: s for s in scored}
+    for score in fewer:
+        assert "D4_react" not in score.cells
+        for dim in three:  # behaviour rows do not depend on the bins
+            assert _close(score.cells[dim], reference[score.name].cells[dim])
+    big_a = next(s for s in fewer if s.name == "big_a")
+    human_b1 = human[(human["batch"] == 1) & human["keep"]]
+    runs = usi.ece_runs(sims["big_a"])
+    expected = np.mean([usi.ece(m, usi.success_by_task(human_b1), difficulty, (0.5,)) for m in runs.values()])
+    assert big_a.batches[0].ece == pytest.approx(expected, abs=TOL)

@@ -289,6 +289,7 @@ def score_batch(
     eval_mean: float | None,
     batch: int,
     dimensions: Mapping[str, Sequence[str]] = DIMENSIONS,
+    edges: Sequence[float] = BIN_EDGES,
 ) -> BatchScore | None:
     """Steps 1-6 of §7 for one human batch (kept rows indexed by task key).
 
@@ -311,7 +312,7 @@ def score_batch(
     pooled = pd.concat(run_rows, axis=1).mean(axis=1)
     dims = dimension_scores(human_row, pooled, dimensions)
     human_success = dict(zip(human_batch.index, human_batch["success"].astype(int)))
-    eces = [ece(m, human_success, difficulty) for m in ece_maps.values()]
+    eces = [ece(m, human_success, difficulty, edges) for m in ece_maps.values()]
     eces = [e for e in eces if e is not None]
     ece_b = float(np.mean(eces)) if eces else None
     return BatchScore(batch, dims, ece_b, usi_value(dims, ece_b, eval_mean), tuple(sorted(overlap)))
@@ -334,21 +335,26 @@ def score_simulator(
     *,
     eval_c: Cell | None = None,
     run_split: RunSplit = "reference",
+    dimensions: Mapping[str, Sequence[str]] = DIMENSIONS,
+    edges: Sequence[float] = BIN_EDGES,
 ) -> Score:
     """The leaderboard row of one simulator against the three human batches.
 
     ``human`` and ``sim`` are features tables; ``eval_c`` the simulator's Eval cell
-    (:func:`eval_cell`), or ``None`` when it has no survey file.
+    (:func:`eval_cell`), or ``None`` when it has no survey file. ``dimensions`` and
+    ``edges`` (difficulty bins) default to the reference; other values are for
+    sensitivity analyses only.
     """
     runs = row_runs(sim, run_split)
     ece_maps = ece_runs(sim)
     eval_mean = eval_c[0] if eval_c else None
     batches = []
     for batch in BATCHES:
-        result = score_batch(_kept_batch(human, batch), runs, ece_maps, difficulty, eval_mean, batch)
+        result = score_batch(_kept_batch(human, batch), runs, ece_maps, difficulty, eval_mean, batch,
+                             dimensions, edges)
         if result is not None:
             batches.append(result)
-    return _assemble(name, batches, eval_c)
+    return _assemble(name, batches, eval_c, dimensions)
 
 
 def human_ceiling(
@@ -357,6 +363,8 @@ def human_ceiling(
     *,
     eval_c: Cell | None = None,
     name: str = "human",
+    dimensions: Mapping[str, Sequence[str]] = DIMENSIONS,
+    edges: Sequence[float] = BIN_EDGES,
 ) -> Score:
     """Inter-annotator agreement: each batch pair scored like a simulator against
     the other, on their common kept tasks; ``eval_c`` is the re-rating ceiling."""
@@ -370,12 +378,12 @@ def human_ceiling(
         row_a, row_b = feature_row(rows_a.loc[common]), feature_row(rows_b.loc[common])
         if row_a is None or row_b is None:
             continue
-        dims = dimension_scores(row_a, row_b)
+        dims = dimension_scores(row_a, row_b, dimensions)
         success_a = dict(zip(common, rows_a.loc[common, "success"].astype(int)))
         success_b = dict(zip(common, rows_b.loc[common, "success"].astype(int)))
-        ece_ab = ece(success_a, success_b, difficulty)
+        ece_ab = ece(success_a, success_b, difficulty, edges)
         pairs.append(BatchScore((a, b), dims, ece_ab, usi_value(dims, ece_ab, eval_mean), tuple(common)))
-    return _assemble(name, pairs, eval_c)
+    return _assemble(name, pairs, eval_c, dimensions)
 
 
 def leaderboard(scores: Sequence[Score]) -> pd.DataFrame:
@@ -434,13 +442,15 @@ def score_all(
     evals: Mapping[str, Cell | None] | None = None,
     ceiling_eval: Cell | None = None,
     run_split: RunSplit = "reference",
+    dimensions: Mapping[str, Sequence[str]] = DIMENSIONS,
+    edges: Sequence[float] = BIN_EDGES,
 ) -> list[Score]:
     """The human ceiling, then one row per simulator (features tables keyed by label)."""
     evals = evals or {}
-    scores = [human_ceiling(human, difficulty, eval_c=ceiling_eval)]
+    scores = [human_ceiling(human, difficulty, eval_c=ceiling_eval, dimensions=dimensions, edges=edges)]
     for label, table in simulators.items():
-        scores.append(score_simulator(label, human, table, difficulty,
-                                      eval_c=evals.get(label), run_split=run_split))
+        scores.append(score_simulator(label, human, table, difficulty, eval_c=evals.get(label),
+                                      run_split=run_split, dimensions=dimensions, edges=edges))
     return scores
 
 
