@@ -54,7 +54,7 @@ KNOWN_COLORS: dict[str, str] = {
     "SYNTHETIC-terse": PALETTE[1],
     "SYNTHETIC-agentlike": PALETTE[4],
     "SYNTHETIC-eager": PALETTE[6],
-    "smollm2-135m": PALETTE[2],
+    "local-smollm2-135m": PALETTE[2],  # the embedded model of notebook 02
 }
 
 
