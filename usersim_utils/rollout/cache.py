@@ -1,0 +1,70 @@
+"""A small record/replay store of model calls, and atomic JSON writes.
+
+litellm 1.110 removed its disk cache and its other caches need extra services, so
+the runner keeps its own: one JSON file per call under ``<root>/<k[:2]>/<k>.json``,
+``k`` being the SHA-256 of the canonical JSON of (model, endpoint, messages,
+parameters). Same request -> same file -> the recorded reply, with no model call.
+Files are written atomically (temporary file, then ``os.replace``), so a crash never
+leaves a half-written entry and concurrent writers of one key cannot corrupt it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write ``obj`` as UTF-8 JSON to ``path`` so readers see the old file or the new
+    one, never a partial one (temporary file in the same folder, fsync, ``os.replace``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, ensure_ascii=False, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are ordinary files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def request_key(request: Mapping[str, Any]) -> str:
+    """SHA-256 hex digest of the canonical JSON of a request (sorted keys, no spaces)."""
+    text = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """Recorded replies, one JSON file per request key under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        """File of one key (two-character fan-out keeps folders small)."""
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The recorded reply, or ``None`` when absent. An unreadable entry (edited by
+        hand) counts as absent and is overwritten by the next call."""
+        try:
+            with self.path(key).open(encoding="utf-8") as fh:
+                value = json.load(fh)
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    def put(self, key: str, reply: Mapping[str, Any]) -> None:
+        """Record a reply (atomically)."""
+        write_json_atomic(self.path(key), dict(reply))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.root.glob("*/*.json")) if self.root.exists() else 0

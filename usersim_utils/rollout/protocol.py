@@ -1,0 +1,456 @@
+"""The study's conversation protocol: prompts, the simulator-agent loop, the survey.
+
+One conversation on one task (``data-formats.md``):
+
+1. the agent greets first ("Hi! How can I help you today?");
+2. the simulator, prompted with tau-bench's role-play rules and the task instruction,
+   answers; the agent (a tool-using LLM whose system prompt is the domain policy)
+   replies, its tool calls running against the task's database (at most 64 per agent
+   turn); and so on, for at most ``max_user_turns`` simulator turns;
+3. a simulator reply containing ``###STOP###`` ends the conversation; so does the
+   simulator's next turn after the agent transferred the user to a human agent;
+4. tau-bench's rule-based reward is computed on the final database;
+5. the simulator, in the same context, fills in the 8-item survey as JSON. The reply
+   is parsed leniently (bare JSON, JSON in a code fence or in prose, or ``field: value``
+   lines); an answer that is not one of the item's options is stored as missing (null).
+
+Two framings of the simulator prompt:
+
+* ``chat``: tau-bench's own. The rules are the system message, the agent's messages
+  are ``user`` turns and the simulator's are ``assistant`` turns. Used for real models.
+* ``transcript``: one user message holding the rules, the instruction and the dialogue
+  so far as "Agent: ... / Customer: ..." lines, asking for the Customer's next line.
+  Tiny chat models (the embedded SmolLM2-135M) answer *as the agent* under the chat
+  framing (they were trained to be the helpful assistant); asked to continue a
+  transcript they write a customer line. ``auto`` picks it for ``local/`` models.
+  In this framing the survey request also carries a JSON-schema ``response_format``
+  listing each item's options (the embedded model enforces it with a grammar; vLLM
+  and llama.cpp servers do too), because a 135M model otherwise writes no JSON at all.
+  The chat framing sends the study's survey prompt alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .. import survey as survey_mod
+from .client import ModelClient, Reply, UsageTally
+from .env import TaskEnv
+
+GREETING = "Hi! How can I help you today?"
+STOP_MARKER = "###STOP###"
+#: Model-string prefix of the embedded model's litellm provider.
+LOCAL_PREFIX = "local/"
+DEFAULT_MAX_USER_TURNS = 80
+DEFAULT_MAX_TOOL_CALLS = 64
+
+PromptStyle = Literal["chat", "transcript"]
+AGENT_LABEL, CUSTOMER_LABEL = "Agent", "Customer"
+
+#: tau-bench's role-play rules (``LLMUserSimulationEnv.build_system_prompt``), verbatim.
+ROLE_PLAY_RULES = """Rules:
+- Just generate one line at a time to simulate the user's message.
+- Do not give away all the instruction at once. Only provide the information that is necessary for the current step.
+- Do not hallucinate information that is not provided in the instruction. For example, if the agent asks for the order id but it is not mentioned in the instruction, do not make up an order id, just say you do not remember or have it.
+- If the instruction goal is satisified, generate '###STOP###' as a standalone message without anything else to end the conversation.
+- Do not repeat the exact instruction in the conversation. Instead, use your own words to convey the same information.
+- Try to make the conversation as natural as possible, and stick to the personalities in the instruction.
+"""
+
+
+def simulator_system_prompt(instruction: str) -> str:
+    """tau-bench's user-simulator system prompt for one task instruction."""
+    return f"You are a user interacting with an agent.\n\nInstruction: {instruction}\n{ROLE_PLAY_RULES}"
+
+
+def resolve_prompt_style(style: str, simulator_model: str) -> PromptStyle:
+    """``chat`` or ``transcript``; ``auto`` means transcript for the embedded ``local/``
+    models and chat (tau-bench's framing) for everything else."""
+    if style == "auto":
+        return "transcript" if simulator_model.startswith(LOCAL_PREFIX) else "chat"
+    if style not in ("chat", "transcript"):
+        raise ValueError(f"bad simulator prompt style {style!r}: expected auto, chat or transcript")
+    return style  # type: ignore[return-value]
+
+
+# --- simulator prompts -------------------------------------------------------------
+
+Turn = tuple[Literal["agent", "user"], str]
+
+
+def render_transcript(turns: Sequence[Turn]) -> str:
+    """The dialogue as ``Agent: ...`` / ``Customer: ...`` lines."""
+    return "\n".join(f"{AGENT_LABEL if who == 'agent' else CUSTOMER_LABEL}: {text}" for who, text in turns)
+
+
+def simulator_messages(style: PromptStyle, instruction: str, turns: Sequence[Turn]) -> list[dict[str, str]]:
+    """Messages asking the simulator for its next turn, given the dialogue so far."""
+    if style == "chat":
+        messages = [{"role": "system", "content": simulator_system_prompt(instruction)}]
+        messages += [{"role": "user" if who == "agent" else "assistant", "content": text} for who, text in turns]
+        return messages
+    prompt = (
+        f"{simulator_system_prompt(instruction)}\n"
+        f"You are the {CUSTOMER_LABEL}. Below is the conversation so far. "
+        f"Write only the {CUSTOMER_LABEL}'s next line.\n\n"
+        f"{render_transcript(turns)}\n{CUSTOMER_LABEL}:"
+    )
+    return [{"role": "user", "content": prompt}]
+
+
+def simulator_params(style: PromptStyle) -> dict[str, Any]:
+    """Extra request parameters: in the transcript framing, stop before the model goes
+    on to write the next speaker's line."""
+    if style == "transcript":
+        return {"stop": [f"\n{AGENT_LABEL}:", f"\n{CUSTOMER_LABEL}:"]}
+    return {}
+
+
+_LABEL_RE = re.compile(rf"^\s*(?:{CUSTOMER_LABEL}|User)\s*:\s*", re.IGNORECASE)
+
+
+def clean_simulator_reply(style: PromptStyle, text: str) -> str:
+    """The simulator's message, stripped. In the transcript framing, one transcript line:
+    the first non-empty line, without a leading ``Customer:`` label (small models go on
+    to write further lines, often for other speakers)."""
+    text = text.strip()
+    if style == "transcript":
+        lines = [line for line in _LABEL_RE.sub("", text, count=1).splitlines() if line.strip()]
+        text = lines[0].strip() if lines else ""
+    return text
+
+
+def split_stop(text: str) -> tuple[str, bool]:
+    """``(text without the stop marker, stopped)``. tau-bench stops when the marker
+    appears anywhere in the reply; words around it are kept as a last user turn."""
+    if STOP_MARKER not in text:
+        return text, False
+    return " ".join(part.strip() for part in text.split(STOP_MARKER) if part.strip()), True
+
+
+# --- the survey --------------------------------------------------------------------
+
+
+def survey_prompt() -> str:
+    """The survey request (``data-formats.md``): 8 fields, their options, JSON only."""
+    lines = ["Based on the above conversation, fill out the survey below.", ""]
+    for item in survey_mod.SURVEY_ITEMS:
+        options = ", ".join(json.dumps(o) for o in dict.fromkeys(survey_mod.SURVEY_OPTIONS[item]))
+        lines.append(f"- {item}: {survey_mod.SURVEY_QUESTIONS[item]}")
+        lines.append(f"  Options: [{options}]")
+    lines += [
+        "",
+        "Answer ONLY with a JSON object that maps each field id above to exactly one of its "
+        "listed option strings, copied verbatim, and nothing else.",
+    ]
+    return "\n".join(lines)
+
+
+def survey_messages(style: PromptStyle, instruction: str, turns: Sequence[Turn]) -> list[dict[str, str]]:
+    """The simulator's context followed by the survey request."""
+    if style == "chat":
+        return simulator_messages("chat", instruction, turns) + [{"role": "user", "content": survey_prompt()}]
+    prompt = (
+        f"{simulator_system_prompt(instruction)}\n"
+        f"You were the {CUSTOMER_LABEL} in this conversation:\n\n{render_transcript(turns)}\n\n{survey_prompt()}"
+    )
+    return [{"role": "user", "content": prompt}]
+
+
+def survey_response_format() -> dict[str, Any]:
+    """An OpenAI ``response_format`` whose JSON schema allows exactly the listed options."""
+    properties = {
+        item: {"type": "string", "enum": list(dict.fromkeys(survey_mod.SURVEY_OPTIONS[item]))}
+        for item in survey_mod.SURVEY_ITEMS
+    }
+    schema = {
+        "type": "object",
+        "properties": properties,
+        "required": list(survey_mod.SURVEY_ITEMS),
+        "additionalProperties": False,
+    }
+    return {"type": "json_schema", "json_schema": {"name": "survey", "schema": schema, "strict": True}}
+
+
+_FENCE_RE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
+_FIELD_LINE_RE = re.compile(r"""^[\s\-*]*["']?(\w+)["']?\s*[:=]\s*["']?(.*?)["']?\s*,?\s*$""")
+
+
+def _json_objects(text: str) -> list[dict[str, Any]]:
+    """Every JSON object findable in ``text``: the whole text, fenced blocks, and each
+    balanced ``{...}`` span, in that order."""
+    candidates = [text] + _FENCE_RE.findall(text)
+    depth, start = 0, None
+    for i, ch in enumerate(text):
+        if ch == "{":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == "}" and depth > 0:
+            depth -= 1
+            if depth == 0 and start is not None:
+                candidates.append(text[start : i + 1])
+    found = []
+    for cand in candidates:
+        try:
+            value = json.loads(cand.strip())
+        except (json.JSONDecodeError, ValueError):
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+    return found
+
+
+def _canonical_option(item: str, answer: Any) -> str | None:
+    """The listed option ``answer`` names (exact, else ignoring case and outer white
+    space), or ``None``."""
+    if not isinstance(answer, str):
+        return None
+    options = survey_mod.SURVEY_OPTIONS[item]
+    if answer in options:
+        return answer
+    folded = {o.casefold(): o for o in options}
+    return folded.get(answer.strip().casefold())
+
+
+def parse_survey(text: str) -> dict[str, str | None]:
+    """``{item: option or None}`` for the 8 items, from a free-form reply.
+
+    The first JSON object that names at least one item is used; with none, lines such
+    as ``task_success: Yes - Task completed`` are read. Invalid answers become ``None``.
+    """
+    raw: dict[str, Any] = {}
+    for obj in _json_objects(text):
+        if any(item in obj for item in survey_mod.SURVEY_ITEMS):
+            raw = obj
+            break
+    else:
+        for line in text.splitlines():
+            m = _FIELD_LINE_RE.match(line)
+            if m and m.group(1) in survey_mod.SURVEY_OPTIONS:
+                raw.setdefault(m.group(1), m.group(2))
+    return {item: _canonical_option(item, raw.get(item)) for item in survey_mod.SURVEY_ITEMS}
+
+
+def survey_record(answers: Mapping[str, str | None]) -> dict[str, dict[str, str | None]]:
+    """The study's survey shape ``{item: {question, answer}}``."""
+    return {
+        item: {"question": survey_mod.SURVEY_QUESTIONS[item], "answer": answers.get(item)}
+        for item in survey_mod.SURVEY_ITEMS
+    }
+
+
+# --- agent side --------------------------------------------------------------------
+
+
+def parse_tool_arguments(arguments: str) -> dict[str, Any] | None:
+    """The arguments of a tool call as a dict, or ``None`` when they are not a JSON object."""
+    if not arguments.strip():
+        return {}
+    try:
+        value = json.loads(arguments)
+    except (json.JSONDecodeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def render_tool_call(name: str, arguments: Mapping[str, Any] | str) -> str:
+    """The study's markup of a tool call: ``<function=NAME><parameter=K>V</parameter></function>``
+    (non-string values as JSON; unparseable arguments as one ``arguments`` parameter)."""
+    if isinstance(arguments, str):
+        arguments = {"arguments": arguments}
+    params = "".join(
+        f"<parameter={k}>{v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}</parameter>"
+        for k, v in arguments.items()
+    )
+    return f"<function={name}>{params}</function>"
+
+
+def render_tool_result(observation: str) -> str:
+    """The study's markup of a tool result."""
+    return f"<|tool|>{observation}<|/tool|>"
+
+
+def _assistant_tool_message(reply: Reply) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": reply.content or None,
+        "tool_calls": [
+            {"id": tc.id, "type": "function", "function": {"name": tc.name, "arguments": tc.arguments}}
+            for tc in reply.tool_calls
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class ProtocolSettings:
+    """Who talks and how: litellm model strings, endpoints and limits."""
+
+    simulator: str
+    agent: str
+    max_user_turns: int = DEFAULT_MAX_USER_TURNS
+    max_tool_calls: int = DEFAULT_MAX_TOOL_CALLS
+    simulator_prompt: PromptStyle = "chat"
+    simulator_api_base: str | None = None
+    agent_api_base: str | None = None
+    #: None sends no temperature: the provider's default (greedy for the local model).
+    simulator_temperature: float | None = None
+    agent_temperature: float | None = None
+    #: e.g. "low" for GPT-5.x (the study's agent); None sends nothing.
+    agent_reasoning_effort: str | None = None
+
+
+@dataclass
+class ConversationCalls:
+    """The model calls of one conversation: the shared client, plus the conversation's
+    usage tally, cache tag (its run) and sampling seed (sent to ``local/`` models only,
+    where it makes runs differ when a temperature above 0 is set)."""
+
+    client: ModelClient
+    cache_tag: str | None = None
+    seed: int | None = None
+    tally: UsageTally = field(default_factory=UsageTally)
+
+    def complete(self, role: str, model: str, messages: list[dict[str, Any]], **params: Any) -> Reply:
+        """One call of ``model`` on ``messages`` for ``role`` (see :meth:`ModelClient.complete`)."""
+        seed = self.seed if model.startswith(LOCAL_PREFIX) else None
+        return self.client.complete(role, model, messages, tally=self.tally, cache_tag=self.cache_tag, seed=seed, **params)
+
+
+@dataclass
+class AgentTurn:
+    """One agent turn: its ``text`` to the user, the ``rendered`` transcript content
+    (tool calls and results in the study's markup, then the text) and ``tool_calls``."""
+
+    text: str
+    rendered: str
+    tool_calls: int
+
+
+def agent_turn(calls: ConversationCalls, settings: ProtocolSettings, env: TaskEnv, messages: list[dict[str, Any]]) -> AgentTurn:
+    """Let the agent act until it writes to the user: each tool call runs against
+    ``env``; after ``max_tool_calls`` calls it is asked for text only (``tool_choice:
+    none``) and any further tool call is ignored. Malformed arguments come back to the
+    agent as an error observation (they count towards the limit). Appends to ``messages``."""
+    pieces: list[str] = []
+    n_calls = 0
+    while True:
+        forced_text = n_calls >= settings.max_tool_calls
+        reply = calls.complete(
+            "agent",
+            settings.agent,
+            messages,
+            api_base=settings.agent_api_base,
+            tools=env.tools_info,
+            tool_choice="none" if forced_text else None,
+            temperature=settings.agent_temperature,
+            reasoning_effort=settings.agent_reasoning_effort,
+        )
+        if not reply.tool_calls or forced_text:
+            messages.append({"role": "assistant", "content": reply.content})
+            pieces.append(reply.content)
+            return AgentTurn(text=reply.content, rendered="\n".join(p for p in pieces if p), tool_calls=n_calls)
+        messages.append(_assistant_tool_message(reply))
+        for call in reply.tool_calls:
+            args = parse_tool_arguments(call.arguments)
+            if n_calls >= settings.max_tool_calls:
+                observation = f"Error: limit of {settings.max_tool_calls} tool calls per turn reached; reply to the user."
+            elif args is None:
+                observation = f"Error: the arguments of {call.name} are not a JSON object: {call.arguments}"
+                n_calls += 1
+            else:
+                observation = env.call_tool(call.name, args)
+                n_calls += 1
+            shown = args if args is not None else call.arguments
+            pieces.append(render_tool_call(call.name, shown) + render_tool_result(observation))
+            messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": observation})
+
+
+# --- one conversation --------------------------------------------------------------
+
+
+def run_conversation(
+    task_key: str,
+    run: int,
+    instance_id: str,
+    client: ModelClient,
+    settings: ProtocolSettings,
+    *,
+    cache_tag: str | None = None,
+) -> dict[str, Any]:
+    """Play one conversation of ``settings.simulator`` with ``settings.agent`` on
+    ``task_key`` and return its record in the study's rollout format plus metadata
+    (``task_key``, ``run``, models, ``n_user_turns`` (simulator turns, a stopping one
+    included), ``n_tool_calls``, ``stop_reason`` (``stop``, ``max_user_turns`` or
+    ``transfer``), ``reward_info``, the raw survey reply and ``usage`` per role)."""
+    calls = ConversationCalls(client, cache_tag=cache_tag, seed=run)
+    env = TaskEnv(task_key)
+    style = settings.simulator_prompt
+    instruction = env.task.instruction
+    conversation: list[dict[str, str]] = [{"role": "assistant", "content": GREETING}]
+    turns: list[Turn] = [("agent", GREETING)]
+    agent_messages: list[dict[str, Any]] = [
+        {"role": "system", "content": env.domain.wiki},
+        {"role": "assistant", "content": GREETING},
+    ]
+    stop_reason, n_user_turns, n_tool_calls = "max_user_turns", 0, 0
+    while n_user_turns < settings.max_user_turns:
+        reply = calls.complete(
+            "simulator",
+            settings.simulator,
+            simulator_messages(style, instruction, turns),
+            api_base=settings.simulator_api_base,
+            temperature=settings.simulator_temperature,
+            **simulator_params(style),
+        )
+        n_user_turns += 1
+        said = clean_simulator_reply(style, reply.content)
+        text, stopped = split_stop(said)
+        turns.append(("user", said))
+        if text or not stopped:
+            conversation.append({"role": "user", "content": text})
+        if stopped:
+            conversation.append({"role": "user", "content": STOP_MARKER})
+            stop_reason = "stop"
+            break
+        if env.transferred:  # the agent handed over in its last turn; the customer has answered it
+            stop_reason = "transfer"
+            break
+        agent_messages.append({"role": "user", "content": text})
+        turn = agent_turn(calls, settings, env, agent_messages)
+        n_tool_calls += turn.tool_calls
+        env.record_reply(turn.text)
+        conversation.append({"role": "assistant", "content": turn.rendered})
+        turns.append(("agent", turn.text))
+    reward = env.reward()
+    survey_reply = calls.complete(
+        "simulator",
+        settings.simulator,
+        survey_messages(style, instruction, turns),
+        api_base=settings.simulator_api_base,
+        temperature=settings.simulator_temperature,
+        response_format=survey_response_format() if style == "transcript" else None,
+    )
+    answers = parse_survey(survey_reply.content)
+    return {
+        "instance_id": instance_id,
+        "conversation": conversation,
+        "reward": reward.reward,
+        "keep": True,
+        "survey": survey_record(answers),
+        "task_key": task_key,
+        "run": run,
+        "simulator": settings.simulator,
+        "agent": settings.agent,
+        "simulator_prompt": style,
+        "n_user_turns": n_user_turns,
+        "n_tool_calls": n_tool_calls,
+        "stop_reason": stop_reason,
+        "reward_info": {"r_actions": reward.r_actions, "outputs": reward.outputs},
+        "usage": calls.tally.to_json(),
+        "survey_reply": survey_reply.content,
+    }
