@@ -237,6 +237,20 @@ def cell(xs):
     return (float(np.mean(xs)), float(np.std(xs))) if xs else None
 
 
+def usi_of(d, e, ev):
+    if e is None:
+        return None
+    if ev is not None:
+        return (sum(d) + ev[0] + 100 * (1 - e)) / 6
+    return (sum(d) + 100 * (1 - e)) / 5
+
+
+def cells(per, ev):
+    out = {f"D{i + 1}": cell([p[0][i] for p in per]) for i in range(4)}
+    out.update(eval=ev, ece=cell([p[1] for p in per]), usi=cell([p[2] for p in per]))
+    return out
+
+
 def score_sim(human, sim, diff, ev):
     if len(sim) > 170:
         runs = {}
@@ -273,16 +287,8 @@ def score_sim(human, sim, diff, ev):
         es = [ece(m, hm, diff) for m in ece_runs.values()]
         es = [e for e in es if e is not None]
         e = sum(es) / len(es) if es else None
-        if e is None:
-            u = None
-        elif ev is not None:
-            u = (sum(d) + ev[0] + 100 * (1 - e)) / 6
-        else:
-            u = (sum(d) + 100 * (1 - e)) / 5
-        per.append((d, e, u))
-    out = {f"D{i + 1}": cell([p[0][i] for p in per]) for i in range(4)}
-    out.update(eval=ev, ece=cell([p[1] for p in per]), usi=cell([p[2] for p in per]))
-    return out
+        per.append((d, e, usi_of(d, e, ev)))
+    return cells(per, ev)
 
 
 def score_human(human, diff, ev):
@@ -295,13 +301,5 @@ def score_human(human, diff, ev):
             continue
         d = dims(row([ha[i] for i in common], "human"), row([hb[i] for i in common], "human"))
         e = ece({i: succ(ha[i]) for i in common}, {i: succ(hb[i]) for i in common}, diff)
-        if e is None:
-            u = None
-        elif ev is not None:
-            u = (sum(d) + ev[0] + 100 * (1 - e)) / 6
-        else:
-            u = (sum(d) + 100 * (1 - e)) / 5
-        per.append((d, e, u))
-    out = {f"D{i + 1}": cell([p[0][i] for p in per]) for i in range(4)}
-    out.update(eval=ev, ece=cell([p[1] for p in per]), usi=cell([p[2] for p in per]))
-    return out
+        per.append((d, e, usi_of(d, e, ev)))
+    return cells(per, ev)
