@@ -209,3 +209,26 @@ def test_dimensions_and_bins_are_options_for_sensitivity(panel: dict, scored: li
     runs = usi.ece_runs(sims["big_a"])
     expected = np.mean([usi.ece(m, usi.success_by_task(human_b1), difficulty, (0.5,)) for m in runs.values()])
     assert big_a.batches[0].ece == pytest.approx(expected, abs=TOL)
+
+
+def test_index_equals_the_oracle_on_the_demo_panel() -> None:
+    """A second, independently generated panel (usersim_utils.demo) through the file path."""
+    from usersim_utils import data, demo, scorer
+
+    study = data.resolve_study(demo.ensure_demo_panel())
+    files = list(study.eval_results.values())
+    scores = scorer.score_files(study.root, files, survey_dir=study.root / "survey_data")
+    sims = {scorer.label_of(f): data.load_eval_results(f) for f in files}
+    difficulty = oracle.difficulty(sims.values())
+    rerating = data.load_survey_records(study.rerating_path)
+    expected = {"human": oracle.score_human(study.records, difficulty, oracle.ceiling_eval(study.records, rerating))}
+    for label, sim in sims.items():
+        surveys = data.load_survey_records(study.simulator_surveys[label])
+        expected[label] = oracle.score_sim(study.records, sim, difficulty, oracle.sim_eval(study.records, surveys))
+    names = {"D1": "D1_conv", "D2": "D2_info", "D3": "D3_clarif", "D4": "D4_react", "eval": "eval_agree",
+             "ece": "ece", "usi": "usi"}
+    assert len(scores) == 5
+    for score in scores:
+        assert score.cells["usi"] is not None
+        for key, metric in names.items():
+            assert _close(score.cells[metric], expected[score.name][key]), (score.name, metric)
