@@ -17,6 +17,8 @@ def atomic_write(dest: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        with open(tmp, "rb+") as written:  # on disk before the rename makes it visible
+            os.fsync(written.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     except BaseException:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_write
+from .trajectories import function_markup
 from . import data, ids, paths, survey
 
 #: Bump when the generator's output changes: stale panels on disk are then rewritten.
@@ -422,8 +423,7 @@ def _phrase(table: Mapping[str, tuple[str, ...]], act: str, domain: str) -> tupl
 
 
 def _call(name: str, **params: Any) -> str:
-    body = "".join(f"<parameter={k}>{v}</parameter>" for k, v in params.items())
-    return f"<function={name}>{body}</function>"
+    return function_markup(name, params)
 
 
 def _tool(result: Any) -> str:

@@ -320,6 +320,17 @@ def per_task_differences(pairs: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index().rename(columns={"mean": "difference", "size": "n_pairs"})
 
 
+def _label_item_groups(pairs: pd.DataFrame, sim_column: str):
+    """``(label, item, rows)`` for each simulator (table order) and survey item with at
+    least one pair whose ``sim_column`` is valid."""
+    valid = pairs[pairs[sim_column].notna()]
+    for label in dict.fromkeys(pairs["label"]):
+        for item in SURVEY_ITEMS:
+            rows = valid[(valid["label"] == label) & (valid["item"] == item)]
+            if not rows.empty:
+                yield label, item, rows
+
+
 def mean_differences(
     pairs: pd.DataFrame,
     rng: np.random.Generator,
@@ -342,25 +353,20 @@ def mean_differences(
     ``sim_mean`` (mean normalized answers on those pairs), ``mean_diff``,
     ``ci_low``, ``ci_high``, ``wilcoxon_p``, ``sign_flip_p``.
     """
-    valid = pairs[pairs["sim_norm"].notna()]
     per_task = per_task_differences(pairs)
     records = []
-    for label in dict.fromkeys(pairs["label"]):
-        for item in SURVEY_ITEMS:
-            rows = valid[(valid["label"] == label) & (valid["item"] == item)]
-            if rows.empty:
-                continue
-            diffs = (rows["sim_norm"] - rows["human_norm"]).to_numpy()
-            mean, lo, hi = bootstrap_mean_interval(diffs, rng, clusters=rows["task_key"].to_numpy(),
-                                                   n_boot=n_boot, level=level)
-            task_diffs = per_task.loc[(per_task["label"] == label) & (per_task["item"] == item), "difference"]
-            records.append({
-                "label": label, "item": item, "n_pairs": len(rows), "n_tasks": rows["task_key"].nunique(),
-                "human_mean": float(rows["human_norm"].mean()), "sim_mean": float(rows["sim_norm"].mean()),
-                "mean_diff": mean, "ci_low": lo, "ci_high": hi,
-                "wilcoxon_p": wilcoxon_p(task_diffs.to_numpy()),
-                "sign_flip_p": sign_flip_test(task_diffs.to_numpy(), rng, n_perm=n_perm),
-            })
+    for label, item, rows in _label_item_groups(pairs, "sim_norm"):
+        diffs = (rows["sim_norm"] - rows["human_norm"]).to_numpy()
+        mean, lo, hi = bootstrap_mean_interval(diffs, rng, clusters=rows["task_key"].to_numpy(),
+                                               n_boot=n_boot, level=level)
+        task_diffs = per_task.loc[(per_task["label"] == label) & (per_task["item"] == item), "difference"]
+        records.append({
+            "label": label, "item": item, "n_pairs": len(rows), "n_tasks": rows["task_key"].nunique(),
+            "human_mean": float(rows["human_norm"].mean()), "sim_mean": float(rows["sim_norm"].mean()),
+            "mean_diff": mean, "ci_low": lo, "ci_high": hi,
+            "wilcoxon_p": wilcoxon_p(task_diffs.to_numpy()),
+            "sign_flip_p": sign_flip_test(task_diffs.to_numpy(), rng, n_perm=n_perm),
+        })
     columns = ["label", "item", "n_pairs", "n_tasks", "human_mean", "sim_mean", "mean_diff",
                "ci_low", "ci_high", "wilcoxon_p", "sign_flip_p"]
     return pd.DataFrame.from_records(records, columns=columns)
@@ -465,18 +471,13 @@ def agreement_views(pairs: pd.DataFrame) -> pd.DataFrame:
     scipy's rho (NaN when a side is constant).
     Columns: ``label``, ``item``, ``n``, ``kappa``, ``spearman``, ``spearman_p``.
     """
-    valid = pairs[pairs["sim_value"].notna()]
     records = []
-    for label in dict.fromkeys(pairs["label"]):
-        for item in SURVEY_ITEMS:
-            rows = valid[(valid["label"] == label) & (valid["item"] == item)]
-            if rows.empty:
-                continue
-            h, s = rows["human_value"].to_numpy(), rows["sim_value"].to_numpy()
-            kappa = weighted_kappa(list(h), list(s), [float(v) for v in ITEM_VALUES[item]])
-            _, _, rho, rho_p = _correlations(h, s)
-            records.append({"label": label, "item": item, "n": len(rows), "kappa": kappa,
-                            "spearman": rho, "spearman_p": rho_p})
+    for label, item, rows in _label_item_groups(pairs, "sim_value"):
+        h, s = rows["human_value"].to_numpy(), rows["sim_value"].to_numpy()
+        kappa = weighted_kappa(list(h), list(s), [float(v) for v in ITEM_VALUES[item]])
+        _, _, rho, rho_p = _correlations(h, s)
+        records.append({"label": label, "item": item, "n": len(rows), "kappa": kappa,
+                        "spearman": rho, "spearman_p": rho_p})
     return pd.DataFrame.from_records(records, columns=["label", "item", "n", "kappa", "spearman", "spearman_p"])
 
 

@@ -12,28 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write_text
+
 
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write ``obj`` as UTF-8 JSON to ``path`` so readers see the old file or the new
-    one, never a partial one (temporary file in the same folder, fsync, ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, ensure_ascii=False, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    one, never a partial one (:func:`usersim_utils.atomic.atomic_write_text`)."""
+    atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=1))
 
 
 def request_key(request: Mapping[str, Any]) -> str:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .. import survey as survey_mod
+from ..trajectories import function_markup
 from .client import ModelClient, Reply, UsageTally
 from .env import TaskEnv
 
@@ -261,13 +262,7 @@ def parse_tool_arguments(arguments: str) -> dict[str, Any] | None:
 def render_tool_call(name: str, arguments: Mapping[str, Any] | str) -> str:
     """The study's markup of a tool call: ``<function=NAME><parameter=K>V</parameter></function>``
     (non-string values as JSON; unparseable arguments as one ``arguments`` parameter)."""
-    if isinstance(arguments, str):
-        arguments = {"arguments": arguments}
-    params = "".join(
-        f"<parameter={k}>{v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}</parameter>"
-        for k, v in arguments.items()
-    )
-    return f"<function={name}>{params}</function>"
+    return function_markup(name, {"arguments": arguments} if isinstance(arguments, str) else arguments)
 
 
 def render_tool_result(observation: str) -> str:
