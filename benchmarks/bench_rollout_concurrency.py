@@ -12,7 +12,7 @@ loop only. The issue's bound: concurrency 8 at least 6x faster than concurrency 
 Bounded in count and time: the server answers at most ``--max-requests`` requests and
 nothing after ``--max-seconds``; later requests get HTTP 400, which ends the run.
 
-    .venv/bin/python benchmarks/bench_rollout_concurrency.py [--tasks 16] [--delay 0.25] [--turns 3]
+    .venv/bin/python benchmarks/bench_rollout_concurrency.py [--tasks 16] [--delay 0.5] [--turns 3]
 
 The last line printed is JSON (read by tests/test_rollout_bench.py).
 """
@@ -60,6 +60,7 @@ class StubServer:
         self.delay_s, self.turns = delay_s, turns
         self.max_requests, self.deadline = max_requests, time.monotonic() + max_seconds
         self.requests = 0
+        self.in_flight = self.peak_in_flight = 0  # calls being answered now / at most since reset_peak()
         self._lock = threading.Lock()
         stub = self
 
@@ -69,10 +70,15 @@ class StubServer:
                 with stub._lock:
                     stub.requests += 1
                     over = stub.requests > stub.max_requests or time.monotonic() > stub.deadline
+                    if not over:
+                        stub.in_flight += 1
+                        stub.peak_in_flight = max(stub.peak_in_flight, stub.in_flight)
                 if over:
                     return self._send(400, {"error": {"message": "benchmark budget exhausted", "type": "invalid_request_error"}})
                 time.sleep(stub.delay_s)
                 message = stub_reply(body, stub.turns)
+                with stub._lock:
+                    stub.in_flight -= 1
                 self._send(200, {
                     "id": "chatcmpl-stub", "object": "chat.completion", "created": 0, "model": body["model"],
                     "choices": [{"index": 0, "message": message,
@@ -95,6 +101,11 @@ class StubServer:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def reset_peak(self) -> None:
+        """Start counting the peak of simultaneous calls afresh."""
+        with self._lock:
+            self.peak_in_flight = self.in_flight
 
     def __enter__(self) -> "StubServer":
         self._thread.start()
@@ -128,20 +139,25 @@ def run(n_tasks: int, delay_s: float, turns: int, max_seconds: float) -> dict[st
             env.gold_state(task)
         with tempfile.TemporaryDirectory() as tmp:
             time_rollouts(stub.url, tasks[:1], 1, turns, Path(tmp) / "warm-up")
+            stub.reset_peak()
             serial = time_rollouts(stub.url, tasks, 1, turns, Path(tmp) / "c1")
+            peak_serial = stub.peak_in_flight
+            stub.reset_peak()
             parallel = time_rollouts(stub.url, tasks, 8, turns, Path(tmp) / "c8")
+            peak_parallel = stub.peak_in_flight
         requests = stub.requests
     return {
         "tasks": n_tasks, "delay_s": delay_s, "turns": turns, "requests": requests,
         "seconds_concurrency_1": round(serial, 3), "seconds_concurrency_8": round(parallel, 3),
         "speedup": round(serial / parallel, 2),
+        "peak_calls_concurrency_1": peak_serial, "peak_calls_concurrency_8": peak_parallel,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=16, help="retail tasks to roll out (1-115)")
-    parser.add_argument("--delay", type=float, default=0.25, help="seconds the stub waits per call")
+    parser.add_argument("--delay", type=float, default=0.5, help="seconds the stub waits per call")
     parser.add_argument("--turns", type=int, default=3, help="simulator turns per conversation (the last stops)")
     parser.add_argument("--max-seconds", type=float, default=300.0, help="the stub refuses requests after this")
     args = parser.parse_args()

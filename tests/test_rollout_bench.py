@@ -34,16 +34,24 @@ def test_stub_plays_both_sides() -> None:
     assert json.loads(survey["content"]) == bench.STUB_SURVEY
 
 
-def test_concurrency_speeds_up_a_small_run() -> None:
-    """8 conversations at 0.1 s per call: one wave of 8 workers against 8 serial
-    conversations. Fixed costs weigh more at this size, hence the lower bound."""
-    result = load_benchmark().run(n_tasks=8, delay_s=0.1, turns=2, max_seconds=60)
+def test_concurrency_is_bounded_and_pays_on_a_small_run() -> None:
+    """8 conversations at 0.2 s per call: one wave of 8 workers against 8 serial
+    conversations. The stub's count of simultaneous calls proves the bound (exactly 1,
+    then exactly 8); the time ratio is only a sanity floor, because at this size the
+    client's own CPU work (litellm, the reward check) weighs enough that a busy
+    machine moves it (4-6x seen here, 2.9x once at 0.1 s per call on a loaded CI run)."""
+    result = load_benchmark().run(n_tasks=8, delay_s=0.2, turns=2, max_seconds=60)
     print(json.dumps(result))
-    assert result["speedup"] >= 3.0
+    assert result["peak_calls_concurrency_1"] == 1
+    assert result["peak_calls_concurrency_8"] == 8
+    assert result["speedup"] >= 2.5
 
 
 @pytest.mark.slow
 def test_concurrency_8_is_at_least_6x_faster() -> None:
-    result = load_benchmark().run(n_tasks=16, delay_s=0.25, turns=3, max_seconds=300)
+    """The issue's bound at the benchmark's defaults (16 tasks, 0.5 s per call, a
+    latency still below most hosted models'): 7.5x seen with both cores busy."""
+    result = load_benchmark().run(n_tasks=16, delay_s=0.5, turns=3, max_seconds=300)
     print(json.dumps(result))
+    assert result["peak_calls_concurrency_8"] == 8
     assert result["speedup"] >= 6.0

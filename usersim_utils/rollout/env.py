@@ -37,6 +37,7 @@ import json
 import marshal
 import os
 import pickle
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,17 +125,31 @@ class Domain:
             return pickle.loads(self.pristine_db)
 
 
+_gc_pause_lock = threading.Lock()
+_gc_pause_depth = 0  # conversations (threads) inside _gc_paused() right now
+_gc_was_enabled = True
+
+
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector: unpickling a database allocates ~10^5
-    containers, and the collections this triggers make a copy 2-4x slower."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    containers, and the collections this triggers make a copy 2-4x slower.
+
+    Thread-safe: with several conversations copying at once, the collector comes
+    back (if it was on) when the last of them is done, not when the first is."""
+    global _gc_pause_depth, _gc_was_enabled
+    with _gc_pause_lock:
+        if _gc_pause_depth == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pause_depth += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _gc_pause_lock:
+            _gc_pause_depth -= 1
+            if _gc_pause_depth == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 @functools.lru_cache(maxsize=None)
