@@ -75,10 +75,12 @@ class StubServer:
                         stub.peak_in_flight = max(stub.peak_in_flight, stub.in_flight)
                 if over:
                     return self._send(400, {"error": {"message": "benchmark budget exhausted", "type": "invalid_request_error"}})
-                time.sleep(stub.delay_s)
-                message = stub_reply(body, stub.turns)
-                with stub._lock:
-                    stub.in_flight -= 1
+                try:
+                    time.sleep(stub.delay_s)
+                    message = stub_reply(body, stub.turns)
+                finally:
+                    with stub._lock:
+                        stub.in_flight -= 1
                 self._send(200, {
                     "id": "chatcmpl-stub", "object": "chat.completion", "created": 0, "model": body["model"],
                     "choices": [{"index": 0, "message": message,
