@@ -1,14 +1,17 @@
-"""The study's published numbers (Zhou et al., 2026, spec usi.md §8) and the Chatbot
-Arena ratings the notebooks set beside them. Reference values only: nothing here feeds
-the index."""
+"""The study's published numbers (Zhou et al., 2026, spec usi.md §8), the Chatbot
+Arena ratings the notebooks set beside them, and the authors' frozen difficulty map.
+The numbers are reference values only; the difficulty map feeds the index when asked
+(``--difficulty published``) or when a study's own pool is too small."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import pandas as pd
 
-from . import paths
+from . import data, paths, usi
+from .errors import DataError
 
 #: Published leaderboard rows: (mean, std) per metric; std None where the paper gives none.
 PUBLISHED: dict[str, dict[str, tuple[float, float | None] | None]] = {
@@ -37,6 +40,8 @@ PUBLISHED: dict[str, dict[str, tuple[float, float | None] | None]] = {
 #: normalised answer, as a fraction of the item's scale.
 PUBLISHED_OVERRATING: dict[str, dict[str, float]] = {"GPT-5.1": {"human_like": 0.55, "overall_score": 0.18}}
 ARENA_ELO_FILE = paths.DATA_DIR / "external" / "arena_elo.csv"
+#: The authors' frozen difficulty map (Apache-2.0, sunnweiwei/OdysSim; notice beside it).
+PUBLISHED_DIFFICULTY_FILE = paths.DATA_DIR / "external" / "tau_usi_difficulty.json"
 
 
 def normalise_name(name: str) -> str:
@@ -67,3 +72,21 @@ def arena_elo(path=ARENA_ELO_FILE) -> pd.DataFrame:
     """Chatbot Arena ratings: ``model`` (as named in :data:`PUBLISHED` or a simulator label),
     ``family``, ``arena_name``, ``elo``, ``source``, ``retrieved`` (each row says where it came from)."""
     return pd.read_csv(path, comment="#")
+
+
+def published_difficulty(path: str | os.PathLike[str] = PUBLISHED_DIFFICULTY_FILE) -> dict[str, float]:
+    """The published difficulty map ``{task_key: pooled success in [0, 1]}``: the 31
+    published simulators pooled on each of the 165 tasks (bins 4/17/37/66/41).
+
+    Raises :class:`DataError` naming the file when it is missing or malformed, or
+    when its ``n_tasks`` disagrees with the number of tasks it holds."""
+    obj = data.read_json(path)
+    try:
+        difficulty = usi.difficulty_map_from_json(obj)
+    except ValueError as err:
+        raise DataError(str(err), file=path) from None
+    declared = obj.get("n_tasks") if isinstance(obj, dict) else None
+    if declared is not None and declared != len(difficulty):
+        raise DataError(f"n_tasks is {declared!r} but the map holds {len(difficulty)} tasks", file=path)
+    return difficulty
+
