@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -136,3 +141,187 @@ def test_feature_tables_round_trip(tmp_path: Path) -> None:
     assert human.equals(tables["human"]) and sims["single"].equals(tables["single"])
     with pytest.raises(Exception, match="run notebooks/03"):
         scorer.read_feature_tables(tmp_path / "missing")
+
+
+# --- Small studies: every defined term, and one line saying what is not. ----------------------
+def _one_sim(study: Path, label: str = "single") -> str:
+    return str(study / "eval_results" / f"eval_results_{label}.json")
+
+
+def test_one_simulator_with_self_gets_the_published_bins(study: Path, tmp_path: Path, capsys) -> None:
+    out_json = tmp_path / "o.json"
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study),
+                          "--difficulty", "self", "--json", str(out_json))
+    assert code == 0
+    notes = err.splitlines()
+    assert len(notes) == 1 and notes[0].startswith("note: ") and "published difficulty map" in notes[0]
+    row = json.loads(out_json.read_text())[1]
+    assert row["name"] == "single" and row["ece"] is not None and row["usi"] is not None
+    expected = scorer.score_files(study, [_one_sim(study)], difficulty="published")
+    assert row["usi"] == list(expected[1].cells["usi"])
+
+
+def test_published_difficulty_on_the_command_line(study: Path, tmp_path: Path, capsys) -> None:
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study), "--difficulty", "published")
+    assert code == 0 and err == "" and "single" in out
+
+
+def test_an_empty_frozen_map_shows_every_defined_term_and_says_why(study: Path, tmp_path: Path, capsys) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    out_json = tmp_path / "o.json"
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study),
+                          "--survey-dir", str(study / "survey_data"), "--difficulty", f"frozen:{empty}",
+                          "--json", str(out_json))
+    assert code == 0
+    assert err.count("\n") == 1 and err.startswith("note: ")
+    assert "ECE, hence USI, is undefined" in err and "--difficulty published" in err
+    row = json.loads(out_json.read_text())[1]
+    assert all(row[m] is not None for m in ("D1_conv", "D2_info", "D3_clarif", "D4_react", "eval_agree"))
+    assert row["ece"] is None and row["usi"] is None
+    single_line = next(line for line in out.splitlines() if line.startswith("single"))
+    assert single_line.split()[-2:] == ["-", "-"] and single_line.count("±") == 5
+
+
+def test_a_map_missing_the_simulators_tasks_is_explained(study: Path, tmp_path: Path, capsys) -> None:
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"retail_100": 0.5}))
+    code, _, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study),
+                        "--difficulty", f"frozen:{other}")
+    assert code == 0 and err.count("\n") == 1
+    assert "ECE, hence USI, is undefined for human, single" in err and str(other) in err
+
+
+def test_the_command_line_refuses_the_study_mode(study: Path, capsys) -> None:
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study), "--difficulty", "study")
+    assert code == 2 and out == "" and err.startswith("error: --difficulty study")
+
+
+# --- Bad output paths: one line, nothing printed before it. -----------------------------------
+def _assert_one_error(code: int, out: str, err: str, *needles: str) -> None:
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+    for needle in needles:
+        assert needle in err
+
+
+def test_json_into_a_folder(study: Path, tmp_path: Path, capsys) -> None:
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study), "--json", str(tmp_path))
+    _assert_one_error(code, out, err, str(tmp_path), "is a folder")
+
+
+def test_json_under_a_regular_file(study: Path, tmp_path: Path, capsys) -> None:
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    target = plain / "sub" / "usi.json"
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study), "--json", str(target))
+    _assert_one_error(code, out, err, str(target), "it is a file, not a folder")
+    assert plain.read_text() == "x"
+
+
+def test_json_in_an_unwritable_folder(study: Path, tmp_path: Path, capsys) -> None:
+    if os.geteuid() == 0:  # root writes anywhere a mode allows nothing; sysfs refuses new files
+        folder = Path("/sys")
+        if not folder.is_dir() or os.access(folder, os.W_OK) and _can_create_in(folder):
+            pytest.skip("no unwritable folder for root here")
+    else:
+        folder = tmp_path / "locked"
+        folder.mkdir(mode=0o500)
+    target = folder / "usi.json"
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study), "--json", str(target))
+    _assert_one_error(code, out, err, str(target), "cannot write in")
+    assert not target.exists()
+
+
+def _can_create_in(folder: Path) -> bool:
+    try:
+        fd, name = tempfile.mkstemp(dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
+
+
+def test_json_empty_path(study: Path, capsys) -> None:
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study), "--json", "")
+    _assert_one_error(code, out, err, "empty path")
+
+
+def test_json_write_failure_is_one_line(study: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    def disk_full(dest, text):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(scorer, "atomic_write_text", disk_full)
+    target = tmp_path / "usi.json"
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study), "--json", str(target))
+    _assert_one_error(code, out, err, str(target), "No space left on device")
+
+
+# --- Inputs that used to give silently different numbers. -------------------------------------
+@pytest.mark.parametrize("kind", ["missing", "file", "empty"])
+def test_survey_dir_must_be_a_folder(study: Path, tmp_path: Path, capsys, kind: str) -> None:
+    survey_dir = {"missing": str(tmp_path / "nope"), "file": _one_sim(study), "empty": ""}[kind]
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study),
+                          "--survey-dir", survey_dir)
+    _assert_one_error(code, out, err, {"missing": "no such folder", "file": "not a folder", "empty": "empty path"}[kind])
+
+
+def _trajectory(task_id: int, policy: str) -> dict:
+    return {"task_id": task_id, "trial": 0, "reward": 1.0, "info": {},
+            "traj": [{"role": "system", "content": f"# {policy} Agent Policy\n..."},
+                     {"role": "user", "content": "hi, i need help with my booking"},
+                     {"role": "assistant", "content": "Sure."},
+                     {"role": "user", "content": "thanks ###STOP###"}]}
+
+
+def test_domain_is_checked_against_the_trajectories(study: Path, tmp_path: Path, capsys) -> None:
+    traj = tmp_path / "run.json"
+    traj.write_text(json.dumps([_trajectory(1, "Airline"), _trajectory(2, "Airline")]))
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", str(traj), "--domain", "retail")
+    _assert_one_error(code, out, err, str(traj), "record 'item 0'", "the domain given is retail",
+                      "this trajectory is airline")
+    code, out, _ = _run(capsys, "--human", str(study), "--eval-results", str(traj), "--domain", "airline")
+    assert code == 0 and "run" in out
+
+
+@pytest.mark.skipif(not (SHARED / "tau-bench").exists(), reason="../shared/data is not beside this checkout")
+def test_domain_is_checked_on_real_trajectories(study: Path, capsys) -> None:
+    traj = str(SHARED / "tau-bench" / "gpt-4o-airline.json")
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", traj, "--domain", "retail")
+    _assert_one_error(code, out, err, "this trajectory is airline")
+
+
+@pytest.mark.parametrize("name", ["tau_bench_tasks_unified.json", "sessions.json"])
+def test_a_human_file_is_not_a_simulator(study: Path, tmp_path: Path, capsys, name: str) -> None:
+    copy = tmp_path / name
+    copy.write_bytes((study / "data" / "tau_bench_tasks_unified.json").read_bytes())
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", str(copy))
+    _assert_one_error(code, out, err, str(copy), "human-sessions file", "--human")
+
+
+def test_a_survey_file_is_not_a_simulator(study: Path, capsys) -> None:
+    surveys = str(study / "survey_data" / "survey_comparable_single.json")
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", surveys)
+    _assert_one_error(code, out, err, surveys, "survey file", "--survey-dir")
+
+
+def test_empty_conversations_are_not_a_run_split_problem(study: Path, tmp_path: Path, capsys) -> None:
+    greeting = [{"role": "assistant", "content": "Hi! How can I help you today?"}]
+    silent = tmp_path / "eval_results_silent.json"
+    silent.write_text(json.dumps({f"retail_{i}_{run}": {"conversation": greeting, "reward": 0.0}
+                                  for i in range(5) for run in (1, 2)}))
+    code, _, err = _run(capsys, "--human", str(study), "--eval-results", str(silent))
+    assert code == 0
+    assert "--run-split" not in err
+    assert "silent: no row" in err and "no kept conversation has a user turn" in err
+
+
+def test_a_closed_pipe_is_no_traceback(study: Path) -> None:
+    """`python -m usersim_utils.usi ... | head -0`: the reader is gone before the table."""
+    command = [sys.executable, "-m", "usersim_utils.usi", "--human", str(study), "--eval-results", _one_sim(study)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert "Traceback" not in err and "BrokenPipeError" not in err

@@ -1,12 +1,15 @@
 """Scoring files: the I/O around :mod:`usersim_utils.usi` and its command line.
 
     python -m usersim_utils.usi --human PATH --eval-results FILE [FILE ...]
-        [--survey-dir DIR] --difficulty {self | frozen:PATH | baselines:DIR} [--json OUT]
+        [--survey-dir DIR] --difficulty {self | published | frozen:PATH | baselines:DIR} [--json OUT]
 
 ``--human`` is the human-sessions file or a study folder (``data/…`` inside).
 ``--eval-results`` takes the study's ``eval_results_<label>.json`` files and
 tau-bench trajectory files alike (converted on the fly; ``--domain`` when the
-domain cannot be recognised). Bad input ends with one ``error:`` line, exit 2.
+domain cannot be recognised, checked against the trajectories' content).
+Bad input ends with one ``error:`` line, exit 2, before anything else is printed;
+what the table cannot show (an undefined ECE, a simulator that matched no human
+session) is explained by ``note:`` lines on stderr.
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from . import data, paths, usi
+from . import data, ids, paths, published, trajectories, usi
 from .atomic import atomic_write, atomic_write_text
 from .errors import DataError
 from .features import features_table
@@ -59,16 +64,16 @@ def load_inputs(
     domain: str | None = None,
 ) -> ScoringInputs:
     """Read and validate the files, compute features tables and Eval cells."""
+    survey_dir = check_survey_dir(survey_dir)
     human_records = data.load_human_sessions(human_file(human_path))
     human = features_table(human_records, source="human", label="human")
     simulators: dict[str, pd.DataFrame] = {}
     evals: dict[str, usi.Cell | None] = {}
-    survey_dir = Path(survey_dir) if survey_dir else None
     for file in eval_results:
         label = label_of(file)
         if label in simulators:
             raise DataError(f"two files have the label {label!r}", file=file)
-        records = data.load_eval_results(file, domain=domain)
+        records = load_simulator_file(file, domain=domain)
         simulators[label] = features_table(records, source="llm", label=label)
         survey_file = survey_dir / f"survey_comparable_{label}.json" if survey_dir else None
         evals[label] = None
@@ -83,24 +88,167 @@ def load_inputs(
     return ScoringInputs(human_records, human, simulators, evals, ceiling_eval)
 
 
-def difficulty_for(spec: str, simulators: dict[str, pd.DataFrame], *, domain: str | None = None) -> dict[str, float]:
-    """The difficulty map of a ``--difficulty`` spec (see :func:`usi.parse_difficulty_mode`)."""
-    mode, arg = usi.parse_difficulty_mode(spec)
-    if mode == "self":
-        return usi.pooled_difficulty(simulators.values())
-    if mode == "frozen":
-        try:
-            return usi.difficulty_map_from_json(data.read_json(arg))
-        except ValueError as err:
-            if isinstance(err, DataError):
-                raise
-            raise DataError(str(err), file=arg) from None
-    folder = Path(arg)
-    files = sorted(folder.glob("eval_results_*.json"))
+def check_survey_dir(survey_dir: str | os.PathLike[str] | None) -> Path | None:
+    """``survey_dir`` as a folder, or ``None`` when not given. A path that is empty,
+    missing or not a folder raises :class:`DataError`: scoring without the surveys
+    would silently drop Eval and change every USI."""
+    if survey_dir is None:
+        return None
+    if not str(survey_dir).strip():  # Path("") would be the working folder
+        raise DataError("the survey folder is an empty path; give the folder of survey_comparable_<label>.json")
+    folder = Path(survey_dir)
+    if not folder.exists():
+        raise DataError("no such folder (expected the folder of survey_comparable_<label>.json)", file=folder)
+    if not folder.is_dir():
+        raise DataError("not a folder (expected the folder of survey_comparable_<label>.json)", file=folder)
+    return folder
+
+
+def check_trajectory_domain(items: Sequence[Any], domain: str, *, file: str | os.PathLike[str]) -> None:
+    """Refuse tau-bench trajectories whose content names another domain than ``domain``
+    (the policy heading of the system message, or domain-only tools: see
+    :func:`usersim_utils.trajectories.recognise_domain`), which would otherwise be
+    scored against the other domain's humans. Items that do not tell are accepted."""
+    for index, item in enumerate(items):
+        traj = item.get("traj") if isinstance(item, Mapping) else None
+        found = trajectories.recognise_domain(traj) if isinstance(traj, list) else None
+        if found is not None and found != domain:
+            raise DataError(
+                f"the domain given is {domain} but this trajectory is {found} (its policy or tools); "
+                "drop --domain, or give the right one",
+                file=file, record=f"item {index}",
+            )
+
+
+def load_simulator_file(path: str | os.PathLike[str], *, domain: str | None = None) -> dict[str, dict]:
+    """Read and validate one ``--eval-results`` file (rollouts or tau-bench trajectories).
+
+    A human-sessions or survey file is refused with a :class:`DataError` saying
+    where it belongs, and so are trajectories of another domain than ``domain``."""
+    obj = data.read_json(path)
+    if isinstance(obj, Mapping):
+        kind = data.detect_kind(obj, path)
+        if kind == "human":
+            raise DataError("this is the human-sessions file (human-only fields or batch suffixes), "
+                            "not simulator rollouts; pass it as --human", file=path)
+        if kind == "survey":
+            raise DataError("this is a survey file (surveys, no conversations), not simulator rollouts; "
+                            "pass its folder as --survey-dir", file=path)
+    elif isinstance(obj, list) and domain is not None:
+        check_trajectory_domain(obj, domain, file=path)
+    return data.validate_eval_results(obj, file=path, domain=domain)
+
+
+#: What to do when no task has a difficulty (ECE, hence USI, undefined).
+DIFFICULTY_REMEDY = ("use --difficulty published (difficulty_pool=\"published\"), a frozen map (frozen:PATH), "
+                     "baselines:DIR, or score more simulators together")
+
+
+@dataclass(frozen=True)
+class DifficultyChoice:
+    """The difficulty map the index uses, and how it was chosen.
+
+    ``map``: ``{task_key: difficulty in [0, 1]}``; empty means ECE, hence USI, is
+    undefined for every row. ``mode_used``: the mode that made ``map`` (``"self"``,
+    ``"study"``, ``"published"``, ``"frozen:PATH"`` or ``"baselines:DIR"``), which is
+    ``"published"`` after a fallback; ``requested``: the mode as asked; ``note``: one
+    line for the reader when the map is not what was asked for, or is empty.
+    """
+
+    map: dict[str, float]
+    mode_used: str
+    requested: str
+    note: str | None = None
+
+    @property
+    def fell_back(self) -> bool:
+        """True when the requested pool was too small and the published map is used."""
+        return self.mode_used == "published" and usi.parse_difficulty_mode(self.requested)[0] != "published"
+
+
+def _frozen_map(path: str) -> dict[str, float]:
+    try:
+        return usi.difficulty_map_from_json(data.read_json(path))
+    except ValueError as err:
+        if isinstance(err, DataError):
+            raise
+        raise DataError(str(err), file=path) from None
+
+
+def _baseline_pool(folder: str, domain: str | None) -> list[pd.DataFrame]:
+    files = sorted(Path(folder).glob("eval_results_*.json"))
     if not files:
         raise DataError("no eval_results_*.json files for the baseline pool", file=folder)
-    pool = [features_table(data.load_eval_results(f, domain=domain), source="llm", label=label_of(f)) for f in files]
-    return usi.pooled_difficulty(pool)
+    return [features_table(load_simulator_file(f, domain=domain), source="llm", label=label_of(f)) for f in files]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def resolve_difficulty(
+    mode: str,
+    simulators: Mapping[str, pd.DataFrame],
+    *,
+    study_labels: Sequence[str] | None = None,
+    domain: str | None = None,
+) -> DifficultyChoice:
+    """The difficulty map of a mode, shared by the command line and the notebooks.
+
+    ``mode`` (see :func:`usi.parse_difficulty_mode`): ``"self"`` or ``"all"`` pools
+    every simulator in ``simulators`` (features tables by label; the paper's
+    setting), ``"study"`` pools those of ``study_labels`` (the study's published
+    simulators), ``"baselines:DIR"`` the ``eval_results_*.json`` files of DIR,
+    ``"published"`` is the authors' frozen map
+    (:func:`usersim_utils.published.published_difficulty`), ``"frozen:PATH"`` a map
+    read from a file. A pool too small to give ANY task a difficulty (each task
+    under :data:`usi.MIN_DIFFICULTY_SAMPLES` pooled entries) falls back to the
+    published map and says so in ``note``; an explicit map is used as it is, and
+    ``note`` says when it is empty. Raises :class:`DataError` / ``ValueError``.
+    """
+    kind, arg = usi.parse_difficulty_mode(mode)
+    if kind == "published":
+        return DifficultyChoice(published.published_difficulty(), "published", mode)
+    if kind == "frozen":
+        difficulty = _frozen_map(arg)
+        note = None if difficulty else (
+            f"the frozen difficulty map {arg} holds no task, so ECE, hence USI, is undefined "
+            f"(the other terms are shown); {DIFFICULTY_REMEDY}")
+        return DifficultyChoice(difficulty, f"frozen:{arg}", mode, note)
+    if kind == "self":
+        pool, what, used = list(simulators.values()), f"the {_plural(len(simulators), 'simulator')} scored", "self"
+    elif kind == "study":
+        if study_labels is None:
+            raise ValueError("difficulty mode 'study' pools the study's own simulators and needs their labels; "
+                             "on the command line use self, published, frozen:PATH or baselines:DIR")
+        missing = [label for label in study_labels if label not in simulators]
+        if missing:
+            raise ValueError(f"study simulators without a features table: {', '.join(missing)}")
+        pool = [simulators[label] for label in study_labels]
+        what, used = f"the {_plural(len(pool), 'study simulator')}", "study"
+    else:
+        pool = _baseline_pool(arg, domain)
+        what, used = f"the {_plural(len(pool), 'baseline file')} in {arg}", f"baselines:{arg}"
+    difficulty = usi.pooled_difficulty(pool)
+    if difficulty:
+        return DifficultyChoice(difficulty, used, mode)
+    return DifficultyChoice(
+        published.published_difficulty(), "published", mode,
+        f"the difficulty pool ({what}) gives no task the {usi.MIN_DIFFICULTY_SAMPLES} pooled entries a difficulty "
+        "needs, so ECE uses the published difficulty map instead (31 published simulators, 165 tasks; "
+        "--difficulty published)",
+    )
+
+
+def difficulty_for(
+    spec: str,
+    simulators: Mapping[str, pd.DataFrame],
+    *,
+    study_labels: Sequence[str] | None = None,
+    domain: str | None = None,
+) -> dict[str, float]:
+    """The difficulty map of a mode: ``resolve_difficulty(...).map`` (its note dropped)."""
+    return resolve_difficulty(spec, simulators, study_labels=study_labels, domain=domain).map
 
 
 def score_files(
@@ -113,19 +261,99 @@ def score_files(
     domain: str | None = None,
 ) -> list[usi.Score]:
     """The human ceiling and one score per file, exactly as the command line computes them."""
+    usi.parse_difficulty_mode(difficulty)  # a bad mode fails before the files are read
     inputs = load_inputs(human_path, eval_results, survey_dir=survey_dir, domain=domain)
-    diff = difficulty_for(difficulty, inputs.simulators, domain=domain)
-    return usi.score_all(inputs.human, inputs.simulators, diff, evals=inputs.evals,
+    choice = resolve_difficulty(difficulty, inputs.simulators, domain=domain)
+    return usi.score_all(inputs.human, inputs.simulators, choice.map, evals=inputs.evals,
                          ceiling_eval=inputs.ceiling_eval, run_split=run_split)
 
 
+def check_output_path(out: str | os.PathLike[str]) -> Path:
+    """``out`` as a file the JSON rows can be written to, checked before any scoring.
+
+    Raises :class:`DataError` when ``out`` is empty, a folder, not a regular file
+    (a device, FIFO or socket would be replaced), under a regular file, or in a
+    folder this process cannot write to (tried with a temporary file)."""
+    if not str(out).strip():
+        raise DataError("the JSON output is an empty path; give a file name")
+    path = Path(out)
+    if path.is_dir():
+        raise DataError("is a folder; give a file name for the JSON rows", file=path)
+    if path.exists() and not path.is_file():
+        raise DataError("is not a regular file (a device, FIFO or socket); give a file name", file=path)
+    folder = path.parent
+    while not folder.exists():  # missing folders are created on writing
+        folder = folder.parent
+    if not folder.is_dir():
+        raise DataError(f"cannot write under {folder}: it is a file, not a folder", file=path)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise DataError(f"cannot write in {folder}: {exc.strerror or exc}", file=path) from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
 def write_json(scores: Sequence[usi.Score], out: str | os.PathLike[str]) -> Path:
-    """Write the rows (human ceiling first, then by USI) as a JSON list, atomically."""
+    """Write the rows (human ceiling first, then by USI) as a JSON list, atomically.
+
+    Raises :class:`DataError` naming ``out`` when it cannot be written."""
     order = {name: i for i, name in enumerate(usi.leaderboard(scores)["name"])}
     rows = [s.to_json() for s in sorted(scores, key=lambda s: order[s.name])]
     out = Path(out)
-    atomic_write_text(out, json.dumps(rows, indent=2) + "\n")
+    try:
+        atomic_write_text(out, json.dumps(rows, indent=2) + "\n")
+    except OSError as exc:
+        raise DataError(f"cannot write the JSON rows: {exc.strerror or exc}", file=out) from None
     return out
+
+
+def _has_run_suffix(key: str) -> bool:
+    match = ids.KEY_RE.match(key)
+    return bool(match and match.group(3) and match.group(3).isdigit())
+
+
+def unmatched_reason(sim: pd.DataFrame, human: pd.DataFrame, run_split: usi.RunSplit = "reference") -> str:
+    """Why a simulator's row is empty (no human batch matched it), in a few words.
+
+    ``sim`` and ``human`` are features tables. The reasons, first that applies: no
+    kept conversation has a user turn; a small file (reference split) whose
+    ``<domain>_<i>_<run>`` keys would match with ``--run-split suffix``; no task shared
+    with the kept human sessions."""
+    kept = sim.loc[sim["keep"]]
+    if not kept["has_features"].any():
+        return ("no kept conversation has a user turn" if len(kept) else "no conversation is kept") + \
+            ", so there is nothing to compare with the humans"
+    human_tasks = set(human.loc[human["keep"], "task_key"])
+    shared = human_tasks & set(kept.loc[kept["has_features"], "task_key"])
+    split_by_suffix = run_split == "reference" and len(sim) <= 170 and any(map(_has_run_suffix, kept["key"]))
+    if shared and split_by_suffix:
+        return ("its keys are <domain>_<i>_<run> in a file of at most 170 entries, which the reference split "
+                "keeps whole: use --run-split suffix")
+    return "none of its tasks with user turns is among the kept human sessions"
+
+
+def score_notes(
+    scores: Sequence[usi.Score],
+    choice: DifficultyChoice,
+    simulators: Mapping[str, pd.DataFrame],
+    human: pd.DataFrame,
+    run_split: usi.RunSplit = "reference",
+) -> list[str]:
+    """One line per thing the leaderboard cannot show by itself: the difficulty
+    choice's note, every simulator no human batch matched (:func:`unmatched_reason`),
+    and rows whose ECE, hence USI, is undefined although a difficulty map exists."""
+    notes = [choice.note] if choice.note else []
+    for score in scores:
+        if score.name != "human" and not score.batches:
+            reason = unmatched_reason(simulators[score.name], human, run_split)
+            notes.append(f"{score.name}: no row (every term undefined): {reason}")
+    without_ece = [s.name for s in scores if s.batches and s.cells["ece"] is None]
+    if choice.map and without_ece:
+        notes.append(f"ECE, hence USI, is undefined for {', '.join(without_ece)}: none of the tasks they share "
+                     f"with the humans has a difficulty in the {choice.mode_used} map; {DIFFICULTY_REMEDY}")
+    return notes
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -137,7 +365,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
                    help="eval_results_<label>.json or tau-bench trajectory files")
     p.add_argument("--survey-dir", help="folder with survey_comparable_<label>.json (and the human re-ratings)")
-    p.add_argument("--difficulty", default="self", help="self | frozen:PATH | baselines:DIR (default: self)")
+    p.add_argument("--difficulty", default="self",
+                   help="self (pool of the simulators scored) | published (the authors' map) | frozen:PATH | "
+                        "baselines:DIR (default: self; a pool too small for any task falls back to published)")
     p.add_argument("--run-split", choices=["reference", "suffix"], default="reference",
                    help="reference: the authors' split (only files with >170 entries are split by run); "
                         "suffix: always split <domain>_<i>_<run> keys (for small rollouts)")
@@ -149,19 +379,26 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
     args = _parser().parse_args(argv)
-    try:
-        scores = score_files(args.human, args.eval_results, survey_dir=args.survey_dir,
-                             difficulty=args.difficulty, run_split=args.run_split, domain=args.domain)
+    try:  # every check before any output: an error is the only line printed
+        if usi.parse_difficulty_mode(args.difficulty)[0] == "study":
+            raise ValueError("--difficulty study is for the notebooks (the study's own simulators); "
+                             "use self, published, frozen:PATH or baselines:DIR")
+        json_out = check_output_path(args.json_out) if args.json_out is not None else None
+        inputs = load_inputs(args.human, args.eval_results, survey_dir=args.survey_dir, domain=args.domain)
+        choice = resolve_difficulty(args.difficulty, inputs.simulators, domain=args.domain)
+        scores = usi.score_all(inputs.human, inputs.simulators, choice.map, evals=inputs.evals,
+                               ceiling_eval=inputs.ceiling_eval, run_split=args.run_split)
+        if json_out is not None:
+            write_json(scores, json_out)
     except (DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(usi.format_leaderboard(scores))
-    unmatched = [s.name for s in scores if s.name != "human" and not s.batches]
-    if unmatched and args.run_split == "reference":
-        print(f"note: no task of {', '.join(unmatched)} matched a human session; small files with "
-              "<domain>_<i>_<run> keys need --run-split suffix", file=sys.stderr)
-    if args.json_out:
-        write_json(scores, args.json_out)
+    try:
+        print(usi.format_leaderboard(scores), flush=True)
+    except BrokenPipeError:  # `... | head`: the reader has gone; no traceback at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    for note in score_notes(scores, choice, inputs.simulators, inputs.human, args.run_split):
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 

@@ -406,14 +406,28 @@ def leaderboard(scores: Sequence[Score]) -> pd.DataFrame:
 
 
 # --- Scoring a set of simulators. ---------------------------------------------------------
+#: Difficulty modes without an argument: pools of simulators (``"self"``: those scored,
+#: the paper's setting; ``"study"``: the study's own simulators) and the published map.
+POOL_MODES: tuple[str, ...] = ("self", "study")
+#: Other spellings of a mode (notebooks call the paper's ``self`` pool ``"all"``).
+MODE_ALIASES: dict[str, str] = {"all": "self"}
+
+
 def parse_difficulty_mode(spec: str) -> tuple[str, str | None]:
-    """``"self"`` | ``"frozen:PATH"`` | ``"baselines:DIR"`` -> ``(mode, argument)``."""
+    """``"self"`` (alias ``"all"``) | ``"study"`` | ``"published"`` | ``"frozen:PATH"`` |
+    ``"baselines:DIR"`` -> ``(mode, argument)``, the alias resolved.
+
+    Raises ``ValueError`` listing the modes."""
     mode, _, arg = spec.partition(":")
-    if mode == "self" and not arg:
-        return "self", None
+    mode = MODE_ALIASES.get(mode, mode)
+    if mode in (*POOL_MODES, "published") and not arg:
+        return mode, None
     if mode in ("frozen", "baselines") and arg:
         return mode, arg
-    raise ValueError(f"--difficulty must be self, frozen:PATH or baselines:DIR, not {spec!r}")
+    raise ValueError(
+        "--difficulty (difficulty_pool) must be self (or all), study, published, frozen:PATH or "
+        f"baselines:DIR, not {spec!r}"
+    )
 
 
 def difficulty_map_from_json(obj: Any) -> dict[str, float]:
