@@ -1,0 +1,587 @@
+"""Design-matched human baselines: a simulator and the human ceiling compared like for like.
+
+Why the reference comparison flatters a simulator with several runs
+--------------------------------------------------------------------
+The index (spec usi.md §7) averages a simulator's run rows before Dice: against
+human batch b it scores ``Dice(h_b, (m_1 + ... + m_R) / R)``. The human ceiling
+scores ``Dice(h_a, h_b)``: two single batches. Each row is a mean over about one
+conversation per task, so it carries noise: h = μ + e, var(e) = s²/n. Dice is
+``1 − |h − m| / (h + m)`` and so falls with the *size* of the noisy difference
+``h − m``. Batch against batch, that difference has variance 2·s²/n; batch
+against the mean of R runs, (1 + 1/R)·s²/n, i.e. 4/3·s²/n for three runs. A
+simulator that *is* the human process therefore gets a smaller expected
+``|h − m|`` (by a factor sqrt(2/3), about 18 % less Dice penalty) than people get
+with each other, and can beat the ceiling by pure averaging. ECE is already
+scored run by run (mean over runs of ECE(run, batch)), so only D1-D4 and USI
+carry the advantage.
+
+The matched comparison
+----------------------
+* Simulator: each run is scored *on its own* against each human batch, exactly
+  as one human batch is scored against another (single run vs single batch:
+  the run row and the batch row on their shared tasks), and the per-run values
+  are averaged over runs, then over batches. Under the null "the simulator's
+  runs are further draws of the human process" a (run, batch) pair has the same
+  joint distribution as a (batch, batch) pair, so every per-pair statistic
+  (Dice of any feature, ECE) has the same distribution, and so the same
+  expectation, on both sides: the matched gap is 0 in expectation, whatever
+  the bias of Dice, for 1 run or 10. Averaging over runs only reduces the
+  variance of the simulator's score, never shifts it.
+* Ceiling: batch against batch, the reference human ceiling (pairs 1-2, 1-3,
+  2-3) for D1-D4 and ECE.
+* Eval: the simulator's Eval compares its survey of *its own* conversation with
+  a person's survey of *another* conversation of the same task. The matched
+  human baseline compares batch i's survey with batch j's survey of the same
+  task (:func:`pair_eval_agreements`), not the re-rating of the same
+  conversation that the reference ceiling uses (:func:`eval_baselines`).
+* USI: (D1 + D2 + D3 + D4 [+ Eval] + 100·(1 − ECE)) / 6 or 5 on each side from
+  the matched terms; Eval enters both sides or neither.
+
+Intervals resample tasks (the same resampled tasks for every human batch, run,
+simulator and survey; :mod:`usersim_utils.uncertainty`), and the gap
+``simulator − ceiling`` is a paired difference on the same resamples. For ECE
+lower is better, so a positive ECE gap means worse calibration than people.
+
+    python -m usersim_utils.baselines --human PATH --eval-results FILE [FILE ...]
+        [--survey-dir DIR] --difficulty MODE --json OUT [--n-boot N] [--seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import data, ids, scorer, usi
+from . import uncertainty as unc
+from .atomic import atomic_write_text
+from .errors import DataError
+from .features import DIMENSIONS, FEATURES
+from .survey import agreement
+
+#: Keys of one row of the command's JSON output, in order.
+ROW_KEYS: tuple[str, ...] = ("name", "runs", "metric", "simulator", "ceiling", "gap", "low", "high")
+#: What each human Eval baseline measures (shown beside the numbers).
+EVAL_MEANINGS: dict[str, str] = {
+    "same conversation, re-rated": (
+        "Two people rate the same conversation: how consistently a conversation is judged "
+        "(the reference ceiling); no simulator can match it, since it rates its own, different conversation."
+    ),
+    "same task, another batch": (
+        "Two people rate their own, different conversations of the same task: exactly what a "
+        "simulator's Eval compares, so the matched ceiling."
+    ),
+}
+
+
+# --- Eval: human batch against human batch. ------------------------------------------------
+def _kept_surveys_by_batch(human_records: Mapping[str, Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+    by_batch: dict[int, dict[str, Any]] = defaultdict(dict)
+    for key, record in human_records.items():
+        if record.get("keep", True) is not False:
+            base, batch = ids.split_batch(key)
+            by_batch[batch][base] = record.get("survey")
+    return by_batch
+
+
+def pair_eval_agreements(human_records: Mapping[str, Mapping[str, Any]], *, seed: int = 42) -> pd.DataFrame:
+    """Agreement of human batch a's survey with batch b's survey of the same task,
+    for the pairs 1-2, 1-3, 2-3: people rating *different* conversations of one task.
+
+    Scored like a simulator's Eval (spec §6) with batch a in the simulator's place:
+    items that batch b did not answer validly are skipped, a missing answer of
+    batch a is drawn from one ``default_rng(seed)``, walking the pairs in order and,
+    within a pair, the task keys kept in both batches, string-sorted.
+    Columns: ``pair`` (``"1-2"``...), ``task_key``, ``agreement`` (undefined ones dropped).
+    """
+    rng = np.random.default_rng(seed)
+    by_batch = _kept_surveys_by_batch(human_records)
+    rows = []
+    for (a, b), pair in zip(usi.HUMAN_PAIRS, unc.PAIR_NAMES):
+        for task in sorted(set(by_batch[a]) & set(by_batch[b])):
+            value = agreement(by_batch[b][task], by_batch[a][task], rng)
+            if value is not None:
+                rows.append((pair, task, value))
+    return pd.DataFrame(rows, columns=["pair", "task_key", "agreement"])
+
+
+def pair_eval_cell(pair_agreements: pd.DataFrame) -> usi.Cell | None:
+    """(mean, population std) over the pairs of the pair-mean agreement, like every other cell."""
+    if pair_agreements.empty:
+        return None
+    per_pair = pair_agreements.groupby("pair", sort=True)["agreement"].mean().to_numpy()
+    return float(per_pair.mean()), float(np.std(per_pair))
+
+
+def eval_baselines(
+    human_records: Mapping[str, Mapping[str, Any]],
+    rerating: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    seed: int = 42,
+) -> pd.DataFrame:
+    """The two human Eval baselines side by side: the reference re-rating ceiling
+    (``rerating``: the ``human-eval-100`` surveys; row left out without them) and
+    batch against batch on the same task (:func:`pair_eval_agreements`).
+
+    Columns: ``baseline``, ``mean``, ``std`` (over re-rated tasks, resp. over the
+    three pairs, as the reference cells), ``n`` (agreements), ``meaning``.
+    """
+    rows = []
+    if rerating is not None:
+        same = usi.ceiling_agreements(human_records, rerating, seed=seed)
+        cell = usi.ceiling_eval_cell(same)
+        rows.append(("same conversation, re-rated", *(cell or (math.nan, math.nan)), len(same)))
+    pairs = pair_eval_agreements(human_records, seed=seed)
+    cell = pair_eval_cell(pairs)
+    rows.append(("same task, another batch", *(cell or (math.nan, math.nan)), len(pairs)))
+    table = pd.DataFrame(rows, columns=["baseline", "mean", "std", "n"])
+    table["meaning"] = table["baseline"].map(EVAL_MEANINGS)
+    return table
+
+
+# --- Per-task arrays. -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MatchedPanel:
+    """A :class:`uncertainty.Panel` plus the human batch-vs-batch Eval agreements as
+    (3 pairs, T) ``pair_agreement`` arrays (``None`` without human surveys)."""
+
+    panel: unc.Panel
+    pair_agreement: unc.AgreementArrays | None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The simulators' labels, in panel order."""
+        return self.panel.labels
+
+    def runs(self, label: str) -> int:
+        """Number of runs of a simulator's behaviour rows (:func:`usi.row_runs`)."""
+        return len(self.panel.simulators[label].row_runs)
+
+
+def _pair_arrays(pair_agreements: pd.DataFrame, tasks: Sequence[str]) -> unc.AgreementArrays:
+    position = {t: i for i, t in enumerate(tasks)}
+    total, count = np.zeros((3, len(tasks))), np.zeros((3, len(tasks)))
+    for pair, task, value in zip(pair_agreements["pair"], pair_agreements["task_key"],
+                                 pair_agreements["agreement"]):
+        if pair not in unc.PAIR_NAMES:
+            raise DataError(f"pair must be one of {', '.join(unc.PAIR_NAMES)}, not {pair!r}",
+                            file="human", field="pair")
+        if task not in position:
+            raise DataError("agreement for a task without a kept human session",
+                            file="human", record=str(task), field="task_key")
+        total[unc.PAIR_NAMES.index(pair), position[task]] += value
+        count[unc.PAIR_NAMES.index(pair), position[task]] += 1
+    return unc.AgreementArrays(total, count)
+
+
+def build_matched_panel(
+    human: pd.DataFrame,
+    simulators: Mapping[str, pd.DataFrame],
+    *,
+    agreements: Mapping[str, pd.DataFrame] | None = None,
+    ceiling_agreements: pd.DataFrame | None = None,
+    pair_agreements: pd.DataFrame | None = None,
+    run_split: usi.RunSplit = "reference",
+) -> MatchedPanel:
+    """Per-task arrays of everything the matched comparison needs.
+
+    ``human``/``simulators``: features tables; ``agreements``: per simulator
+    :func:`usi.eval_agreements`; ``ceiling_agreements``: :func:`usi.ceiling_agreements`
+    (the reference ceiling); ``pair_agreements``: :func:`pair_eval_agreements`.
+    """
+    panel = unc.build_panel(human, simulators, agreements=agreements,
+                            ceiling_agreements=ceiling_agreements, run_split=run_split)
+    pairs = None
+    if pair_agreements is not None and not pair_agreements.empty:
+        pairs = _pair_arrays(pair_agreements, panel.tasks)
+    return MatchedPanel(panel, pairs)
+
+
+# --- Weighted matched scoring. ------------------------------------------------------------------
+def _run_feature_dice(weights: np.ndarray, run: unc.RowArrays, batch: unc.RowArrays) -> tuple[np.ndarray, ...]:
+    """(K, F) Dice of one run's row against one human batch's row on their shared
+    tasks (the batch row over the tasks where the run is counted, as
+    :func:`usi.score_batch` does for a single run), with both rows; NaN where undefined."""
+    shared = (run.present & batch.present).astype(float)
+    # one product for both rows: [run sums, run count, batch sums, batch count] on the shared tasks
+    stacked = np.column_stack([run.feature_sum, run.n_features, batch.feature_sum, batch.n_features]) * shared[:, None]
+    totals = weights @ stacked
+    n = len(FEATURES)
+    run_den, human_den = totals[:, n], totals[:, 2 * n + 1]
+    run_row = unc._safe_divide(totals[:, :n], run_den[:, None])
+    # the batch row counts only where the run is counted (it has a conversation with features)
+    human_row = unc._safe_divide(totals[:, n + 1:2 * n + 1], np.where(run_den > 0, human_den, 0.0)[:, None])
+    return unc._dice(human_row, run_row), human_row, run_row
+
+
+def _dimension_values(feature_dice: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
+    """(K, D): 100 x mean of each dimension's feature Dice."""
+    return np.stack([100.0 * feature_dice[:, c].mean(axis=1) for c in columns], axis=1)
+
+
+def matched_simulator(
+    panel: unc.Panel,
+    sim: unc.SimulatorArrays,
+    weights: np.ndarray,
+    bins: np.ndarray,
+    n_bins: int,
+    dimensions: unc.Dimensions = DIMENSIONS,
+    *,
+    eval_in_usi: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(cells (K, M), feature_dice (K, F))`` of one simulator scored run by run.
+
+    For each human batch: every run's row against the batch row on their shared
+    tasks (:func:`_run_feature_dice`), Dice averaged over the runs counted in the
+    batch; ECE(batch) = mean over runs of ECE(run, batch) (the reference value);
+    USI(batch) from these terms and the simulator's Eval (left out of USI, not of
+    the Eval cell, with ``eval_in_usi`` False). Cells and feature Dice
+    (x 100) are means over the batches that have a value; metrics as
+    :func:`uncertainty.metric_names`.
+    """
+    columns = unc._dimension_columns(dimensions)
+    onehot = (bins[:, None] == np.arange(n_bins)[None, :]).astype(float)
+    in_map = bins >= 0
+    eval_mean = unc._eval_mean([(weights, sim)])
+    dims_b, dice_b, ece_b, usi_b = [], [], [], []
+    for hrow, hsucc in zip(panel.human_rows, panel.human_success):
+        per_run = []
+        for run in sim.row_runs.values():
+            dice, human_row, run_row = _run_feature_dice(weights, run, hrow)
+            defined = ~np.isnan(human_row[:, :1]) & ~np.isnan(run_row[:, :1])
+            per_run.append(np.where(defined, dice, np.nan))
+        if per_run:
+            feature_dice = unc._mean_defined(np.stack(per_run, axis=2), axis=2)
+        else:
+            feature_dice = np.full((len(weights), len(FEATURES)), np.nan)
+        counted = ~np.isnan(feature_dice[:, 0])
+        dims = _dimension_values(feature_dice, columns)
+        run_eces = [unc._ece([(weights, *unc._ece_terms(s.success, s.present, hsucc, onehot, in_map))])
+                    for s in sim.ece_runs.values()]
+        ece = unc._mean_defined(np.stack(run_eces, axis=1), axis=1) if run_eces else np.full(len(weights), np.nan)
+        ece = np.where(counted, ece, np.nan)
+        dims_b.append(dims)
+        dice_b.append(100.0 * feature_dice)
+        ece_b.append(ece)
+        usi_b.append(unc._usi(dims, ece, eval_mean if eval_in_usi else None))
+    eval_cell = eval_mean if eval_mean is not None else np.full(len(weights), np.nan)
+    cells = np.column_stack([
+        unc._mean_defined(np.stack(dims_b, axis=2), axis=2),
+        eval_cell,
+        unc._mean_defined(np.stack(ece_b, axis=1), axis=1),
+        unc._mean_defined(np.stack(usi_b, axis=1), axis=1),
+    ])
+    return cells, unc._mean_defined(np.stack(dice_b, axis=2), axis=2)
+
+
+def pair_eval_mean(pair_agreement: unc.AgreementArrays | None, weights: np.ndarray) -> np.ndarray | None:
+    """(K,) batch-vs-batch Eval: mean over pairs of the weighted pair means; ``None`` without surveys."""
+    if pair_agreement is None:
+        return None
+    per_pair = [unc._safe_divide(weights @ pair_agreement.total[p], weights @ pair_agreement.count[p])
+                for p in range(len(unc.PAIR_NAMES))]
+    return unc._mean_defined(np.stack(per_pair, axis=1), axis=1)
+
+
+def matched_ceiling(
+    mp: MatchedPanel,
+    weights: np.ndarray,
+    difficulty: Mapping[str, float],
+    *,
+    edges: Sequence[float] = usi.BIN_EDGES,
+    dimensions: unc.Dimensions = DIMENSIONS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The matched human ceiling: ``(with_eval (K, M), without_eval (K, M))``.
+
+    D1-D4 and ECE: the reference batch pairs (:func:`uncertainty.ceiling_weights`);
+    Eval: batch against batch (:func:`pair_eval_mean`); USI per pair from these,
+    with the batch-vs-batch Eval (first) or without Eval (second: the ceiling of a
+    simulator that has no surveys), then the mean over pairs.
+    """
+    pairs = unc.ceiling_weights(mp.panel, weights, difficulty, edges=edges, dimensions=dimensions)[:, :3, :]
+    n_dims = len(dimensions)
+    pair_dims, pair_ece = pairs[:, :, :n_dims], pairs[:, :, n_dims + 1]
+    eval_mean = pair_eval_mean(mp.pair_agreement, weights)
+    out = []
+    for eval_term in (eval_mean, None):
+        usi_pairs = np.stack([unc._usi(pair_dims[:, p], pair_ece[:, p], eval_term) for p in range(pairs.shape[1])],
+                             axis=1)
+        out.append(np.column_stack([
+            unc._mean_defined(pair_dims, axis=1),
+            eval_mean if eval_mean is not None else np.full(len(weights), np.nan),
+            unc._mean_defined(pair_ece, axis=1),
+            unc._mean_defined(usi_pairs, axis=1),
+        ]))
+    return out[0], out[1]
+
+
+def matched_weights(
+    mp: MatchedPanel,
+    weights: np.ndarray,
+    difficulty: Mapping[str, float],
+    *,
+    labels: Sequence[str] | None = None,
+    edges: Sequence[float] = usi.BIN_EDGES,
+    dimensions: unc.Dimensions = DIMENSIONS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(simulator (K, S, M), ceiling (K, S, M))`` matched cells with task weights
+    ``weights`` (K, T); ones give the estimates, counts a bootstrap resample.
+
+    The ceiling differs between simulators only in USI: it includes the
+    batch-vs-batch Eval exactly when the simulator has an Eval and people have
+    surveys (otherwise neither side counts Eval, and the simulator's USI is
+    recomputed without it).
+    """
+    weights = np.atleast_2d(np.asarray(weights, dtype=float))
+    if weights.shape[1] != len(mp.panel.tasks):
+        raise ValueError(f"weights have {weights.shape[1]} tasks, the panel {len(mp.panel.tasks)}")
+    labels = list(labels) if labels is not None else list(mp.labels)
+    bins = unc.difficulty_bins(mp.panel, difficulty, edges)
+    n_bins = len(edges) + 1
+    with_eval, without_eval = matched_ceiling(mp, weights, difficulty, edges=edges, dimensions=dimensions)
+    sims, ceilings = [], []
+    for label in labels:
+        sim = mp.panel.simulators[label]
+        # Eval counts in USI on both sides or on neither (people may have no surveys to match)
+        both_have_eval = sim.agreement is not None and mp.pair_agreement is not None
+        cells, _ = matched_simulator(mp.panel, sim, weights, bins, n_bins, dimensions, eval_in_usi=both_have_eval)
+        sims.append(cells)
+        ceilings.append(with_eval if both_have_eval else without_eval)
+    return np.stack(sims, axis=1), np.stack(ceilings, axis=1)
+
+
+# --- The comparison table. ----------------------------------------------------------------------
+def compare(
+    mp: MatchedPanel,
+    difficulty: Mapping[str, float],
+    rng: np.random.Generator,
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    method: unc.Method = "centred",
+    labels: Sequence[str] | None = None,
+    edges: Sequence[float] = usi.BIN_EDGES,
+    dimensions: unc.Dimensions = DIMENSIONS,
+) -> pd.DataFrame:
+    """The matched comparison of every simulator with the human ceiling, metric by metric.
+
+    Tasks are resampled ``n_boot`` times (counts drawn first from ``rng``; the same
+    resamples for every simulator and the ceiling) and the gap's interval is
+    taken by ``method`` (:func:`uncertainty.confidence_interval`; ``"centred"``
+    as notebook 06). Beside it, the reference (unmatched) values: the index's
+    cell (runs pooled) and the reference ceiling (Eval = re-rating), and their gap.
+
+    Columns: :data:`ROW_KEYS` (``simulator``/``ceiling`` matched, ``gap`` =
+    simulator − ceiling, ``low``/``high`` its interval), then
+    ``reference_simulator``, ``reference_ceiling``, ``reference_gap``.
+    """
+    labels = list(labels) if labels is not None else list(mp.labels)
+    n_tasks = len(mp.panel.tasks)
+    counts = unc.resample_counts(n_tasks, n_boot, rng)
+    parts = [np.ones((1, n_tasks)), counts]
+    if method == "bca":
+        parts.append(unc.jackknife_weights(n_tasks))
+    weights = np.vstack(parts)
+    sim_cells, ceiling_cells = matched_weights(mp, weights, difficulty, labels=labels, edges=edges,
+                                               dimensions=dimensions)
+    gaps = sim_cells - ceiling_cells
+    ones = np.ones((1, n_tasks))
+    reference = unc.score_weights(mp.panel, ones, difficulty, labels=labels, edges=edges, dimensions=dimensions)[0]
+    reference_ceiling = unc.ceiling_weights(mp.panel, ones, difficulty, edges=edges, dimensions=dimensions)[0, -1]
+    metrics = unc.metric_names(dimensions)
+    rows = []
+    for s, label in enumerate(labels):
+        for m, metric in enumerate(metrics):
+            estimate = float(gaps[0, s, m])
+            replicates = gaps[1:n_boot + 1, s, m]
+            jackknife = gaps[n_boot + 1:, s, m] if method == "bca" else None
+            low, high = unc.confidence_interval(estimate, replicates, jackknife, level, method)
+            rows.append((label, mp.runs(label), metric, float(sim_cells[0, s, m]), float(ceiling_cells[0, s, m]),
+                         estimate, low, high, float(reference[s, m]), float(reference_ceiling[m]),
+                         float(reference[s, m] - reference_ceiling[m])))
+    return pd.DataFrame(rows, columns=[*ROW_KEYS, "reference_simulator", "reference_ceiling", "reference_gap"])
+
+
+def feature_dice(mp: MatchedPanel, *, dimensions: unc.Dimensions = DIMENSIONS) -> pd.DataFrame:
+    """Per-feature Dice (x 100) of every simulator, matched, and of the human ceiling:
+    which features pull each dimension down.
+
+    A simulator's value is the mean over batches of the mean over runs of
+    Dice(run row, batch row) (:func:`matched_simulator`); the ceiling's is the mean
+    over the pairs 1-2, 1-3, 2-3 of Dice(batch a, batch b) on their common tasks.
+    ``human`` and ``simulator`` are the feature's row values averaged the same way
+    (rates x 100). Rows: the ceiling first (``name`` ``"human"``, ``runs`` 0), then
+    each simulator; columns ``name``, ``runs``, ``dimension``, ``feature``,
+    ``human``, ``simulator``, ``dice``, ``ceiling_dice``, ``gap`` (dice − ceiling_dice).
+    """
+    panel = mp.panel
+    ones = np.ones((1, len(panel.tasks)))
+    ceiling_dice, ceiling_a, ceiling_b = [], [], []
+    for a, b in ((a - 1, b - 1) for a, b in usi.HUMAN_PAIRS):
+        rows_a, rows_b = panel.human_rows[a], panel.human_rows[b]
+        common = rows_a.present & rows_b.present
+        row_a = unc._safe_divide(ones @ (rows_a.feature_sum * common[:, None]), (ones @ (rows_a.n_features * common))[:, None])
+        row_b = unc._safe_divide(ones @ (rows_b.feature_sum * common[:, None]), (ones @ (rows_b.n_features * common))[:, None])
+        ceiling_dice.append(100.0 * unc._dice(row_b, row_a)[0])
+        ceiling_a.append(row_a[0])
+        ceiling_b.append(row_b[0])
+    ceiling = unc._mean_defined(np.stack(ceiling_dice), axis=0)
+    entries = [("human", 0, unc._mean_defined(np.stack(ceiling_b), axis=0),
+                unc._mean_defined(np.stack(ceiling_a), axis=0), ceiling)]
+    for label in mp.labels:
+        sim = panel.simulators[label]
+        dice_b, human_b, sim_b = [], [], []
+        for hrow in panel.human_rows:
+            per_run = [_run_feature_dice(ones, run, hrow) for run in sim.row_runs.values()]
+            if not per_run:
+                continue
+            dice_b.append(unc._mean_defined(np.stack([100.0 * d[0] for d, _, _ in per_run]), axis=0))
+            human_b.append(unc._mean_defined(np.stack([h[0] for _, h, _ in per_run]), axis=0))
+            sim_b.append(unc._mean_defined(np.stack([r[0] for _, _, r in per_run]), axis=0))
+        nan = np.full(len(FEATURES), np.nan)
+        mean = (lambda xs: unc._mean_defined(np.stack(xs), axis=0) if xs else nan)
+        entries.append((label, mp.runs(label), mean(human_b), mean(sim_b), mean(dice_b)))
+    dimension_of = {f: d for d, feats in dimensions.items() for f in feats}
+    position = {f: i for i, f in enumerate(FEATURES)}
+    records = []
+    for name, runs, human_values, sim_values, dice in entries:
+        for feature, dimension in dimension_of.items():
+            i = position[feature]
+            records.append((name, runs, dimension, feature, float(human_values[i]), float(sim_values[i]),
+                            float(dice[i]), float(ceiling[i]), float(dice[i] - ceiling[i])))
+    return pd.DataFrame(records, columns=["name", "runs", "dimension", "feature", "human", "simulator",
+                                          "dice", "ceiling_dice", "gap"])
+
+
+def weakest_features(table: pd.DataFrame, *, n: int = 1) -> pd.DataFrame:
+    """The ``n`` features with the lowest Dice in each (name, dimension) of
+    :func:`feature_dice`: what pulls that dimension down."""
+    ordered = table.sort_values(["name", "dimension", "dice"], kind="stable")
+    return ordered.groupby(["name", "dimension"], sort=False).head(n).reset_index(drop=True)
+
+
+# --- Files. ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BaselineInputs:
+    """What :func:`load` read: the matched panel, the simulators' features tables
+    (for a ``self`` difficulty pool) and the human records and re-ratings (Eval baselines)."""
+
+    panel: MatchedPanel
+    simulators: dict[str, pd.DataFrame]
+    human_records: dict[str, dict]
+    rerating: dict[str, dict] | None
+
+
+def load(
+    human_path: str | Path,
+    eval_results: Sequence[str | Path],
+    *,
+    survey_dir: str | Path | None = None,
+    run_split: usi.RunSplit = "reference",
+    domain: str | None = None,
+) -> BaselineInputs:
+    """Read the files (:func:`scorer.load_inputs`), compute every Eval agreement once
+    (simulators, re-ratings, human batch pairs) and build the matched panel."""
+    inputs = scorer.load_inputs(human_path, eval_results, domain=domain)
+    agreements: dict[str, pd.DataFrame] = {}
+    rerating = None
+    if survey_dir is not None:
+        folder = Path(survey_dir)
+        if not folder.is_dir():
+            raise DataError("no such survey folder", file=folder)
+        for label in inputs.simulators:
+            file = folder / f"{data.SURVEY_PREFIX}{label}.json"
+            if file.exists():
+                agreements[label] = usi.eval_agreements(inputs.human_records, data.load_survey_records(file))
+        rerating_file = folder / f"{data.SURVEY_PREFIX}{data.RERATING_LABEL}.json"
+        if rerating_file.exists():
+            rerating = data.load_survey_records(rerating_file)
+    ceiling = usi.ceiling_agreements(inputs.human_records, rerating) if rerating is not None else None
+    panel = build_matched_panel(inputs.human, inputs.simulators, agreements=agreements,
+                                ceiling_agreements=ceiling,
+                                pair_agreements=pair_eval_agreements(inputs.human_records), run_split=run_split)
+    return BaselineInputs(panel, inputs.simulators, inputs.human_records, rerating)
+
+
+def rows_json(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The :data:`ROW_KEYS` of each row of :func:`compare`, NaN as ``None``."""
+    out = []
+    for record in table[list(ROW_KEYS)].to_dict(orient="records"):
+        row = {}
+        for key, value in record.items():
+            if isinstance(value, (float, np.floating)):
+                value = None if math.isnan(value) else float(value)
+            elif isinstance(value, np.integer):
+                value = int(value)
+            row[key] = value
+        out.append(row)
+    return out
+
+
+def format_table(table: pd.DataFrame, metrics: Sequence[str] = ("D1_conv", "D2_info", "D3_clarif", "D4_react",
+                                                                  "usi")) -> str:
+    """A plain-text view of :func:`compare`: matched gap [interval] and the reference gap."""
+    shown = table[table["metric"].isin(metrics)]
+    lines = [f"{'name':<40} {'runs':>4} {'metric':<10} {'simulator':>9} {'ceiling':>8} "
+             f"{'gap':>7} {'interval':>17} {'unmatched':>9}"]
+    for r in shown.itertuples(index=False):
+        interval = f"[{r.low:+.1f}, {r.high:+.1f}]" if not math.isnan(r.low) else "-"
+        lines.append(f"{r.name:<40} {r.runs:>4} {r.metric:<10} {r.simulator:>9.1f} {r.ceiling:>8.1f} "
+                     f"{r.gap:>+7.1f} {interval:>17} {r.reference_gap:>+9.1f}")
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m usersim_utils.baselines",
+        description="Compare simulators with the human ceiling like for like (one run vs one human batch).",
+    )
+    p.add_argument("--human", required=True, help="human sessions file, or a study folder")
+    p.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
+                   help="eval_results_<label>.json or tau-bench trajectory files")
+    p.add_argument("--survey-dir", help="folder with survey_comparable_<label>.json (and the human re-ratings)")
+    p.add_argument("--difficulty", required=True, help="difficulty mode, as for python -m usersim_utils.usi")
+    p.add_argument("--json", dest="json_out", required=True, metavar="OUT", help="write the rows as JSON to OUT")
+    p.add_argument("--n-boot", type=int, default=1000, help="task resamples for the intervals (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the resampling generator (default 0)")
+    p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--run-split", choices=["reference", "suffix"], default="reference",
+                   help="how a simulator file is split into runs (as python -m usersim_utils.usi)")
+    p.add_argument("--domain", choices=["airline", "retail"], help="domain of tau-bench trajectory files")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.n_boot < 1:
+            raise ValueError(f"--n-boot must be at least 1, not {args.n_boot}")
+        if not 0 < args.level < 1:
+            raise ValueError(f"--level must be in (0, 1), not {args.level}")
+        inputs = load(args.human, args.eval_results, survey_dir=args.survey_dir, run_split=args.run_split,
+                      domain=args.domain)
+        difficulty = scorer.difficulty_for(args.difficulty, inputs.simulators)
+        table = compare(inputs.panel, difficulty, np.random.default_rng(args.seed), n_boot=args.n_boot,
+                        level=args.level)
+        atomic_write_text(Path(args.json_out), json.dumps(rows_json(table), indent=2) + "\n")
+    except (DataError, ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(format_table(table))
+    print()
+    print(eval_baselines(inputs.human_records, inputs.rerating).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":  # python -m usersim_utils.baselines
+    raise SystemExit(main())
