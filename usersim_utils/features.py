@@ -136,7 +136,6 @@ def _wrap(pattern: str) -> re.Pattern[str]:
 _POLITE = _wrap(POLITE)
 _EMOTION = _wrap(EMOTION)
 _ACK_ONLY = re.compile(r"^(" + ACK + r")[\s!.\-,]*$")
-_IDS = re.compile("|".join(IDS_ALTERNATIVES))
 _UNCERTAIN = _wrap(UNCERTAIN)
 _CERTAIN = _wrap(CERTAIN)
 _PUSHBACK = _wrap(PUSHBACK)
@@ -146,6 +145,38 @@ _ACCUSE = _wrap(ACCUSE)
 _PIVOT = _wrap(PIVOT)
 _CONFUSE = _wrap(CONFUSE)
 _DASH = re.compile("[\u2014\u2013]")
+
+# IDS in linear time. Taken literally, the spec's IDS alternation retries at every
+# position of a word and backs off nested ``\w+`` runs: a turn of 3,000 underscores
+# took 122 s (cubic in the run length). Below, each alternative is rewritten to give,
+# at every start position, the same success and the same match end (so the same
+# non-overlapping matches), without backtracking. With "the word" = the \w run
+# starting at the position:
+#   1. inside a run of [a-z0-9] (all \w) there is no \b, so the run is possessive;
+#   2. succeeds iff the word after the optional '#' holds five consecutive digits,
+#      and then always ends at the word's end; dropping a '#' never helps ('#' is
+#      neither \w nor \d), so it is possessive;
+#   3. the backtracking picks the last '_' followed by 3 digits that has another
+#      '_' after the start and at least 2 before it; such a '_' exists iff the
+#      FIRST '_' after the start does: fix that one, back off only the second run;
+#   4-6. unchanged: greedy to the word's end, nothing follows;
+#   7. '@' and '.' are not \w, so backing off a \w run never helps.
+# When all seven fail at a word character, the last branch skips the rest of the
+# word up to where 4-6 could match (only group 1 is counted). Nothing else can
+# start inside it: 1 needs \b, 2 and 3 cannot succeed later in a word where they
+# failed earlier, and 7 does not depend on where in the word it starts.
+# tests/test_features_redos.py checks this against IDS_ALTERNATIVES on random strings.
+_IDS_LINEAR_ALTERNATIVES: tuple[str, ...] = (
+    r"\b[a-z0-9]{6,}+\b",
+    r"#?+\w*?\d{5}\w*+",
+    r"\w[^\W_]*+_\w+_\d{3,}",
+    r"gift_card_\w+",
+    r"credit_card_\w+",
+    r"paypal_\w+",
+    r"\w++@\w++\.\w++",
+)
+_IDS_SKIP_WORD = r"\w(?:(?!gift_card_\w|credit_card_\w|paypal_\w)\w)*+"
+_IDS = re.compile("(" + "|".join(_IDS_LINEAR_ALTERNATIVES) + ")|" + _IDS_SKIP_WORD)
 
 # --- Cleaning (spec §2). -------------------------------------------------------------
 _THINK = re.compile(r"<\|think\|>.*?<\|/think\|>", re.DOTALL)
@@ -172,12 +203,25 @@ def is_meta_message(content: str, source: Source) -> bool:
     return content.strip() == "###STOP###"
 
 
+def _delete_closed(pattern: re.Pattern[str], closing: str, text: str) -> str:
+    """``pattern.sub("", text)`` for a pattern ``<open>.*?<closing>``, in linear time.
+
+    Every opening tag with no closing tag after it would scan to the end of the text
+    and fail (quadratic in the number of such tags); no match can end after the last
+    closing tag, so only the text up to it is searched."""
+    end = text.rfind(closing)
+    if end < 0:
+        return text
+    end += len(closing)
+    return pattern.sub("", text[:end]) + text[end:]
+
+
 def strip_markup(text: str) -> str:
     """Delete agent markup: ``<|think|>…<|/think|>``, ``<function=…`` up to
     ``</function>`` or the end, and ``<|tool|>…<|/tool|>`` (non-greedy, across lines)."""
-    text = _THINK.sub("", text)
+    text = _delete_closed(_THINK, "<|/think|>", text)
     text = _FUNCTION.sub("", text)
-    return _TOOL.sub("", text)
+    return _delete_closed(_TOOL, "<|/tool|>", text)
 
 
 def clean_conversation(
@@ -196,6 +240,12 @@ def clean_conversation(
 _QUESTION_CLASSES = (_PUSHBACK, _CLARIFY, _INFOQ)
 
 
+def id_matches(text: str) -> list[str]:
+    """The non-overlapping IDS matches in ``text``, in order: exactly what
+    ``re.findall("|".join(IDS_ALTERNATIVES), text)`` returns, in linear time."""
+    return [found for found in _IDS.findall(text) if found]
+
+
 @lru_cache(maxsize=1 << 16)
 def _turn_flags(turn: str) -> tuple:
     """Per-turn facts of one markup-free user turn, cached: simulators repeat turns.
@@ -212,7 +262,7 @@ def _turn_flags(turn: str) -> tuple:
         _DASH.search(turn) is not None,
         _ACK_ONLY.match(low.strip()) is not None,
         _CONFUSE.search(low) is not None,
-        len(_IDS.findall(low)),
+        len(id_matches(low)),
         _UNCERTAIN.search(low) is not None,
         _CERTAIN.search(low) is not None,
         question_class,
