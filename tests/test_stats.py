@@ -1,0 +1,246 @@
+"""Tests of usersim_utils.stats: adjusted p-values equal statsmodels', weighted
+correlations equal scipy's on the expanded sample, task-clustered intervals cover the
+truth where session-level intervals do not, and the equivalence bound behaves."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+from statsmodels.stats.multitest import multipletests
+
+from usersim_utils import feedback, published
+from usersim_utils import stats
+from usersim_utils.survey import SURVEY_ITEMS
+
+
+# --- Multiplicity. ------------------------------------------------------------------------------
+def test_holm_and_bh_by_hand():
+    p = [0.01, 0.04, 0.03]
+    # Holm: sorted 0.01*3, 0.03*2, 0.04*1 -> running max 0.03, 0.06, 0.06
+    assert stats.adjust_pvalues(p, "holm") == pytest.approx([0.03, 0.06, 0.06])
+    # BH: 0.04*3/3, 0.03*3/2 = 0.045 -> min from the top: 0.04, 0.04; 0.01*3 = 0.03
+    assert stats.adjust_pvalues(p, "bh") == pytest.approx([0.03, 0.04, 0.04])
+
+
+@pytest.mark.parametrize("method, library", [("holm", "holm"), ("bh", "fdr_bh")])
+def test_adjusted_p_values_equal_the_librarys(method, library):
+    rng = np.random.default_rng(11)
+    p = np.concatenate([rng.uniform(0, 1, 40), rng.uniform(0, 0.01, 8)])
+    assert np.array_equal(stats.adjust_pvalues(p, method), multipletests(p, method=library)[1])
+
+
+def test_nan_p_values_stay_nan_and_are_not_counted():
+    p = np.array([0.01, np.nan, 0.02, np.nan])
+    out = stats.adjust_pvalues(p, "holm")
+    assert np.isnan(out[[1, 3]]).all()
+    assert out[[0, 2]] == pytest.approx(multipletests([0.01, 0.02], method="holm")[1])
+    assert np.isnan(stats.adjust_pvalues([np.nan, np.nan])).all()
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError, match="method"):
+        stats.adjust_pvalues([0.1], "bonferroni-ish")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        stats.adjust_pvalues([1.2])
+    with pytest.raises(ValueError, match="no column"):
+        stats.adjust_table(pd.DataFrame({"p": [0.1]}), ["q"])
+
+
+def test_adjust_table_per_family():
+    table = pd.DataFrame({"label": ["a", "a", "a", "b", "b"], "p": [0.01, 0.02, 0.5, 0.03, np.nan]})
+    whole = stats.adjust_table(table, ["p"])
+    assert whole["p_holm"].to_numpy()[:4] == pytest.approx(multipletests([0.01, 0.02, 0.5, 0.03], method="holm")[1])
+    by_label = stats.adjust_table(table, ["p"], by=["label"])
+    assert by_label["p_holm"].to_numpy()[:3] == pytest.approx(multipletests([0.01, 0.02, 0.5], method="holm")[1])
+    assert by_label["p_bh"].iloc[3] == pytest.approx(0.03) and math.isnan(by_label["p_bh"].iloc[4])
+    assert list(by_label.columns) == ["label", "p", "p_holm", "p_bh"]
+    pd.testing.assert_frame_equal(by_label[["label", "p"]], table)
+
+
+# --- Weighted correlations and the cluster bootstrap. ----------------------------------------------------
+@pytest.mark.parametrize("kind", ["pearson", "spearman"])
+def test_integer_weights_give_the_correlation_of_the_expanded_sample(kind):
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 4, 60).astype(float)  # ties, as survey answers have
+    y = x + rng.normal(0, 2, 60)
+    weights = rng.integers(0, 3, (5, 60)).astype(float)
+    ours = stats.weighted_correlation(x, y, weights, kind)
+    for k in range(5):
+        counts = weights[k].astype(int)
+        xe, ye = np.repeat(x, counts), np.repeat(y, counts)
+        expected = scipy_stats.pearsonr(xe, ye) if kind == "pearson" else scipy_stats.spearmanr(xe, ye)
+        assert ours[k] == pytest.approx(expected.statistic, abs=1e-12)
+
+
+def test_weighted_correlation_of_a_constant_side_is_nan():
+    x, y = np.ones(5), np.arange(5.0)
+    assert np.isnan(stats.weighted_correlation(x, y, np.ones((1, 5)))).all()
+    with pytest.raises(ValueError, match="kind"):
+        stats.weighted_correlation(x, y, np.ones((1, 5)), "kendall")
+
+
+def test_cluster_weights_draw_whole_clusters():
+    clusters = ["a", "a", "b", "c", "c", "c"]
+    weights = stats.cluster_weights(clusters, 200, np.random.default_rng(0))
+    assert weights.shape == (200, 6)
+    assert (weights[:, 0] == weights[:, 1]).all() and (weights[:, 3] == weights[:, 5]).all()
+    drawn = weights[:, 0] + weights[:, 2] + weights[:, 3]  # one observation per cluster
+    assert (drawn == 3).all()
+    assert len({tuple(w) for w in weights}) > 5
+
+
+def clustered_sample(rng: np.random.Generator, n_clusters: int, size: int, icc: float = 0.8):
+    """x and y with correlation 0.5 at both the cluster and the observation level, so the
+    population correlation is 0.5; most of the variance is shared within a cluster."""
+    cov = np.array([[1.0, 0.5], [0.5, 1.0]])
+    shared = rng.multivariate_normal([0, 0], cov, n_clusters) * math.sqrt(icc)
+    own = rng.multivariate_normal([0, 0], cov, n_clusters * size) * math.sqrt(1 - icc)
+    values = np.repeat(shared, size, axis=0) + own
+    return values[:, 0], values[:, 1], np.repeat(np.arange(n_clusters), size)
+
+
+def test_clustered_interval_covers_the_truth_where_the_session_level_one_does_not():
+    rng = np.random.default_rng(2024)
+    covered = {"clustered": 0, "fisher": 0}
+    n_studies = 150
+    for _ in range(n_studies):
+        x, y, clusters = clustered_sample(rng, 40, 5)
+        out = stats.clustered_correlation(x, y, clusters, rng, n_boot=300, level=0.9)
+        covered["clustered"] += out["low"] <= 0.5 <= out["high"]
+        low, high = feedback.fisher_interval(out["r"], len(x), 0.9)
+        covered["fisher"] += low <= 0.5 <= high
+        assert out["n"] == 200 and out["n_clusters"] == 40
+    assert covered["clustered"] / n_studies >= 0.8
+    assert covered["fisher"] / n_studies <= 0.7
+
+
+def test_clustered_mean_is_the_mean_with_a_cluster_interval():
+    rng = np.random.default_rng(8)
+    values = np.array([0.1, 0.3, 0.2, 0.6, 0.5])
+    mean, low, high = stats.clustered_mean(values, ["t1", "t1", "t2", "t3", "t3"], rng, n_boot=500)
+    assert mean == pytest.approx(values.mean())
+    assert 0.1 <= low <= mean <= high <= 0.6
+    assert stats.clustered_mean(np.full(4, 0.25), list("abcd"), rng) == pytest.approx((0.25, 0.25, 0.25))
+    assert all(math.isnan(v) for v in stats.clustered_mean([], [], rng))
+
+
+def test_largest_correlation_is_the_larger_end_of_the_two_sided_interval_at_twice_alpha():
+    x, y, clusters = clustered_sample(np.random.default_rng(1), 60, 3, icc=0.3)
+    bound = stats.largest_correlation(x, y, clusters, np.random.default_rng(5), alpha=0.05, n_boot=400)
+    out = stats.clustered_correlation(x, y, clusters, np.random.default_rng(5), n_boot=400, level=0.9)
+    assert bound == max(abs(out["low"]), abs(out["high"]))
+    assert bound >= abs(out["r"])
+
+
+def test_largest_correlation_shrinks_with_more_tasks_when_there_is_no_relation():
+    rng = np.random.default_rng(12)
+    bounds = []
+    for n_clusters in (30, 300):
+        x = rng.normal(size=3 * n_clusters)
+        y = rng.normal(size=3 * n_clusters)
+        bounds.append(stats.largest_correlation(x, y, np.repeat(np.arange(n_clusters), 3), rng, n_boot=400))
+    assert bounds[1] < bounds[0] and bounds[1] < 0.15
+    with pytest.raises(ValueError, match="alpha"):
+        stats.largest_correlation(x, y, np.repeat(np.arange(300), 3), rng, alpha=0.6)
+    assert math.isnan(stats.largest_correlation([1.0, 2.0], [1.0, 3.0], ["a", "b"], rng))
+
+
+# --- Drop-in tables. -----------------------------------------------------------------------------------------
+def reward_answers_table(rng: np.random.Generator, n_tasks: int = 80) -> pd.DataFrame:
+    """Kept sessions (3 per task): reward and a value per item; ``task_success`` follows the
+    reward, ``efficiency`` is unrelated, ``reuse`` is never answered."""
+    records = []
+    for t in range(n_tasks):
+        p = rng.uniform(0.1, 0.9)
+        for batch in (1, 2, 3):
+            success = int(rng.random() < p)
+            for item in SURVEY_ITEMS:
+                if item == "reuse":
+                    value = np.nan
+                elif item == "task_success":
+                    value = float(np.clip(0.7 * success + rng.normal(0.15, 0.2), 0, 1))
+                else:
+                    value = float(rng.random())
+                records.append({"instance_id": f"retail_{t}_{batch}", "task_key": f"retail_{t}", "batch": batch,
+                                "success": success, "item": item, "answer": None, "value": value,
+                                "value_norm": value})
+    return pd.DataFrame(records)
+
+
+def test_reward_judgement_reports_interval_bound_and_adjusted_p():
+    answers = reward_answers_table(np.random.default_rng(4))
+    table = stats.reward_judgement(answers, np.random.default_rng(0), n_boot=300)
+    assert list(table.columns) == list(stats.REWARD_JUDGEMENT_COLUMNS)
+    assert list(table["item"]) == list(SURVEY_ITEMS)
+    rows = table.set_index("item")
+    assert rows.loc["task_success", "r_low"] > 0.5
+    assert rows.loc["efficiency", "largest_abs_r"] < 0.3  # no relation: a small bound
+    assert (rows["largest_abs_r"].dropna() >= rows["r"].dropna().abs()).all()
+    assert rows.loc["task_success", "n"] == 240 and rows.loc["task_success", "n_tasks"] == 80
+    assert math.isnan(rows.loc["reuse", "r"]) and rows.loc["reuse", "n"] == 0
+    defined = table["p"].notna()
+    assert np.array_equal(table.loc[defined, "p_holm"], multipletests(table.loc[defined, "p"], method="holm")[1])
+    assert np.array_equal(table.loc[defined, "p_bh"], multipletests(table.loc[defined, "p"], method="fdr_bh")[1])
+    x = answers[answers["item"] == "task_success"]
+    assert rows.loc["task_success", "r"] == pytest.approx(scipy_stats.pearsonr(x["success"], x["value_norm"]).statistic)
+
+
+def test_overrating_adds_adjusted_p_values_to_the_feedback_table():
+    rng = np.random.default_rng(9)
+    records = []
+    for label, shift in (("sim-a", 0.3), ("sim-b", 0.0)):
+        for t in range(20):
+            for batch in (1, 2, 3):
+                for item in SURVEY_ITEMS:
+                    human = float(rng.random())
+                    records.append({"label": label, "instance_id": f"retail_{t}", "task_key": f"retail_{t}",
+                                    "batch": batch, "item": item, "human_answer": "", "sim_answer": "",
+                                    "human_value": 1.0, "sim_value": 1.0, "human_norm": human,
+                                    "sim_norm": float(np.clip(human + shift + rng.normal(0, 0.1), 0, 1))})
+    pairs = pd.DataFrame(records)
+    table = stats.overrating(pairs, np.random.default_rng(1), n_boot=100, n_perm=200)
+    plain = feedback.mean_differences(pairs, np.random.default_rng(1), n_boot=100, n_perm=200)
+    pd.testing.assert_frame_equal(table[plain.columns], plain)
+    for column in ("wilcoxon_p", "sign_flip_p"):
+        assert np.array_equal(table[f"{column}_holm"], multipletests(table[column], method="holm")[1])
+    per_label = stats.overrating(pairs, np.random.default_rng(1), n_boot=100, n_perm=200, by=["label"])
+    a = per_label["label"] == "sim-a"
+    assert np.array_equal(per_label.loc[a, "wilcoxon_p_bh"],
+                          multipletests(per_label.loc[a, "wilcoxon_p"], method="fdr_bh")[1])
+
+
+# --- Arena per family. ---------------------------------------------------------------------------------------
+def test_arena_family_correlations_count_points_and_sit_beside_the_paper():
+    arena = pd.DataFrame({
+        "model": ["GPT-5", "GPT-5.1", "gpt-4o", "GPT-4o-mini", "Claude-3-Haiku", "claude-opus-4-20250514-v1_0",
+                  "Claude-Sonnet-4", "Gemini-2.0-Flash", "Gemini-2.5-Flash"],
+        "family": ["GPT"] * 4 + ["Claude"] * 3 + ["Gemini"] * 2,
+        "arena_name": "", "elo": [1440, 1450, 1340, 1315, 1260, 1410, 1385, 1360, 1410],
+        "source": "test", "retrieved": "2026-01-01",
+    })
+    usi_values = {"gpt-5": 70.6, "gpt-5.1": 70.9, "gpt-4o": 69.3, "gpt-4o-mini": 66.0, "claude-3-haiku-20240307": 60.0,
+                  "claude-opus-4-20250514-v1_0": 65.0, "Claude-Sonnet-4": 64.0, "gemini-2.0-flash": 73.3,
+                  "gemini-2.5-flash": float("nan"), "human": 92.9}
+    table = stats.arena_family_correlations(usi_values, arena).set_index("family")
+    assert table.loc["GPT", "n"] == 4 and table.loc["Claude", "n"] == 3 and table.loc["Gemini", "n"] == 1
+    expected = scipy_stats.pearsonr([1440, 1450, 1340, 1315], [70.6, 70.9, 69.3, 66.0]).statistic
+    assert table.loc["GPT", "r"] == pytest.approx(expected)
+    assert table.loc["GPT", "low"] < expected < table.loc["GPT", "high"]
+    assert not math.isnan(table.loc["Claude", "r"]) and math.isnan(table.loc["Claude", "low"])  # Fisher needs 4
+    assert math.isnan(table.loc["Gemini", "r"])
+    assert table["paper_r"].to_dict() == published.PUBLISHED_ARENA_R
+
+
+def test_arena_file_gives_a_row_per_family_with_the_published_usi():
+    published_usi = published.published_table().set_index("name")["usi"].dropna()
+    table = stats.arena_family_correlations(published_usi.to_dict(), families=["GPT", "Claude", "Gemini"])
+    assert list(table["family"]) == ["GPT", "Claude", "Gemini"]
+    arena = published.arena_elo()
+    for row in table.itertuples():
+        rated = {published.resolve_name(m) for m in arena.loc[arena["family"] == row.family, "model"]}
+        assert row.n == len(rated & set(published_usi.index)), row.family
+    assert table.set_index("family").loc["GPT", "models"] == "GPT-5, GPT-4o"
