@@ -1,0 +1,216 @@
+"""The report site (`make site`, docs/build_site.py): built from executed notebooks, offline,
+the SYNTHETIC banner on every page of a demo build, and, built from a real study, aggregates
+only: a marker planted in a conversation and in a survey answer appears nowhere in it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import sys
+import uuid
+import warnings
+from pathlib import Path
+
+import altair as alt
+import nbformat
+import pytest
+
+import site_sandbox
+from usersim_utils import data, demo, paths
+
+_spec = importlib.util.spec_from_file_location("build_site", paths.REPO_ROOT / "docs" / "build_site.py")
+build_site = importlib.util.module_from_spec(_spec)
+sys.modules["build_site"] = build_site  # dataclasses look their module up by name
+_spec.loader.exec_module(build_site)
+
+#: A tag that fetches a script, a stylesheet, a font, an image or a frame from another host.
+REMOTE_RESOURCE = re.compile(
+    r"<(?:script|img|iframe|source|embed|object)\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//"
+    r"|<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//",
+    re.IGNORECASE,
+)
+REMOTE_CSS = re.compile(r"url\(\s*[\"']?(?:https?:)?//|@import\s+[\"']?(?:url\()?[\"']?(?:https?:)?//", re.IGNORECASE)
+
+
+def _altair_html(chart: alt.TopLevelMixin) -> str:
+    """The HTML output a notebook cell shows for ``chart`` (altair's HTML renderer)."""
+    with alt.renderers.enable("html"):
+        bundle = chart._repr_mimebundle_(None, None)
+    bundle = bundle[0] if isinstance(bundle, tuple) else bundle
+    return bundle["text/html"]
+
+
+def _chart() -> alt.Chart:
+    return alt.Chart(alt.Data(values=[{"x": 1, "y": 2}, {"x": 2, "y": 3}])).mark_bar().encode(x="x:O", y="y:Q")
+
+
+def remote_resources(site: Path) -> list[str]:
+    """``["file: tag"]`` for every script, style, font or image the site would fetch from another host."""
+    found = []
+    for path in site.rglob("*"):
+        if path.suffix == ".html":
+            found += [f"{path.relative_to(site)}: {m.group(0)}" for m in REMOTE_RESOURCE.finditer(path.read_text())]
+        elif path.suffix == ".css":
+            found += [f"{path.relative_to(site)}: {m.group(0)}" for m in REMOTE_CSS.finditer(path.read_text())]
+    return found
+
+
+# --------------------------------------------------------------------------- pieces
+def test_chart_spec_is_read_back_from_altair_html() -> None:
+    chart = _chart()
+    spec, options = build_site.chart_spec_from_html(_altair_html(chart))
+    assert spec == chart.to_dict()
+    assert options == {"mode": "vega-lite"}
+    assert build_site.chart_spec_from_html("<table><tr><td>1</td></tr></table>") is None
+
+
+def test_chart_markup_keeps_the_spec_inert_and_local() -> None:
+    spec = {"title": "a </script><script>alert(1)</script> title", "mark": "bar"}
+    markup = build_site.chart_html(spec, "chart-x-1")
+    assert "</script><script>" not in markup
+    assert markup.count("</script>") == 1
+    payload = re.search(r'<script type="application/json" id="chart-x-1">(.*)</script>', markup).group(1)
+    assert json.loads(payload) == spec
+    assert "http" not in markup
+
+
+def test_quote_finder_sees_through_white_space_and_html_entities() -> None:
+    quote = "I need to cancel my reservation & get a refund for it"[: build_site.QUOTE_CHARS]
+    finder = build_site.QuoteFinder([quote])
+    assert finder.find("<td>I need to cancel my\n   reservation &amp; get a refund for it now</td>") == quote
+    assert finder.find("I need to cancel my order") is None
+    assert build_site.QuoteFinder([]).find("anything") is None
+
+
+def test_study_quotes_cover_messages_free_text_and_invalid_answers_only(tmp_path: Path) -> None:
+    long_turn = "Please cancel reservation ABC123 because my mother is in hospital"
+    free_text = "The agent kept asking for my zip code again and again, very slow"
+    records = {"airline_1": {
+        "conversation": [{"role": "user", "content": long_turn}, {"role": "user", "content": "yes please"},
+                         {"role": "assistant", "content": "Hi! How can I help you today? I can look that up."}],
+        "survey": {"specific_examples": {"question": "q", "answer": free_text},
+                   "task_success": {"question": "q", "answer": "No - Due to a policy issue, which the agent clearly explained"},
+                   "efficiency": {"question": "q", "answer": "an invalid answer that is long enough to quote"}},
+    }}
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "tau_bench_tasks_unified.json").write_text(json.dumps(records))
+    quotes = build_site.study_quotes(tmp_path)
+    n = build_site.QUOTE_CHARS
+    assert quotes == {long_turn[:n], free_text[:n], "an invalid answer that is long enough to quote"[:n]}
+
+
+def test_prepare_notebook_replaces_charts_and_withholds_quotes() -> None:
+    quote = "My booking reference is Q7X2 and I want a full refund"
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("chart")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", {"text/html": _altair_html(_chart()), "text/plain": "chart"}),
+        nbformat.v4.new_output("stream", name="stdout", text=f"example: {quote}\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="42 sessions\n"),
+    ]
+    nb.cells = [nbformat.v4.new_markdown_cell("# 09 · A title"), cell]
+    report = build_site.prepare_notebook(nb, "09_x", build_site.QuoteFinder([quote[: build_site.QUOTE_CHARS]]))
+    assert (report.charts, report.withheld) == (1, ["cell 1"])
+    chart, withheld, kept = nb.cells[1].outputs
+    assert list(chart["data"]) == ["text/html"] and 'data-spec="chart-09_x-1"' in chart["data"]["text/html"]
+    assert "cdn" not in chart["data"]["text/html"]
+    assert quote not in json.dumps(nb) and "withheld" in withheld["data"]["text/markdown"]
+    assert kept["text"] == "42 sessions\n"
+    assert build_site.notebook_title(nb, "x") == "09 · A title"
+
+
+def test_leaderboard_table_shows_cells_and_intervals() -> None:
+    provenance = {
+        "04_derive_user_sim_index": {"leaderboard": [
+            {"name": "human", "usi": [92.9, 0.9], "ece": [0.069, 0.022], "eval_agree": None},
+            {"name": "sim|a", "usi": [70.0, 1.2], "ece": [0.2, 0.01]},
+        ]},
+        "06_quantify_uncertainty": {"usi_intervals": [{"name": "sim|a", "low": 68.0, "high": 71.5, "level": 0.95}]},
+    }
+    table = build_site.leaderboard_markdown(provenance)
+    assert "| human | 92.9 ± 0.9 | – |" in table
+    assert "| sim/a | 70.0 ± 1.2 | [68.0, 71.5] |" in table
+    assert "0.069 ± 0.022" in table and "USI 95% interval" in table
+    assert "No leaderboard" in build_site.leaderboard_markdown({})
+
+
+def test_build_refuses_without_executed_notebooks(tmp_path: Path) -> None:
+    with pytest.raises(build_site.SiteError, match="run `make run` first"):
+        build_site.executed_notebooks(tmp_path)
+    (tmp_path / "provenance").mkdir()
+    (tmp_path / "provenance" / "01_x.json").write_text("{}")
+    with pytest.raises(build_site.SiteError, match="no notebook recorded which data"):
+        build_site.is_synthetic(build_site.read_provenance(tmp_path))
+
+
+# --------------------------------------------------------------------------- whole sites
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site of the notebooks run on the SYNTHETIC demo panel (shared with the browser test)."""
+    return site_sandbox.demo_site(tmp_path_factory.getbasetemp())
+
+
+@pytest.mark.slow
+def test_demo_site_is_complete_offline_and_bannered(demo_site: Path) -> None:
+    facts = json.loads((demo_site / "site.json").read_text())
+    assert facts["synthetic"] is True
+    pages = sorted(demo_site.rglob("*.html"))
+    names = {p.relative_to(demo_site).as_posix() for p in pages}
+    assert {"index.html", "method.html", "provenance.html", "teaching.html"} <= names
+    for stem in facts["notebooks"]:
+        assert f"notebooks/{stem}.html" in names
+    assert sum(facts["charts"].values()) >= 5
+    for page in pages:
+        assert build_site.SYNTHETIC_BANNER.split(":")[0] in page.read_text(), f"{page.name} has no SYNTHETIC banner"
+    assert remote_resources(demo_site) == []
+    provenance = (demo_site / "provenance.html").read_text()
+    assert re.search(r"[0-9a-f]{64}", provenance), "no data digest on the provenance page"
+    assert "study_dir" in provenance
+
+
+@pytest.mark.slow
+def test_no_gated_rows_in_site(tmp_path: Path) -> None:
+    """A copy of the demo panel outside any SYNTHETIC folder counts as the real study: the site
+    built from it must hold aggregates only."""
+    why_not = site_sandbox.ensure_site_js()
+    if why_not:
+        pytest.skip(why_not)
+    sandbox = site_sandbox.make_sandbox(tmp_path / "checkout")
+    study = tmp_path / "gated-study" / "tau-usi"
+    shutil.copytree(demo.ensure_demo_panel(), study)
+    marker = f"GATEDMARKER{uuid.uuid4().hex}"
+    turn_marker, answer_marker, rollout_marker = (f"{marker}{kind}" for kind in ("TURN", "ANSWER", "ROLLOUT"))
+
+    human_path = study / paths.HUMAN_FILE
+    records = json.loads(human_path.read_text())
+    for key, record in records.items():
+        user_turns = [m for m in record["conversation"] if m["role"] == "user" and not m["content"].startswith("\\")]
+        if record.get("keep", True) and user_turns:
+            user_turns[0]["content"] = f"{turn_marker} {user_turns[0]['content']}"
+            record["survey"]["specific_examples"] = {"question": "Specific examples?",
+                                                     "answer": f"{answer_marker} the agent asked twice"}
+            break
+    human_path.write_text(json.dumps(records))
+    rollout_path = sorted((study / paths.EVAL_RESULTS_SUBDIR).glob("eval_results_*.json"))[0]
+    rollouts = json.loads(rollout_path.read_text())
+    first = next(iter(rollouts.values()))
+    next(m for m in first["conversation"] if m["role"] == "user")["content"] += f" {rollout_marker}"
+    rollout_path.write_text(json.dumps(rollouts))
+
+    loaded = data.load_study(study)
+    assert loaded.synthetic is False
+    assert loaded.records[key]["survey"]["specific_examples"]["answer"].startswith(answer_marker)
+
+    site_sandbox.run_notebooks(sandbox, study)
+    site, result = site_sandbox.build_site(sandbox)
+    assert result.returncode == 0, result.stderr
+    facts = json.loads((site / "site.json").read_text())
+    assert facts["synthetic"] is False and facts["notebooks"]
+    assert len(list(site.rglob("*.html"))) >= 6
+    for path in site.rglob("*"):
+        if path.is_file():
+            assert marker.encode() not in path.read_bytes(), f"{path.relative_to(site)} holds a row of the study"
+    if facts["withheld"]:  # the site is safe; the notebooks printed rows of real data all the same
+        warnings.warn(f"notebook outputs quoting the study were withheld from the site: {facts['withheld']}")
