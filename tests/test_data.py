@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import pandas as pd
 import pytest
 
 from usersim_utils import data, ids, paths, survey
-from usersim_utils.errors import DataError
+from usersim_utils.errors import DataError, DataWarning, excerpt, is_finite_number
 
 SHARED_TAU_BENCH = paths.REPO_ROOT.parent / "shared" / "data" / "tau-bench" / "gpt-4o-airline.json"
 _OMIT = object()
@@ -163,8 +165,29 @@ def _set_answer(key: str, item: str, answer: Any):
     return lambda r: r[key]["survey"][item].__setitem__("answer", answer)
 
 
+def _set_entry(key: str, item: str, entry: Any):
+    return lambda r: r[key]["survey"].__setitem__(item, entry)
+
+
+def _literal(key: str, field: str, literal: str) -> str:
+    """The fixture's text with ``records[key][field]`` written as the JSON ``literal``
+    (for numbers ``json.dumps`` cannot write, such as ``1e400``)."""
+    records = human_records()
+    records[key][field] = "__LITERAL__"
+    return json.dumps(records).replace('"__LITERAL__"', literal)
+
+
+def _nested(levels: int) -> list:
+    """``[[[...]]]``, ``levels`` lists deep."""
+    value: list = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
 GOOD_TEXT = json.dumps(human_records())
 EFFICIENCY_OPTIONS = ", ".join(repr(o) for o in survey.SURVEY_OPTIONS["efficiency"])
+MEGABYTE = "x" * 1_000_000
 
 # (case id, file text, expected one-line message after "<file>: ")
 BAD_HUMAN_FILES = [
@@ -198,16 +221,6 @@ BAD_HUMAN_FILES = [
         _mutate(lambda r: r["retail_4"]["conversation"].__setitem__(1, "hello")),
         "record 'retail_4': field 'conversation[1]': expected a {role, content} object, got a string",
     ),
-    (
-        "survey_answer_not_an_option",
-        _mutate(_set_answer("airline_0_ann3", "efficiency", "Super fast")),
-        f"record 'airline_0_ann3': field 'survey.efficiency.answer': 'Super fast' is not one of the options ({EFFICIENCY_OPTIONS})",
-    ),
-    (
-        "survey_answer_not_text",
-        _mutate(_set_answer("airline_0", "overall_score", 4)),
-        "record 'airline_0': field 'survey.overall_score.answer': 4 is not one of the options",
-    ),
     ("survey_not_object", _mutate(_set_field("airline_0", "survey", ["Yes"])), "record 'airline_0': field 'survey': expected an object"),
     ("key_bad_domain", _mutate(_set("flights_3", make_session("airline_3", ["hi"]))), "record 'flights_3': key is not <domain>_<i>"),
     ("key_bad_suffix", _mutate(_set("airline_3_ann4", make_session("airline_3", ["hi"]))), "record 'airline_3_ann4': key is not <domain>_<i>"),
@@ -219,6 +232,47 @@ BAD_HUMAN_FILES = [
     ),
     ("keep_not_bool", _mutate(_set_field("retail_4", "keep", "yes")), "record 'retail_4': field 'keep': expected a boolean or null, got a string 'yes'"),
     ("reward_not_number", _mutate(_set_field("retail_4", "reward", "1.0")), "record 'retail_4': field 'reward': expected a number or null"),
+    # issue 9, adversarial sweep: each one line, none a traceback
+    ("nested_100000_deep", '{"airline_0": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply: arrays and objects more than about"),
+    (
+        "reward_integer_of_400_digits",
+        _literal("retail_4", "reward", "1" + "0" * 399),
+        "record 'retail_4': field 'reward': expected a finite number or null, got 1000000000",
+    ),
+    ("integer_of_5000_digits", _literal("retail_4", "reward", "9" * 5000), "not readable as JSON: Exceeds the limit (4300 digits) for integer string conversion"),
+    ("reward_nan", _literal("retail_4", "reward", "NaN"), "record 'retail_4': field 'reward': expected a finite number or null, got nan"),
+    ("reward_infinity", _literal("retail_4", "reward", "Infinity"), "record 'retail_4': field 'reward': expected a finite number or null, got inf"),
+    ("reward_minus_infinity", _literal("airline_0", "reward", "-Infinity"), "record 'airline_0': field 'reward': expected a finite number or null, got -inf"),
+    ("reward_1e400", _literal("retail_4", "reward", "1e400"), "record 'retail_4': field 'reward': expected a finite number or null, got inf"),
+    ("quality_score_nan", _literal("retail_4", "quality_score", "NaN"), "record 'retail_4': field 'quality_score': expected a finite number or null, got nan"),
+    ("key_arabic_indic_digit", _mutate(_set("airline_\u0663", make_session("airline_3", ["hi"]))), "record 'airline_\u0663': key is not <domain>_<i>"),
+    ("key_trailing_newline", _mutate(_set("retail_0\n", make_session("retail_0", ["hi"]))), "record 'retail_0\\n': key is not <domain>_<i>"),
+    ("key_batch_then_newline", _mutate(_set("retail_0_ann2\n", make_session("retail_0", ["hi"]))), "record 'retail_0_ann2\\n': key is not <domain>_<i>"),
+    (
+        "duplicate_instance_id",
+        GOOD_TEXT[:-1] + ', "retail_4": ' + json.dumps(make_session("retail_4", ["again"])) + "}",
+        "record 'retail_4': the same key twice in the top-level object, at line 1, column ",
+    ),
+    (
+        "duplicate_key_inside_a_record",
+        _literal("retail_4", "reward", '0.0, "reward": 1.0'),
+        "record 'retail_4': the key 'reward' twice in one object (its entries ",
+    ),
+    (
+        "answer_nested_40_deep",  # parses, but recursive code (json.dumps) must never meet it
+        _mutate(_set_answer("airline_0", "reuse", _nested(40))),
+        "record 'airline_0': field 'survey.reuse.answer': nested too deeply: more than 32 levels of arrays and objects",
+    ),
+    (
+        "megabyte_value_quoted",
+        _mutate(_set_field("retail_4", "reward", MEGABYTE)),
+        f"record 'retail_4': field 'reward': expected a number or null, got a string '{'x' * 79}…(1,000,002 chars)",
+    ),
+    (
+        "megabyte_key_quoted",
+        _mutate(_set("airline_0" + MEGABYTE, make_session("airline_0", ["hi"]))),
+        f"record 'airline_0{'x' * 70}…(1,000,011 chars): key is not <domain>_<i>",
+    ),
 ]
 
 
@@ -231,6 +285,7 @@ def test_bad_human_file_raises_data_error_naming_file_record_field(tmp_path: Pat
     message = str(info.value)
     assert message.startswith(f"{path}: {expected}")
     assert "\n" not in message
+    assert len(message) < len(str(path)) + 400  # a quoted value is an excerpt, never the whole
 
 
 @pytest.mark.parametrize(("case", "text", "expected"), BAD_HUMAN_FILES, ids=[c[0] for c in BAD_HUMAN_FILES])
@@ -249,6 +304,188 @@ def test_cli_validate_bad_human_file_exits_2_with_one_line(
     with pytest.raises(DataError) as info:
         data.validate_file(path)
     assert err == f"error: {info.value}\n"
+
+
+# ------------------------------------------- invalid answers: warnings, not errors
+# (case id, change, record, field, problem): the record is kept, the index skips the answer
+INVALID_HUMAN_ANSWERS = [
+    ("not_an_option", _set_answer("airline_0_ann3", "efficiency", "Super fast"), "airline_0_ann3",
+     "survey.efficiency.answer", f"'Super fast' is not one of the options ({EFFICIENCY_OPTIONS})"),
+    ("mis_cased", _set_answer("retail_4", "human_like", "yes"), "retail_4", "survey.human_like.answer",
+     "'yes' is not one of the options ('No', 'Partially', 'Yes')"),
+    ("number", _set_answer("airline_0", "overall_score", 4), "airline_0", "survey.overall_score.answer",
+     "4 is not one of the options"),
+    ("list", _set_answer("airline_0", "reuse", ["Yes"]), "airline_0", "survey.reuse.answer",
+     "['Yes'] is not one of the options"),
+    ("object", _set_answer("airline_0", "reuse", {"text": "Yes"}), "airline_0", "survey.reuse.answer",
+     "{'text': 'Yes'} is not one of the options"),
+    ("boolean", _set_answer("retail_4_ann2", "efficiency", True), "retail_4_ann2", "survey.efficiency.answer",
+     "True is not one of the options"),
+    ("flat_number_entry", _set_entry("airline_0_ann2", "task_success", 5), "airline_0_ann2", "survey.task_success",
+     "5 is not one of the options"),
+    ("flat_list_entry", _set_entry("airline_0_ann2", "task_success", [1, 2]), "airline_0_ann2", "survey.task_success",
+     "[1, 2] is not one of the options"),
+    ("nested_32_deep", _set_answer("airline_0", "reuse", _nested(32)), "airline_0", "survey.reuse.answer",
+     "[[[[...]]]] is not one of the options"),
+    ("free_text_not_text", _set_answer("airline_0", "specific_examples", 3), "airline_0", "survey.specific_examples.answer",
+     "expected free text (a string), got a number"),
+    ("megabyte_answer", _set_answer("airline_0", "reuse", MEGABYTE), "airline_0", "survey.reuse.answer",
+     f"'{'x' * 79}…(1,000,002 chars) is not one of the options"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "record", "field", "problem"), INVALID_HUMAN_ANSWERS, ids=[c[0] for c in INVALID_HUMAN_ANSWERS]
+)
+def test_invalid_answer_keeps_its_record_with_one_warning(
+    tmp_path: Path, case: str, change, record: str, field: str, problem: str
+) -> None:
+    records = human_records()
+    change(records)
+    path = write_json(tmp_path / paths.HUMAN_FILE.name, records)
+    found: list[DataWarning] = []
+    loaded = data.load_human_sessions(path, warnings=found)
+    assert loaded == records  # every record kept, unchanged
+    assert len(found) == 1
+    warning = found[0]
+    assert (warning.file, warning.record, warning.field) == (str(path), record, field)
+    assert str(warning).startswith(f"{path}: record {record!r}: field {field!r}: {problem}")
+    assert "\n" not in str(warning) and len(str(warning)) < len(str(path)) + 300
+    assert data.load_human_sessions(path) == records  # no collector: the same records, quietly
+    with pytest.raises(DataError) as info:
+        data.load_human_sessions(path, strict=True)
+    assert str(info.value) == str(warning)
+    item = field.split(".")[1]
+    if item in survey.SURVEY_OPTIONS:  # the answer counts as missing in the tables, as in the index
+        cell = data.surveys_table(loaded, label="human").set_index(["instance_id", "item"]).loc[(record, item)]
+        assert math.isnan(cell["value"])
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "record", "field", "problem"), INVALID_HUMAN_ANSWERS, ids=[c[0] for c in INVALID_HUMAN_ANSWERS]
+)
+def test_cli_validate_invalid_answer_warns_and_exits_0_or_2_when_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, change, record: str, field: str, problem: str
+) -> None:
+    records = human_records()
+    change(records)
+    path = write_json(tmp_path / "sessions.json", records)
+    assert data.main(["validate", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{path}: valid human-study file\n") and "human sessions: 6 (5 kept)" in out
+    assert err.count("\n") == 1 and err.startswith(f"warning: {path}: record {record!r}: field {field!r}: {problem}")
+    assert data.main(["validate", "--strict", str(path)]) == 2
+    out, strict_err = capsys.readouterr()
+    assert out == "" and strict_err == err.replace("warning: ", "error: ", 1)
+
+
+def test_warning_lines_are_distinct_and_capped() -> None:
+    warnings = [DataWarning("not an option", file="f.json", record=f"airline_{i}", field="survey.reuse") for i in range(25)]
+    lines = data.warning_lines(warnings + warnings[:3])  # repeats are listed once
+    assert len(lines) == data.MAX_WARNING_LINES + 1
+    assert lines[0] == "f.json: record 'airline_0': field 'survey.reuse': not an option"
+    assert lines[-1] == "... and 5 more warnings"
+    assert data.warning_lines(warnings[:2]) == [str(warnings[0]), str(warnings[1])]
+    assert data.warning_lines(warnings[:21])[-1] == "... and 1 more warning"
+    assert data.warning_lines([]) == []
+
+
+def test_human_summary_counts_invalid_answers_only_when_there_are_some() -> None:
+    records = human_records()
+    assert "not an option" not in data.summarise_human(records)
+    _set_answer("airline_0", "reuse", "Definitely")(records)
+    _set_entry("retail_4", "efficiency", 2)(records)
+    assert "; 5 of 48 answers missing (2 of them not an option, skipped by the index)" in data.summarise_human(records)
+
+
+def test_count_warnings_by_file_and_field() -> None:
+    warnings = [
+        DataWarning("p", file=Path("x/survey_comparable_b.json"), record="airline_1", field="survey.reuse.answer"),
+        DataWarning("p", file="x/tau_bench_tasks_unified.json", record="airline_1", field="survey.efficiency.answer"),
+        DataWarning("p", file="x/survey_comparable_b.json", record="airline_2", field="survey.reuse.answer"),
+        DataWarning("p", file="x/survey_comparable_b.json", record="airline_2", field="survey.efficiency.answer"),
+    ]
+    table = data.count_warnings(warnings)
+    assert table.values.tolist() == [
+        ["survey_comparable_b.json", "survey.efficiency.answer", 1],
+        ["survey_comparable_b.json", "survey.reuse.answer", 2],
+        ["tau_bench_tasks_unified.json", "survey.efficiency.answer", 1],
+    ]
+    assert data.count_warnings([]).columns.tolist() == ["file", "field", "n"] and data.count_warnings([]).empty
+
+
+# ------------------------------------------------------- files that are not files
+def test_read_json_refuses_a_device_without_reading_it() -> None:
+    with pytest.raises(DataError, match=r"^/dev/null: not a regular file \(a FIFO, device or socket\)"):
+        data.read_json("/dev/null")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_read_json_refuses_a_fifo_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "eval_results_pipe.json"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            data.read_json(fifo)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)  # opening a FIFO would block: never join forever
+    reader.start()
+    reader.join(timeout=20)
+    assert not reader.is_alive(), "read_json waited on a FIFO"
+    assert len(outcome) == 1 and isinstance(outcome[0], DataError)
+    assert str(outcome[0]) == f"{fifo}: not a regular file (a FIFO, device or socket), expected a JSON file"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero") or not hasattr(os, "mkfifo"), reason="POSIX only")
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+def test_cli_validate_refuses_unbounded_files_in_one_line(tmp_path: Path, special: str) -> None:
+    target = tmp_path / "x.json"
+    if special == "fifo":
+        os.mkfifo(target)
+    else:
+        target = Path(special)
+    limit = "import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "  # no runaway reads
+    done = subprocess.run(
+        [sys.executable, "-c", limit + "from usersim_utils.data import main; raise SystemExit(main())",
+         "validate", str(target)],
+        capture_output=True, text=True, cwd=paths.REPO_ROOT, timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr == f"error: {target}: not a regular file (a FIFO, device or socket), expected a JSON file\n"
+
+
+# ------------------------------------------------------------ one-line excerpts, keys
+def test_excerpt_keeps_short_values_and_cuts_long_ones() -> None:
+    assert excerpt("Super fast") == "'Super fast'" and excerpt(4) == "4" and excerpt(None) == "None"
+    cut = excerpt(MEGABYTE)
+    assert cut == f"'{'x' * 79}…(1,000,002 chars)"
+    deep: Any = []
+    for _ in range(100_000):  # built without recursion; repr() of it would overflow the stack
+        deep = [deep]
+    assert len(excerpt(deep)) <= 100 and len(excerpt({"a": [MEGABYTE] * 1000})) <= 100
+    assert excerpt(10**400).endswith("…(401 chars)") and "bits" in excerpt(10**5000)
+    assert len(str(DataError("bad", file="f.json", record=MEGABYTE, field=MEGABYTE))) < 250
+
+
+def test_is_finite_number() -> None:
+    assert all(is_finite_number(v) for v in (0, 1, -2.5, 1e308, 10**300))
+    assert not any(is_finite_number(v) for v in (math.nan, math.inf, -math.inf, 10**400, True, "1", None))
+
+
+def test_keys_are_ascii_digits_and_matched_whole() -> None:
+    for bad in ("airline_\u0663", "retail_0\n", "retail_0_ann2\n", "retail_\uff11", "retail_1_\u0662", "airline_3 "):
+        assert not ids.is_valid_key(bad), repr(bad)
+        assert ids.task_key(bad) == bad
+        assert ids.KEY_RE.match(bad) is None  # match is a whole-key test too
+    assert ids.suffix_run_split(["retail_1_\u0662", "retail_1_2"]) == {"1": {"retail_1_\u0662": "retail_1_\u0662"},
+                                                                     "2": {"retail_1": "retail_1_2"}}
+    # The run of a key for ECE stays the reference's prefix match, over ASCII digits.
+    assert ids.ece_run_index("retail_1_2") == "2" and ids.ece_run_index("retail_1_2_3") == "3"
+    assert ids.ece_run_index("retail_\u0661_2") == "1" and ids.ece_run_index("retail_1") == "1"
 
 
 def test_cli_as_a_module_prints_no_traceback(tmp_path: Path) -> None:
@@ -431,17 +668,23 @@ def test_eval_results_validation_and_summary(tmp_path: Path, capsys: pytest.Capt
         for run in (1, 2, 3)
     }
     path = write_json(tmp_path / "eval_results_sim.json", records)
-    assert data.load_eval_results(path) == records
+    found: list[DataWarning] = []
+    assert data.load_eval_results(path, warnings=found) == records
+    assert [str(w) for w in found] == [
+        f"{path}: record {key!r}: field 'survey.efficiency.answer': 'fast-ish' is not one of the options ({EFFICIENCY_OPTIONS})"
+        for key in records
+    ]
     overview = data.rollouts_overview(records)
     assert overview == {
         "entries": 6, "kept": 6, "runs": 3, "tasks": 2, "domains": ["airline", "retail"],
         "reward_rate": pytest.approx(1 / 3), "with_survey": 6,
     }
     assert data.main(["validate", str(path)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert out.startswith(f"{path}: valid rollout file (eval_results)\n")
     assert "rollouts: 6 entries (6 kept), 3 run(s), 2 tasks (airline, retail)" in out
     assert "reward rate (kept entries): 0.333" in out
+    assert err.splitlines() == [f"warning: {w}" for w in found]
 
 
 @pytest.mark.parametrize(
@@ -451,15 +694,21 @@ def test_eval_results_validation_and_summary(tmp_path: Path, capsys: pytest.Capt
         ({"airline_1_2": {"reward": 1.0}}, "record 'airline_1_2': field 'conversation': missing"),
         ({"airline_1_2": {"conversation": [{"content": "hi"}]}}, "record 'airline_1_2': field 'conversation[0].role': missing"),
         ({"airline_1_2": "hi"}, "record 'airline_1_2': expected an object, got a string"),
+        ({"airline_1_2": {"conversation": [], "reward": math.nan}}, "record 'airline_1_2': field 'reward': expected a finite number or null, got nan"),
+        ({"airline_1_2": {"conversation": [], "reward": math.inf}}, "record 'airline_1_2': field 'reward': expected a finite number or null, got inf"),
+        ({"airline_1_2": {"conversation": [], "reward": 10**400}}, "record 'airline_1_2': field 'reward': expected a finite number or null, got 1000"),
+        ({"airline_1_2\n": {"conversation": []}}, "record 'airline_1_2\\n': key is not <domain>_<i>"),
+        ({"airline_1_\u0662": {"conversation": []}}, "record 'airline_1_\u0662': key is not <domain>_<i>"),
+        ({"airline_1_2": {"conversation": [], "survey": ["Yes"]}}, "record 'airline_1_2': field 'survey': expected an object"),
     ],
 )
 def test_bad_eval_results(tmp_path: Path, capsys: pytest.CaptureFixture[str], records: dict, expected: str) -> None:
     path = write_json(tmp_path / "eval_results_sim.json", records)
     with pytest.raises(DataError) as info:
         data.load_eval_results(path)
-    assert str(info.value) == f"{path}: {expected}"
+    assert str(info.value).startswith(f"{path}: {expected}")
     assert data.main(["validate", str(path)]) == 2
-    assert capsys.readouterr().err == f"error: {path}: {expected}\n"
+    assert capsys.readouterr().err == f"error: {info.value}\n"
 
 
 def test_cli_bad_tau_bench_list_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -472,9 +721,12 @@ def test_cli_bad_tau_bench_list_is_one_line_error(tmp_path: Path, capsys: pytest
 def test_survey_file_accepts_invalid_simulator_answers_but_needs_a_survey(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = {"airline_0": {"survey": make_survey(efficiency="Quick")}, "airline_0_ann2": {"survey": {"reuse": "Yes"}}}
     path = write_json(tmp_path / "survey_comparable_sim.json", good)
-    assert data.load_survey_records(path) == good
+    found: list[DataWarning] = []
+    assert data.load_survey_records(path, warnings=found) == good
+    assert [(w.record, w.field) for w in found] == [("airline_0", "survey.efficiency.answer")]
     assert data.main(["validate", str(path)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert err == f"warning: {found[0]}\n"
     assert "surveys (sim): 2 records (batch 1: 1, batch 2: 1)" in out
     assert "ordinal answers: 8 valid, 1 not an option (scored as missing), 7 missing, of 16" in out
     with pytest.raises(DataError, match="not one of the options"):

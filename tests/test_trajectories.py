@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from usersim_utils import data, features, ids, paths, trajectories
-from usersim_utils.errors import DataError
+from usersim_utils.errors import DataError, DataWarning
 
 SHARED_DATA = paths.REPO_ROOT.parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is absent")
@@ -175,6 +175,10 @@ def _broken(change) -> list[dict[str, Any]]:
         (lambda it: it.update(reward=None), "reward", "number"),
         (lambda it: it.update(reward="1"), "reward", "number"),
         (lambda it: it.update(reward=float("nan")), "reward", "number"),
+        (lambda it: it.update(reward=float("inf")), "reward", "expected a finite number, got float inf"),
+        (lambda it: it.update(reward=-float("inf")), "reward", "expected a finite number, got float -inf"),
+        (lambda it: it.update(reward=10**400), "reward", "expected a finite number, got int 1000"),
+        (lambda it: it.update(task_id="x" * 1_000_000), "task_id", "…(1,000,002 chars)"),
         (lambda it: it.update(info=[]), "info", "object"),
         (lambda it: it.pop("traj"), "traj", "missing"),
         (lambda it: it.update(traj={"role": "user"}), "traj", "list"),
@@ -192,6 +196,12 @@ def _broken(change) -> list[dict[str, Any]]:
          "traj[4].tool_calls[0].function.arguments", "JSON"),
         (lambda it: it["traj"][4]["tool_calls"][0]["function"].update(arguments="[1]"),
          "traj[4].tool_calls[0].function.arguments", "object"),
+        (lambda it: it["traj"][4]["tool_calls"][0]["function"].update(arguments="[" * 100_000 + "]" * 100_000),
+         "traj[4].tool_calls[0].function.arguments", "nested too deeply"),
+        (lambda it: it["traj"][4]["tool_calls"][0]["function"].update(arguments='{"a": ' + "[" * 40 + "]" * 40 + "}"),
+         "traj[4].tool_calls[0].function.arguments", "nested too deeply: more than 32 levels"),
+        (lambda it: it["traj"][4]["tool_calls"][0]["function"].update(arguments='{"n": ' + "9" * 5000 + "}"),
+         "traj[4].tool_calls[0].function.arguments", "Exceeds the limit (4300 digits)"),
     ],
 )
 def test_bad_items_name_file_item_and_field(change, field: str, problem: str) -> None:
@@ -199,8 +209,38 @@ def test_bad_items_name_file_item_and_field(change, field: str, problem: str) ->
         trajectories.from_tau_bench(_broken(change), file="runs/gpt.json")
     assert (err.value.file, err.value.record, err.value.field) == ("runs/gpt.json", "item 1", field)
     message = str(err.value)
-    assert problem in message and "\n" not in message
+    assert problem in message and "\n" not in message and len(message) < 300
     assert message.startswith("runs/gpt.json: record 'item 1': field ")
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400", "1" + "0" * 399])
+def test_non_finite_reward_in_a_file_is_one_line(tmp_path: Path, literal: str) -> None:
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps([_item(0), _item(reward="__R__")]).replace('"__R__"', literal))
+    with pytest.raises(DataError) as err:
+        data.load_eval_results(path)
+    assert str(err.value).startswith(f"{path}: record 'item 1': field 'reward': expected a finite number, got ")
+    assert data.main(["validate", str(path)]) == 2
+
+
+def test_an_item_survey_is_kept_and_its_invalid_answers_are_warnings(tmp_path: Path) -> None:
+    good = {"reuse": {"question": "q", "answer": "Yes"}}
+    bad = {"reuse": {"question": "q", "answer": 7}, "efficiency": "fast"}
+    items = [{**_item(0), "survey": good}, {**_item(1), "survey": bad}, _item(2)]
+    records = trajectories.from_tau_bench(items)
+    assert records["airline_0"]["survey"] == good and records["airline_1"]["survey"] == bad
+    assert "survey" not in records["airline_2"]
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(items))
+    found: list[DataWarning] = []
+    assert data.load_eval_results(path, warnings=found) == records
+    assert [(w.record, w.field) for w in found] == [("airline_1", "survey.reuse.answer"), ("airline_1", "survey.efficiency")]
+    with pytest.raises(DataError, match="^" + str(path) + ": record 'airline_1': field 'survey.reuse.answer': 7 is not"):
+        data.load_eval_results(path, strict=True)
+    items[1]["survey"] = ["Yes"]  # a survey that is not an object is still an error
+    path.write_text(json.dumps(items))
+    with pytest.raises(DataError, match="field 'survey': expected an object"):
+        data.load_eval_results(path)
 
 
 def test_non_object_items_duplicates_and_non_lists_are_errors() -> None:

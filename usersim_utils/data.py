@@ -11,13 +11,23 @@ Every reader validates what it reads and raises one :class:`~usersim_utils.error
 naming the file, the record (instance id) and the field, for example
 ``f.json: record 'airline_3': field 'conversation[2].role': missing``.
 
+A survey answer that is not one of its item's options (or not a string) is not an
+error: the record is kept, the index counts the answer as missing (spec usi.md §6:
+a human's is skipped, a simulator's replaced by a uniform draw), and the reader
+reports a :class:`~usersim_utils.errors.DataWarning` in the same one-line format.
+Every reader and validator takes ``warnings=`` (a list the warnings are appended to;
+``None`` ignores them) and ``strict=`` (True raises the first one as a ``DataError``
+instead). The same holds for every kind of file.
+
 Command line (``python -m usersim_utils.data``)::
 
-    validate PATH [--kind auto|human|eval_results|survey|tau_bench]
+    validate PATH [--kind auto|human|eval_results|survey|tau_bench] [--strict]
     download [--dest DIR] [--force]
     describe [--study-dir DIR]
 
-Bad input exits with status 2 and one line ``error: <message>`` on stderr.
+Bad input exits with status 2 and one line ``error: <message>`` on stderr; warnings
+are printed as ``warning: <message>`` lines on stderr (at most
+:data:`MAX_WARNING_LINES`, then a count of the rest) and leave the status at 0.
 """
 
 from __future__ import annotations
@@ -26,8 +36,11 @@ import argparse
 import json
 import math
 import os
+import re
+import stat
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -37,7 +50,15 @@ import pandas as pd
 
 from . import features, ids, paths, survey, trajectories
 from .atomic import atomic_write
-from .errors import DataError
+from .errors import (
+    MAX_NESTING,
+    DataError,
+    DataWarning,
+    excerpt,
+    first_clause,
+    is_finite_number,
+    nesting_depth,
+)
 
 HF_REPO_ID = "cmu-lti/tau-usi"
 HF_REPO_TYPE = "dataset"
@@ -74,22 +95,20 @@ _HUMAN_ONLY_FIELDS = frozenset(
     {"task_id", "agent_id", "quality_score", "quality_passed", "llm_reasoning", "human_score"}
 )
 _BATCH_SUFFIXES = ("_ann2", "_ann3")
+#: ``validate`` prints at most this many warning lines, then how many more there are.
+MAX_WARNING_LINES = 20
 
 
 # --------------------------------------------------------------------------- reading
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Parse a JSON file, or raise a :class:`DataError` saying what is wrong with it:
-    missing, unreadable, not UTF-8, empty, not JSON (with line and column) or
-    truncated (the text ends before the value is complete)."""
+    missing, not a regular file (a FIFO or a device would block or never end),
+    unreadable, not UTF-8, empty, not JSON (with line and column), truncated (the text
+    ends before the value is complete), nested too deeply, or an object with the
+    same key twice (which a JSON reader would otherwise resolve silently: the last
+    one wins)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError("no such file", file=path) from None
-    except IsADirectoryError:
-        raise DataError("is a directory, expected a JSON file", file=path) from None
-    except OSError as exc:
-        raise DataError(f"cannot read the file: {exc.strerror or exc}", file=path) from None
+    raw = _read_regular_file(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -97,9 +116,119 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     if not text.strip():
         raise DataError("empty file, expected JSON", file=path)
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_object_without_duplicates)
     except json.JSONDecodeError as exc:
         raise _json_error(exc, text, path) from None
+    except _DuplicateKey as dup:
+        raise _duplicate_key_error(text, path, dup) from None
+    except RecursionError:
+        raise DataError(
+            "nested too deeply: arrays and objects more than about "
+            f"{sys.getrecursionlimit()} levels deep", file=path
+        ) from None
+    except ValueError as exc:  # an integer literal beyond Python's digit limit, for one
+        raise DataError(f"not readable as JSON: {first_clause(exc)}", file=path) from None
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of ``path``, which must be a regular file (a FIFO would wait forever
+    and ``/dev/zero`` would fill the memory, so neither is opened)."""
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise DataError("is a directory, expected a JSON file", file=path)
+        if not stat.S_ISREG(mode):
+            raise DataError("not a regular file (a FIFO, device or socket), expected a JSON file", file=path)
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError("no such file", file=path) from None
+    except OSError as exc:
+        raise DataError(f"cannot read the file: {exc.strerror or exc}", file=path) from None
+
+
+class _DuplicateKey(Exception):
+    """Raised by :func:`_object_without_duplicates`: ``key`` is entry ``first`` and
+    ``second`` (0-based) of one JSON object."""
+
+    def __init__(self, key: str, first: int, second: int) -> None:
+        super().__init__(key)
+        self.key, self.first, self.second = key, first, second
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json``'s ``object_pairs_hook``: the object as a dict, or :class:`_DuplicateKey`
+    when a key repeats (the default reader keeps the last silently)."""
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        seen: dict[str, int] = {}
+        for position, (key, _) in enumerate(pairs):
+            if key in seen:
+                raise _DuplicateKey(key, seen[key], position)
+            seen[key] = position
+    return obj
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _line_col(text: str, pos: int) -> str:
+    """``line L, column C`` (1-based) of offset ``pos`` in ``text``."""
+    line_start = text.rfind("\n", 0, pos) + 1
+    return f"line {text.count(chr(10), 0, pos) + 1}, column {pos - line_start + 1}"
+
+
+def _top_level_entries(text: str) -> Iterator[tuple[str, int]]:
+    """``(name, position)`` of each entry of the top-level object (its key) or array
+    (``item <i>``), parsing each value with the duplicate check, in text order.
+    Only called on text that ``json`` has read up to a duplicate key."""
+    decoder = json.JSONDecoder(object_pairs_hook=_object_without_duplicates)
+
+    def skip(i: int) -> int:
+        return _JSON_SPACE.match(text, i).end()
+
+    i = skip(0)
+    is_object = text.startswith("{", i)
+    i, index = skip(i + 1), 0
+    while i < len(text) and text[i] not in "]}":
+        name, start = f"item {index}", i
+        if is_object:
+            name, i = json.decoder.scanstring(text, i + 1)
+            i = skip(skip(i) + 1)  # past the colon
+        yield name, start
+        _, i = decoder.raw_decode(text, i)
+        i = skip(i)
+        if text.startswith(",", i):
+            i = skip(i + 1)
+        index += 1
+
+
+def _duplicate_key_error(text: str, path: Path, dup: _DuplicateKey) -> DataError:
+    """The error for a key that repeats in one object: a top-level key (an instance id)
+    with the line and column of both entries, else the record holding the object."""
+    seen: dict[str, int] = {}
+    record: str | None = None
+    try:
+        for record, start in _top_level_entries(text):
+            if record in seen:
+                return DataError(
+                    f"the same key twice in the top-level object, at {_line_col(text, seen[record])} "
+                    f"and at {_line_col(text, start)} (a JSON reader keeps only the last)",
+                    file=path,
+                    record=record,
+                )
+            seen[record] = start
+    except _DuplicateKey as inner:
+        return _duplicate_in_record(inner, path, record)
+    return _duplicate_in_record(dup, path, None)  # not found again: name no record
+
+
+def _duplicate_in_record(dup: _DuplicateKey, path: Path, record: str | None) -> DataError:
+    return DataError(
+        f"the key {excerpt(dup.key)} twice in one object (its entries {dup.first + 1} and "
+        f"{dup.second + 1}; a JSON reader keeps only the last)",
+        file=path,
+        record=record,
+    )
 
 
 def _json_error(exc: json.JSONDecodeError, text: str, path: Path) -> DataError:
@@ -150,7 +279,7 @@ def _require_records(obj: Any, file: str | Path | None) -> Mapping[str, Any]:
 
 
 def _check_key(key: str, *, batch_only: bool, file: str | Path | None) -> None:
-    match = ids.KEY_RE.match(key)
+    match = ids.KEY_RE.fullmatch(key)
     suffix = match.group(3) if match else None
     if match is None or (batch_only and suffix is not None and suffix.isdigit()):
         allowed = "an optional _ann2/_ann3 suffix" if batch_only else "an optional _ann2/_ann3 or run suffix"
@@ -213,21 +342,28 @@ def _check_conversation(
 
 def _check_scalars(record: Mapping[str, Any], key: str, file: str | Path | None) -> None:
     """``keep`` and ``quality_passed`` are booleans, ``reward`` and ``quality_score``
-    numbers; each may be null or absent (missing ``keep`` means True, null ``reward`` 0)."""
-    for name, expected, ok in (
-        ("keep", "a boolean", lambda v: isinstance(v, bool)),
-        ("quality_passed", "a boolean", lambda v: isinstance(v, bool)),
-        ("reward", "a number", _is_number),
-        ("quality_score", "a number", _is_number),
-    ):
+    finite numbers (not NaN, Infinity, ``1e400`` or an integer beyond the float
+    range); each may be null or absent (missing ``keep`` means True, null ``reward`` 0)."""
+    for name in ("keep", "quality_passed"):
         value = record.get(name)
-        if value is not None and not ok(value):
+        if value is not None and not isinstance(value, bool):
             raise DataError(
-                f"expected {expected} or null, got {_json_type(value)} {value!r}",
+                f"expected a boolean or null, got {_json_type(value)} {excerpt(value)}",
                 file=file,
                 record=key,
                 field=name,
             )
+    for name in ("reward", "quality_score"):
+        value = record.get(name)
+        if value is not None and not _is_number(value):
+            raise DataError(
+                f"expected a number or null, got {_json_type(value)} {excerpt(value)}",
+                file=file,
+                record=key,
+                field=name,
+            )
+        if value is not None and not is_finite_number(value):
+            raise DataError(f"expected a finite number or null, got {excerpt(value)}", file=file, record=key, field=name)
 
 
 def _is_number(value: Any) -> bool:
@@ -239,15 +375,36 @@ def _is_missing_answer(answer: Any) -> bool:
     return answer is None or (isinstance(answer, str) and not answer.strip())
 
 
-def _check_survey(
-    survey_obj: Any, key: str, file: str | Path | None, *, strict: bool
-) -> None:
-    """A survey is ``{item: {question, answer}}`` (or ``{item: answer}``), or null.
+def _answer_problem(item: str, answer: Any) -> str | None:
+    """What is wrong with an answered (not null or blank) survey ``answer`` to ``item``:
+    an ordinal answer that is not one of the options, a free-text answer that is not
+    a string; ``None`` when it is fine or the item is not one the study scores."""
+    if item in survey.SURVEY_OPTIONS:
+        if survey.answer_value(item, answer) is None:
+            options = ", ".join(repr(o) for o in survey.SURVEY_OPTIONS[item])
+            return f"{excerpt(answer)} is not one of the options ({options})"
+    elif item in survey.FREE_TEXT_ITEMS and not isinstance(answer, str):
+        return f"expected free text (a string), got {_json_type(answer)}"
+    return None
 
-    With ``strict`` (human sessions), an ordinal answer must be one of the item's
-    options and a free-text answer a string. Without it (simulator surveys) any
-    answer is accepted: the index scores an invalid simulator answer as missing
-    (spec usi.md §6), so rejecting the file would change the published numbers.
+
+def _check_survey(
+    survey_obj: Any,
+    key: str,
+    file: str | Path | None,
+    *,
+    strict: bool,
+    warnings: list[DataWarning] | None,
+) -> None:
+    """A survey is ``{item: {question, answer}}`` (or ``{item: answer}``), or null;
+    anything else is a :class:`DataError`.
+
+    An answer nested more than :data:`~usersim_utils.errors.MAX_NESTING` levels deep
+    is an error. An invalid answer (see :func:`_answer_problem`; an entry that is
+    neither an object nor null is read as the answer itself, as the reference does)
+    keeps its record, because the index counts it as missing (spec usi.md §6): it
+    becomes a :class:`DataWarning` appended to ``warnings``, or a :class:`DataError`
+    when ``strict``.
     """
     if survey_obj is None:
         return
@@ -261,42 +418,40 @@ def _check_survey(
     for item, entry in survey_obj.items():
         if isinstance(entry, Mapping):
             answer, where = entry.get("answer"), f"survey.{item}.answer"
-        elif entry is None or isinstance(entry, str) or not strict:
-            answer, where = entry, f"survey.{item}"
         else:
+            answer, where = entry, f"survey.{item}"
+        if nesting_depth(answer) > MAX_NESTING:
             raise DataError(
-                f"expected {{question, answer}} or an answer string, got {_json_type(entry)}",
-                file=file,
-                record=key,
-                field=f"survey.{item}",
-            )
-        if not strict or _is_missing_answer(answer):
-            continue
-        if item in survey.SURVEY_OPTIONS:
-            if survey.answer_value(item, answer) is None:
-                options = ", ".join(repr(o) for o in survey.SURVEY_OPTIONS[item])
-                raise DataError(
-                    f"{answer!r} is not one of the options ({options})",
-                    file=file,
-                    record=key,
-                    field=where,
-                )
-        elif item in survey.FREE_TEXT_ITEMS and not isinstance(answer, str):
-            raise DataError(
-                f"expected free text (a string), got {_json_type(answer)}",
+                f"nested too deeply: more than {MAX_NESTING} levels of arrays and objects",
                 file=file,
                 record=key,
                 field=where,
             )
+        problem = None if _is_missing_answer(answer) else _answer_problem(item, answer)
+        if problem is None:
+            continue
+        found = DataWarning(problem, file=file, record=key, field=where)
+        if strict:
+            raise found.as_error()
+        if warnings is not None:
+            warnings.append(found)
 
 
-def validate_human_sessions(obj: Any, *, file: str | Path | None) -> dict[str, dict]:
+def validate_human_sessions(
+    obj: Any,
+    *,
+    file: str | Path | None,
+    strict: bool = False,
+    warnings: list[DataWarning] | None = None,
+) -> dict[str, dict]:
     """Check the human-study object (``tau_bench_tasks_unified.json``) and return its records.
 
     Keys are ``<domain>_<i>`` with an optional ``_ann2``/``_ann3``; each record is an
     object with a ``conversation`` list of ``{role, content}`` strings; ``keep``,
-    ``reward``, ``quality_*`` have the right types; every ordinal survey answer is
-    one of its options (null/blank = not answered). Raises :class:`DataError`.
+    ``reward``, ``quality_*`` have the right types; the survey is an object.
+    Raises :class:`DataError`. An answer that is not one of its item's options
+    (null/blank = not answered) keeps its record: a :class:`DataWarning` appended to
+    ``warnings`` (when given), or a :class:`DataError` when ``strict``.
     """
     records = _require_records(obj, file)
     for key, record in records.items():
@@ -304,20 +459,25 @@ def validate_human_sessions(obj: Any, *, file: str | Path | None) -> dict[str, d
         record = _require_record_object(record, key, file)
         _check_conversation(record, key, file, null_content=False)
         _check_scalars(record, key, file)
-        _check_survey(record.get("survey"), key, file, strict=True)
+        _check_survey(record.get("survey"), key, file, strict=strict, warnings=warnings)
     return dict(records)
 
 
 def validate_eval_results(
-    obj: Any, *, file: str | Path | None, domain: str | None = None
+    obj: Any,
+    *,
+    file: str | Path | None,
+    domain: str | None = None,
+    strict: bool = False,
+    warnings: list[DataWarning] | None = None,
 ) -> dict[str, dict]:
     """Check simulator rollouts (``eval_results_<label>.json``) and return them.
 
     Keys are ``<domain>_<i>`` with an optional run (or batch) suffix; each record
     has a ``conversation`` (message content may be null), optional ``reward``,
-    ``keep`` and ``survey`` (answers not checked: see :func:`_check_survey`).
-    A tau-bench trajectory list is converted first with
-    :func:`usersim_utils.trajectories.from_tau_bench` (``domain`` is passed on).
+    ``keep`` and ``survey`` (invalid answers: ``warnings`` and ``strict`` as in
+    :func:`validate_human_sessions`). A tau-bench trajectory list is converted first
+    with :func:`usersim_utils.trajectories.from_tau_bench` (``domain`` is passed on).
     """
     if isinstance(obj, list):
         if not _looks_like_tau_bench(obj):
@@ -333,17 +493,23 @@ def validate_eval_results(
         record = _require_record_object(record, key, file)
         _check_conversation(record, key, file, null_content=True)
         _check_scalars(record, key, file)
-        _check_survey(record.get("survey"), key, file, strict=False)
+        _check_survey(record.get("survey"), key, file, strict=strict, warnings=warnings)
     return dict(records)
 
 
 def validate_survey_records(
-    obj: Any, *, file: str | Path | None, strict: bool = False
+    obj: Any,
+    *,
+    file: str | Path | None,
+    strict: bool = False,
+    warnings: list[DataWarning] | None = None,
 ) -> dict[str, dict]:
-    """Check a survey file (``survey_comparable_<label>.json``) and return its records.
+    """Check a survey file (``survey_comparable_<label>.json``, simulator surveys or
+    the human re-ratings) and return its records.
 
-    Each record is an object with a ``survey``. Simulator answers outside the
-    options are allowed (scored as missing, spec §6) unless ``strict``.
+    Each record is an object with a ``survey``. Answers outside the options are
+    scored as missing (spec §6): ``warnings`` and ``strict`` as in
+    :func:`validate_human_sessions`.
     """
     records = _require_records(obj, file)
     for key, record in records.items():
@@ -352,7 +518,7 @@ def validate_survey_records(
         if "survey" not in record:
             raise DataError("missing", file=file, record=key, field="survey")
         _check_scalars(record, key, file)
-        _check_survey(record["survey"], key, file, strict=strict)
+        _check_survey(record["survey"], key, file, strict=strict, warnings=warnings)
     return dict(records)
 
 
@@ -360,20 +526,32 @@ def _looks_like_tau_bench(obj: list[Any]) -> bool:
     return bool(obj) and all(isinstance(x, Mapping) and "traj" in x and "task_id" in x for x in obj)
 
 
-def load_human_sessions(path: str | os.PathLike[str]) -> dict[str, dict]:
-    """Read and validate the human-study file. Raises :class:`DataError`."""
-    return validate_human_sessions(read_json(path), file=path)
+def load_human_sessions(
+    path: str | os.PathLike[str], *, strict: bool = False, warnings: list[DataWarning] | None = None
+) -> dict[str, dict]:
+    """Read and validate the human-study file. Raises :class:`DataError`; invalid
+    answers are appended to ``warnings`` (see :func:`validate_human_sessions`)."""
+    return validate_human_sessions(read_json(path), file=path, strict=strict, warnings=warnings)
 
 
-def load_eval_results(path: str | os.PathLike[str], *, domain: str | None = None) -> dict[str, dict]:
+def load_eval_results(
+    path: str | os.PathLike[str],
+    *,
+    domain: str | None = None,
+    strict: bool = False,
+    warnings: list[DataWarning] | None = None,
+) -> dict[str, dict]:
     """Read and validate a rollout file, or a tau-bench trajectory list (converted).
-    Raises :class:`DataError`."""
-    return validate_eval_results(read_json(path), file=path, domain=domain)
+    Raises :class:`DataError`; invalid answers are appended to ``warnings``."""
+    return validate_eval_results(read_json(path), file=path, domain=domain, strict=strict, warnings=warnings)
 
 
-def load_survey_records(path: str | os.PathLike[str]) -> dict[str, dict]:
-    """Read and validate a survey file. Raises :class:`DataError`."""
-    return validate_survey_records(read_json(path), file=path)
+def load_survey_records(
+    path: str | os.PathLike[str], *, strict: bool = False, warnings: list[DataWarning] | None = None
+) -> dict[str, dict]:
+    """Read and validate a survey file. Raises :class:`DataError`; invalid answers
+    are appended to ``warnings``."""
+    return validate_survey_records(read_json(path), file=path, strict=strict, warnings=warnings)
 
 
 def detect_kind(obj: Any, path: str | os.PathLike[str]) -> Kind:
@@ -454,7 +632,7 @@ def _float_or_nan(value: Any) -> float:
 
 
 def _task_index(key: str) -> int:
-    match = ids.KEY_RE.match(key)
+    match = ids.KEY_RE.fullmatch(key)
     if match is None:
         raise DataError("key is not <domain>_<i>", record=key)
     return int(match.group(2))
@@ -597,6 +775,7 @@ def summarise_human(records: Mapping[str, Mapping[str, Any]]) -> str:
     complete = ordinal.groupby("instance_id")["value"].apply(lambda v: v.notna().all())
     per_cell = sessions.groupby(["batch", "domain"]).size()
     kept = sessions[sessions["keep"]]
+    invalid = int(_not_an_option(ordinal).sum())
     lines = [
         f"human sessions: {len(sessions)} ({int(sessions['keep'].sum())} kept)",
         *(
@@ -607,9 +786,17 @@ def summarise_human(records: Mapping[str, Mapping[str, Any]]) -> str:
         f"reward rate (kept sessions): {_rate(kept['success'])}",
         f"user turns per session (after meta removal): median {sessions['n_user_turns'].median():g}",
         f"survey: all {len(survey.SURVEY_ITEMS)} ordinal items answered in {int(complete.sum())}"
-        f"/{len(sessions)} sessions; {int(ordinal['value'].isna().sum())} of {len(ordinal)} answers missing",
+        f"/{len(sessions)} sessions; {int(ordinal['value'].isna().sum())} of {len(ordinal)} answers missing"
+        + (f" ({invalid} of them not an option, skipped by the index)" if invalid else ""),
     ]
     return "\n".join(lines)
+
+
+def _not_an_option(ordinal: pd.DataFrame) -> pd.Series:
+    """Rows of a :func:`surveys_table` (ordinal items) answered with something that is
+    not one of the options; null and blank answers are missing, not invalid."""
+    answered = ordinal["answer"].map(lambda a: isinstance(a, str) and not _is_missing_answer(a))
+    return answered & ordinal["value"].isna()
 
 
 def rollouts_overview(records: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -649,16 +836,15 @@ def survey_overview(records: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     ``missing`` (null, blank or absent) and ``answers`` (records x 8)."""
     answers = surveys_table(records, label="")
     ordinal = answers[answers["item"].isin(survey.SURVEY_ITEMS)]
-    # Missing answers are NA in the table; blank ones count as missing too.
-    answered = ordinal["answer"].map(lambda a: isinstance(a, str) and not _is_missing_answer(a))
-    valid = ordinal["value"].notna()
+    valid = int(ordinal["value"].notna().sum())
+    invalid = int(_not_an_option(ordinal).sum())
     per_batch = answers.drop_duplicates("instance_id").groupby("batch").size()
     return {
         "records": len(records),
         "per_batch": {int(b): int(n) for b, n in per_batch.items()},
-        "valid": int(valid.sum()),
-        "not_an_option": int((answered & ~valid).sum()),
-        "missing": int((~answered).sum()),
+        "valid": valid,
+        "not_an_option": invalid,
+        "missing": len(ordinal) - valid - invalid,
         "answers": len(ordinal),
     }
 
@@ -723,8 +909,11 @@ class Study:
 
     ``records`` are the raw human sessions; ``sessions``, ``turns``, ``surveys`` the
     tables of :func:`sessions_table`, :func:`turns_table` and :func:`surveys_table`
-    (label ``"human"``). Rollout and survey files are listed, not read (they are
-    large): ``eval_results`` and ``simulator_surveys`` map a label to its file.
+    (label ``"human"``). ``eval_results`` and ``simulator_surveys`` map a label to
+    its file; the rollout files are listed, not read (they are large). ``warnings``
+    are the invalid survey answers of the human file, the simulator survey files and
+    the re-ratings (all read and checked): kept, and scored as missing by the index
+    (:attr:`invalid_answers` counts them per file and field).
     """
 
     root: Path
@@ -736,6 +925,12 @@ class Study:
     eval_results: dict[str, Path]
     simulator_surveys: dict[str, Path]
     rerating_path: Path | None
+    warnings: tuple[DataWarning, ...] = ()
+
+    @property
+    def invalid_answers(self) -> pd.DataFrame:
+        """Invalid survey answers per file and field (:func:`count_warnings`)."""
+        return count_warnings(self.warnings)
 
     def banner(self) -> str:
         """Markdown to show above any result: a loud warning on the synthetic demo
@@ -808,12 +1003,16 @@ def resolve_study(study_dir: str | os.PathLike[str] | None = None, *, allow_demo
 
 
 def load_study(root: str | os.PathLike[str]) -> Study:
-    """Load and validate the study in ``root`` (which must hold the human file)."""
+    """Load and validate the study in ``root`` (which must hold the human file): the
+    human file, and every survey file (simulators and re-ratings) for its warnings."""
     root = Path(root)
-    records = load_human_sessions(root / paths.HUMAN_FILE)
+    found: list[DataWarning] = []
+    records = load_human_sessions(root / paths.HUMAN_FILE, warnings=found)
     surveys_dir = root / paths.SURVEY_SUBDIR
     simulator_surveys = _labelled_files(surveys_dir, SURVEY_PREFIX)
     rerating = simulator_surveys.pop(RERATING_LABEL, None)
+    for path in [*simulator_surveys.values(), *([rerating] if rerating else [])]:
+        load_survey_records(path, warnings=found)
     return Study(
         root=root,
         synthetic=_is_synthetic(root),
@@ -824,7 +1023,21 @@ def load_study(root: str | os.PathLike[str]) -> Study:
         eval_results=_labelled_files(root / paths.EVAL_RESULTS_SUBDIR, EVAL_PREFIX),
         simulator_surveys=simulator_surveys,
         rerating_path=rerating,
+        warnings=tuple(found),
     )
+
+
+WARNING_COUNT_COLUMNS: tuple[str, ...] = ("file", "field", "n")
+
+
+def count_warnings(warnings: Sequence[DataWarning]) -> pd.DataFrame:
+    """How many warnings each file has for each field: columns ``file`` (the file's
+    name), ``field`` (e.g. ``survey.efficiency.answer``) and ``n``, in the order the
+    files were read, fields sorted. No rows when there are no warnings."""
+    counts = Counter((Path(w.file).name if w.file else "", w.field or "") for w in warnings)
+    file_order = {file: i for i, file in enumerate(dict.fromkeys(file for file, _ in counts))}
+    rows = sorted(((file, field, n) for (file, field), n in counts.items()), key=lambda r: (file_order[r[0]], r[1]))
+    return pd.DataFrame(rows, columns=list(WARNING_COUNT_COLUMNS)).astype({"n": "int64"})
 
 
 def show_banner(study: Study) -> None:
@@ -916,19 +1129,38 @@ def download(dest: str | os.PathLike[str] | None = None, *, force: bool = False)
 
 
 # --------------------------------------------------------------------------- CLI
-def validate_file(path: str | os.PathLike[str], kind: Kind | Literal["auto"] = "auto") -> tuple[Kind, str]:
+def validate_file(
+    path: str | os.PathLike[str],
+    kind: Kind | Literal["auto"] = "auto",
+    *,
+    strict: bool = False,
+    warnings: list[DataWarning] | None = None,
+) -> tuple[Kind, str]:
     """Read, detect (unless ``kind`` is given), validate and summarise one file.
 
-    Returns ``(kind, summary)``; raises :class:`DataError` on a bad file.
+    Returns ``(kind, summary)``; raises :class:`DataError` on a bad file. Invalid
+    answers are appended to ``warnings`` (or raised, with ``strict``).
     """
     obj = read_json(path)
     resolved: Kind = detect_kind(obj, path) if kind == "auto" else kind
+    check = {"strict": strict, "warnings": warnings}
     if resolved == "human":
-        return resolved, summarise_human(validate_human_sessions(obj, file=path))
+        return resolved, summarise_human(validate_human_sessions(obj, file=path, **check))
     if resolved in ("eval_results", "tau_bench"):
-        return resolved, summarise_eval_results(validate_eval_results(obj, file=path))
+        return resolved, summarise_eval_results(validate_eval_results(obj, file=path, **check))
     label = Path(path).stem.removeprefix(SURVEY_PREFIX)
-    return resolved, summarise_surveys(validate_survey_records(obj, file=path), label=label)
+    return resolved, summarise_surveys(validate_survey_records(obj, file=path, **check), label=label)
+
+
+def warning_lines(warnings: Sequence[DataWarning], limit: int = MAX_WARNING_LINES) -> list[str]:
+    """One line per distinct warning, in order, at most ``limit`` of them, then
+    ``... and N more warnings`` when some were left out."""
+    distinct = list(dict.fromkeys(str(w) for w in warnings))
+    lines = distinct[:limit]
+    if len(distinct) > limit:
+        rest = len(distinct) - limit
+        lines.append(f"... and {rest} more warning{'s' if rest > 1 else ''}")
+    return lines
 
 
 def describe_study(study: Study) -> str:
@@ -940,6 +1172,8 @@ def describe_study(study: Study) -> str:
         f"simulator surveys: {len(study.simulator_surveys)} ({', '.join(study.simulator_surveys) or 'none'})",
         f"human re-rating: {study.rerating_path.name if study.rerating_path else 'none'}",
     ]
+    if study.warnings:
+        lines.append(f"invalid survey answers (kept, scored as missing): {len(study.warnings)}")
     if not study.synthetic:
         lines.append(TERMS)
     return "\n".join(lines)
@@ -951,9 +1185,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Validate, download and describe the study's data (cmu-lti/tau-usi).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    p_validate = sub.add_parser("validate", help="check one file; exit 0 with a summary, or 2 with one error line")
+    p_validate = sub.add_parser("validate", help="check one file; exit 0 with a summary (and warnings), or 2 with one error line")
     p_validate.add_argument("path", help="a human-study, eval_results_*, survey_comparable_* or tau-bench file")
     p_validate.add_argument("--kind", choices=("auto", *KINDS), default="auto", help="file kind (default: detect)")
+    p_validate.add_argument(
+        "--strict", action="store_true", help="treat warnings (invalid survey answers) as errors: exit 2"
+    )
     p_download = sub.add_parser("download", help=f"download {HF_REPO_ID} (needs accepted terms and HF_TOKEN)")
     p_download.add_argument("--dest", default=None, help=f"target folder (default: ${paths.STUDY_DIR_ENV} or data/raw/tau-usi)")
     p_download.add_argument("--force", action="store_true", help="download even when the files are present")
@@ -967,9 +1204,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "validate":
-            kind, summary = validate_file(args.path, args.kind)
+            found: list[DataWarning] = []
+            kind, summary = validate_file(args.path, args.kind, strict=args.strict, warnings=found)
             print(f"{args.path}: valid {KIND_NAMES[kind]}")
             print(summary)
+            for line in warning_lines(found):
+                print(f"warning: {line}", file=sys.stderr)
         elif args.command == "download":
             download(args.dest, force=args.force)
         else:

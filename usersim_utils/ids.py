@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import re
 
+from .errors import excerpt
+
 DOMAINS: tuple[str, ...] = ("airline", "retail")
 #: Number of test tasks per domain in tau-bench v1 (the study's 165 tasks).
 N_TASKS: dict[str, int] = {"airline": 50, "retail": 115}
 
 #: A valid key: domain, task index, then an optional ``_ann2``/``_ann3`` or run suffix.
-KEY_RE = re.compile(r"^(airline|retail)_(\d+)(?:_(ann2|ann3|\d+))?$")
-#: Keys whose run index the reference scorer reads for ECE (spec §7 step 5).
-RUN_KEY_RE = re.compile(r"^(airline|retail)_\d+_\d+")
+#: ASCII digits (``\d`` would take ``airline_٣``) and ``\Z`` (``$`` would take a
+#: trailing newline): ``match`` and ``fullmatch`` both test the whole key.
+KEY_RE = re.compile(r"^(airline|retail)_([0-9]+)(?:_(ann2|ann3|[0-9]+))?\Z")
+#: Keys whose run index the reference scorer reads for ECE (spec §7 step 5): a
+#: prefix match, as in the reference, over ASCII digits.
+RUN_KEY_RE = re.compile(r"^(airline|retail)_[0-9]+_[0-9]+")
 _BATCH_SUFFIX = {"_ann2": 2, "_ann3": 3}
 
 
 def is_valid_key(key: str) -> bool:
     """True when ``key`` is ``<domain>_<i>`` with an optional batch or run suffix."""
-    return KEY_RE.match(key) is not None
+    return KEY_RE.fullmatch(key) is not None
 
 
 def task_key(key: str) -> str:
@@ -31,7 +36,7 @@ def task_key(key: str) -> str:
 
     Keys outside the grammar are returned unchanged.
     """
-    m = KEY_RE.match(key)
+    m = KEY_RE.fullmatch(key)
     return f"{m.group(1)}_{m.group(2)}" if m else key
 
 
@@ -81,7 +86,7 @@ def suffix_run_split(keys: list[str]) -> dict[str, dict[str, str]]:
     """
     runs: dict[str, dict[str, str]] = {}
     for key in keys:
-        m = KEY_RE.match(key)
+        m = KEY_RE.fullmatch(key)
         if m and m.group(3) and m.group(3).isdigit():
             runs.setdefault(m.group(3), {})[f"{m.group(1)}_{m.group(2)}"] = key
         else:
@@ -91,7 +96,8 @@ def suffix_run_split(keys: list[str]) -> dict[str, dict[str, str]]:
 
 def ece_run_index(key: str) -> str:
     """Run of a key for ECE (spec §7 step 5): its ``_<run>`` suffix when the key
-    matches ``^(airline|retail)_\\d+_\\d+``, else ``"1"``."""
+    matches :data:`RUN_KEY_RE` (``^(airline|retail)_[0-9]+_[0-9]+``, a prefix match),
+    else ``"1"``."""
     if RUN_KEY_RE.match(key):
         return key.rsplit("_", 1)[1]
     return "1"
@@ -109,14 +115,14 @@ def parse_task_spec(spec: str) -> list[str]:
     for part in filter(None, (p.strip() for p in spec.split(","))):
         domain, sep, rng = part.partition(":")
         if not sep or domain not in DOMAINS:
-            raise ValueError(f"bad task spec {part!r}: expected <airline|retail>:<i> or <i>-<j>")
+            raise ValueError(f"bad task spec {excerpt(part)}: expected <airline|retail>:<i> or <i>-<j>")
         lo, dash, hi = rng.partition("-")
         try:
             first, last = int(lo), int(hi) if dash else int(lo)
         except ValueError:
-            raise ValueError(f"bad task range in {part!r}") from None
+            raise ValueError(f"bad task range in {excerpt(part)}") from None
         if not 0 <= first <= last < N_TASKS[domain]:
-            raise ValueError(f"task range {part!r} outside {domain} 0-{N_TASKS[domain] - 1}")
+            raise ValueError(f"task range {excerpt(part)} outside {domain} 0-{N_TASKS[domain] - 1}")
         keys.extend(f"{domain}_{i}" for i in range(first, last + 1))
     if not keys:
         raise ValueError("empty task spec")

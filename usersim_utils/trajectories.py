@@ -13,14 +13,13 @@ same code as the published simulators.
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from . import ids
-from .errors import DataError
+from .errors import MAX_NESTING, DataError, excerpt, first_clause, is_finite_number, nesting_depth
 
 #: tau-bench opens every episode by sending this greeting to the user simulator;
 #: the trajectory leaves it out, the study's rollouts start with it.
@@ -103,7 +102,7 @@ def _require_int(item: Mapping[str, Any], name: str, err: dict[str, Any]) -> int
         raise DataError("missing", field=name, **err)
     value = item[name]
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise DataError(f"expected a non-negative integer, got {_type_name(value)} {value!r}", field=name, **err)
+        raise DataError(f"expected a non-negative integer, got {_type_name(value)} {excerpt(value)}", field=name, **err)
     return value
 
 
@@ -111,8 +110,8 @@ def _require_reward(item: Mapping[str, Any], err: dict[str, Any]) -> float:
     if "reward" not in item:
         raise DataError("missing", field="reward", **err)
     value = item["reward"]
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        raise DataError(f"expected a number, got {_type_name(value)} {value!r}", field="reward", **err)
+    if not is_finite_number(value):  # NaN, Infinity, 1e400 and a 400-digit integer included
+        raise DataError(f"expected a finite number, got {_type_name(value)} {excerpt(value)}", field="reward", **err)
     return float(value)
 
 
@@ -137,9 +136,17 @@ def _tool_calls(message: Mapping[str, Any], where: str, err: dict[str, Any]) -> 
                 arguments = json.loads(arguments) if arguments.strip() else {}
             except json.JSONDecodeError as exc:
                 raise DataError(f"not valid JSON: {exc.msg}", field=f"{at}.arguments", **err) from None
+            except RecursionError:
+                raise DataError("not readable JSON: nested too deeply", field=f"{at}.arguments", **err) from None
+            except ValueError as exc:  # an integer beyond Python's digit limit, for one
+                raise DataError(f"not readable JSON: {first_clause(exc)}", field=f"{at}.arguments", **err) from None
         if not isinstance(arguments, Mapping):
             raise DataError(
                 f"expected a JSON object of arguments, got {_type_name(arguments)}", field=f"{at}.arguments", **err
+            )
+        if nesting_depth(arguments) > MAX_NESTING:
+            raise DataError(
+                f"nested too deeply: more than {MAX_NESTING} levels of arrays and objects", field=f"{at}.arguments", **err
             )
         markup.append(function_markup(name, arguments))
     return markup
@@ -166,7 +173,7 @@ def convert_traj(traj: Any, *, err: Mapping[str, Any] | None = None) -> list[dic
             raise DataError(f"expected a message object, got {_type_name(message)}", field=where, **err)
         role = message.get("role")
         if role not in _ROLES:
-            problem = "missing" if role is None else f"unknown role {role!r} (expected one of {', '.join(_ROLES)})"
+            problem = "missing" if role is None else f"unknown role {excerpt(role)} (expected one of {', '.join(_ROLES)})"
             raise DataError(problem, field=f"{where}.role", **err)
         content = message.get("content")
         if role == "system":
@@ -198,7 +205,8 @@ def from_tau_bench(
     """Rollout records of a tau-bench trajectory list (spec ``data-formats.md``).
 
     Each item becomes ``{instance_id, conversation, reward, keep: True, source:
-    "tau-bench", trial}``, keyed ``<domain>_<task_id>`` when every task has a single
+    "tau-bench", trial}`` (plus the item's ``survey``, when it has one, as it is:
+    the rollout validator checks it), keyed ``<domain>_<task_id>`` when every task has a single
     trial, else ``<domain>_<task_id>_<trial + 1>`` (each trial is a run). The domain
     is ``domain`` or recognised per item (:func:`recognise_domain`). Raises
     :class:`DataError` naming ``file``, the item (``item <index>``) and the field
@@ -208,7 +216,7 @@ def from_tau_bench(
     if not isinstance(items, list):
         raise DataError(f"expected a list of tau-bench trajectories, got {_type_name(items)}", file=file)
     if domain is not None and domain not in ids.DOMAINS:
-        raise DataError(f"unknown domain {domain!r} (expected one of {', '.join(ids.DOMAINS)})", file=file)
+        raise DataError(f"unknown domain {excerpt(domain)} (expected one of {', '.join(ids.DOMAINS)})", file=file)
     parsed = []
     for index, item in enumerate(items):
         err = {"file": file, "record": f"item {index}"}
@@ -229,11 +237,11 @@ def from_tau_bench(
                 field="traj",
                 **err,
             )
-        parsed.append((index, item_domain, task_id, trial, reward, conversation))
+        parsed.append((index, item_domain, task_id, trial, reward, conversation, item))
     trials = Counter((d, t) for _, d, t, *_ in parsed)
     several = any(n > 1 for n in trials.values())
     records: dict[str, dict] = {}
-    for index, item_domain, task_id, trial, reward, conversation in parsed:
+    for index, item_domain, task_id, trial, reward, conversation, item in parsed:
         key = f"{item_domain}_{task_id}" + (f"_{trial + 1}" if several else "")
         if key in records:
             raise DataError(
@@ -248,5 +256,7 @@ def from_tau_bench(
             "source": SOURCE,
             "trial": trial,
         }
+        if "survey" in item:
+            records[key]["survey"] = item["survey"]
     return records
 
