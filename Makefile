@@ -24,14 +24,14 @@ export CMAKE_BUILD_PARALLEL_LEVEL := 2
 
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: help setup run test test-fast test-slow bench lab download demo strip refresh freeze clean
+.PHONY: help setup run site test test-fast test-slow bench lab download demo strip refresh freeze clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,site]'
 	@touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv at the repository root and install everything (pinned)
@@ -43,6 +43,17 @@ run: $(STAMP) ## Execute every notebook offline with papermill into reports/ (AR
 	  $(BIN)/papermill --cwd notebooks --kernel python3 --no-progress-bar $$nb $(REPORTS)/notebooks/$$(basename $$nb) $(ARGS); \
 	done
 	@echo "Executed notebooks: $(REPORTS)/notebooks/   figures: $(REPORTS)/figures/"
+
+# The report site's JavaScript (Vega, Vega-Lite, vega-embed, MathJax): npm packages pinned by
+# docs/js/package-lock.json, installed into the git-ignored docs/js/node_modules.
+SITE_JS := docs/js/node_modules/.package-lock.json
+
+$(SITE_JS): docs/js/package.json docs/js/package-lock.json
+	@command -v npm >/dev/null || { echo "error: make site needs npm (Debian: apt-get install npm)" >&2; exit 2; }
+	npm ci --prefix docs/js --no-audit --no-fund --ignore-scripts --loglevel=error
+
+site: $(STAMP) $(SITE_JS) ## Build the report site from the executed notebooks (run `make run` first) into reports/site/
+	$(BIN)/python docs/build_site.py --reports $(REPORTS) --out $(REPORTS)/site
 
 # The notebooks' checked numbers are computed on the SYNTHETIC demo panel, so nbval always
 # runs them there, even when the real study data sits in data/raw/tau-usi.
