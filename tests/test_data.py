@@ -414,6 +414,25 @@ def test_count_warnings_by_file_and_field() -> None:
     assert data.count_warnings([]).columns.tolist() == ["file", "field", "n"] and data.count_warnings([]).empty
 
 
+def test_duplicate_keys_are_located(tmp_path: Path) -> None:
+    indented = tmp_path / "sessions.json"
+    indented.write_text('{\n  "airline_0": {"conversation": []},\n  "retail_1": {},\n    "airline_0": {}\n}\n')
+    with pytest.raises(DataError) as info:
+        data.read_json(indented)
+    assert str(info.value) == (
+        f"{indented}: record 'airline_0': the same key twice in the top-level object, at line 2, column 3 "
+        "and at line 4, column 5 (a JSON reader keeps only the last)"
+    )
+    trajectories = tmp_path / "run.json"  # a list: records are named by item, as tau-bench errors are
+    trajectories.write_text('[{"task_id": 0}, {"task_id": 1, "trial": 0, "trial": 1}]')
+    with pytest.raises(DataError) as info:
+        data.read_json(trajectories)
+    assert str(info.value) == (
+        f"{trajectories}: record 'item 1': the key 'trial' twice in one object (its entries 2 and 3; "
+        "a JSON reader keeps only the last)"
+    )
+
+
 # ------------------------------------------------------- files that are not files
 def test_read_json_refuses_a_device_without_reading_it() -> None:
     with pytest.raises(DataError, match=r"^/dev/null: not a regular file \(a FIFO, device or socket\)"):
