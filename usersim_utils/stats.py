@@ -82,7 +82,8 @@ def adjust_table(
     if missing:
         raise ValueError(f"no column {missing[0]!r} in the table")
     out = table.copy()
-    groups = [out.index] if not by else [idx for _, idx in out.groupby(list(by), sort=False).groups.items()]
+    family = out.groupby(list(by), sort=False, dropna=False).ngroup() if by else pd.Series(0, index=out.index)
+    groups = [out.index[(family == f).to_numpy()] for f in family.unique()]
     for column in p_columns:
         for method in methods:
             adjusted = pd.Series(np.nan, index=out.index)
