@@ -237,22 +237,21 @@ def matched_simulator(
     dimensions: unc.Dimensions = DIMENSIONS,
     *,
     eval_in_usi: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(cells (K, M), feature_dice (K, F))`` of one simulator scored run by run.
+) -> np.ndarray:
+    """(K, M) cells of one simulator scored run by run.
 
     For each human batch: every run's row against the batch row on their shared
     tasks (:func:`_run_feature_dice`), Dice averaged over the runs counted in the
     batch; ECE(batch) = mean over runs of ECE(run, batch) (the reference value);
     USI(batch) from these terms and the simulator's Eval (left out of USI, not of
-    the Eval cell, with ``eval_in_usi`` False). Cells and feature Dice
-    (x 100) are means over the batches that have a value; metrics as
-    :func:`uncertainty.metric_names`.
+    the Eval cell, with ``eval_in_usi`` False). Cells are means over the
+    batches that have a value; metrics as :func:`uncertainty.metric_names`.
     """
     columns = unc._dimension_columns(dimensions)
     onehot = (bins[:, None] == np.arange(n_bins)[None, :]).astype(float)
     in_map = bins >= 0
     eval_mean = unc._eval_mean([(weights, sim)])
-    dims_b, dice_b, ece_b, usi_b = [], [], [], []
+    dims_b, ece_b, usi_b = [], [], []
     for hrow, hsucc in zip(panel.human_rows, panel.human_success):
         per_run = []
         for run in sim.row_runs.values():
@@ -270,17 +269,15 @@ def matched_simulator(
         ece = unc._mean_defined(np.stack(run_eces, axis=1), axis=1) if run_eces else np.full(len(weights), np.nan)
         ece = np.where(counted, ece, np.nan)
         dims_b.append(dims)
-        dice_b.append(100.0 * feature_dice)
         ece_b.append(ece)
         usi_b.append(unc._usi(dims, ece, eval_mean if eval_in_usi else None))
     eval_cell = eval_mean if eval_mean is not None else np.full(len(weights), np.nan)
-    cells = np.column_stack([
+    return np.column_stack([
         unc._mean_defined(np.stack(dims_b, axis=2), axis=2),
         eval_cell,
         unc._mean_defined(np.stack(ece_b, axis=1), axis=1),
         unc._mean_defined(np.stack(usi_b, axis=1), axis=1),
     ])
-    return cells, unc._mean_defined(np.stack(dice_b, axis=2), axis=2)
 
 
 def pair_eval_mean(pair_agreement: unc.AgreementArrays | None, weights: np.ndarray) -> np.ndarray | None:
@@ -353,8 +350,7 @@ def matched_weights(
         sim = mp.panel.simulators[label]
         # Eval counts in USI on both sides or on neither (people may have no surveys to match)
         both_have_eval = sim.agreement is not None and mp.pair_agreement is not None
-        cells, _ = matched_simulator(mp.panel, sim, weights, bins, n_bins, dimensions, eval_in_usi=both_have_eval)
-        sims.append(cells)
+        sims.append(matched_simulator(mp.panel, sim, weights, bins, n_bins, dimensions, eval_in_usi=both_have_eval))
         ceilings.append(with_eval if both_have_eval else without_eval)
     return np.stack(sims, axis=1), np.stack(ceilings, axis=1)
 
@@ -419,7 +415,8 @@ def feature_dice(mp: MatchedPanel, *, dimensions: unc.Dimensions = DIMENSIONS) -
     Dice(run row, batch row) (:func:`matched_simulator`); the ceiling's is the mean
     over the pairs 1-2, 1-3, 2-3 of Dice(batch a, batch b) on their common tasks.
     ``human`` and ``simulator`` are the feature's row values averaged the same way
-    (rates x 100). Rows: the ceiling first (``name`` ``"human"``, ``runs`` 0), then
+    (rates x 100; for the ceiling, ``simulator`` is the first batch of each pair,
+    which plays the simulator). Rows: the ceiling first (``name`` ``"human"``, ``runs`` 0), then
     each simulator; columns ``name``, ``runs``, ``dimension``, ``feature``,
     ``human``, ``simulator``, ``dice``, ``ceiling_dice``, ``gap`` (dice − ceiling_dice).
     """
@@ -429,8 +426,8 @@ def feature_dice(mp: MatchedPanel, *, dimensions: unc.Dimensions = DIMENSIONS) -
     for a, b in ((a - 1, b - 1) for a, b in usi.HUMAN_PAIRS):
         rows_a, rows_b = panel.human_rows[a], panel.human_rows[b]
         common = rows_a.present & rows_b.present
-        row_a = unc._safe_divide(ones @ (rows_a.feature_sum * common[:, None]), (ones @ (rows_a.n_features * common))[:, None])
-        row_b = unc._safe_divide(ones @ (rows_b.feature_sum * common[:, None]), (ones @ (rows_b.n_features * common))[:, None])
+        row_a, row_b = (unc._safe_divide(ones @ (rows.feature_sum * common[:, None]),
+                                         (ones @ (rows.n_features * common))[:, None]) for rows in (rows_a, rows_b))
         ceiling_dice.append(100.0 * unc._dice(row_b, row_a)[0])
         ceiling_a.append(row_a[0])
         ceiling_b.append(row_b[0])

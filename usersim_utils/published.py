@@ -137,7 +137,8 @@ PUBLISHED_SIMULATORS: dict[str, tuple[str, str]] = {
 EXTRA_ALIASES: dict[str, str] = {
     "DeepSeek-V3.1": "DeepSeek-V3.1", "deepseek-ai/DeepSeek-V3.1": "DeepSeek-V3.1",
     "Llama-3.3-70B-Instruct-Turbo": "Llama-3.3-70B", "Llama-3.3-70B-Instruct": "Llama-3.3-70B",
-    "Llama-4-Maverick-17B-128E-Instruct-FP8": "Llama-4-Maverick", "Llama-4-Maverick-17B-128E-Instruct": "Llama-4-Maverick",
+    "Llama-4-Maverick-17B-128E-Instruct-FP8": "Llama-4-Maverick",
+    "Llama-4-Maverick-17B-128E-Instruct": "Llama-4-Maverick",
     "MiniMax-M2.5": "MiniMax-M2.5", "Kimi-K2.5": "Kimi-K2.5", "gpt-oss-120b": "gpt-oss-120b",
     "Qwen2.5-7B-Instruct-Turbo": "Qwen2.5-7B", "Qwen2.5-7B-Instruct": "Qwen2.5-7B",
     "Qwen3-235B-A22B-Thinking-2507": "Qwen3-235B", "Qwen3-235B-A22B": "Qwen3-235B",
