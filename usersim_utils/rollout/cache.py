@@ -5,7 +5,9 @@ the runner keeps its own: one JSON file per call under ``<root>/<k[:2]>/<k>.json
 ``k`` being the SHA-256 of the canonical JSON of (model, endpoint, messages,
 parameters). Same request -> same file -> the recorded reply, with no model call.
 Files are written atomically (temporary file, then ``os.replace``), so a crash never
-leaves a half-written entry and concurrent writers of one key cannot corrupt it.
+leaves a half-written entry and concurrent writers of one key cannot corrupt it. A
+write that fails (full disk, read-only folder) raises :class:`OutputError`, one line
+naming the file.
 """
 
 from __future__ import annotations
@@ -17,12 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write_text
+from .errors import OutputError
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write ``obj`` as UTF-8 JSON to ``path`` so readers see the old file or the new
-    one, never a partial one (:func:`usersim_utils.atomic.atomic_write_text`)."""
-    atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=1))
+    one, never a partial one (:func:`usersim_utils.atomic.atomic_write_text`).
+    :class:`OutputError` when the file cannot be written."""
+    text = json.dumps(obj, ensure_ascii=False, indent=1)
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def request_key(request: Mapping[str, Any]) -> str:
@@ -43,17 +51,25 @@ class ResponseCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The recorded reply, or ``None`` when absent. An unreadable entry (edited by
-        hand) counts as absent and is overwritten by the next call."""
+        hand, nested too deep to parse) counts as absent and is overwritten by the next call."""
         try:
             with self.path(key).open(encoding="utf-8") as fh:
                 value = json.load(fh)
-        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        except (FileNotFoundError, NotADirectoryError, ValueError, RecursionError):  # ValueError: bad JSON or UTF-8
             return None
         return value if isinstance(value, dict) else None
 
     def put(self, key: str, reply: Mapping[str, Any]) -> None:
         """Record a reply (atomically)."""
         write_json_atomic(self.path(key), dict(reply))
+
+    def discard(self, key: str) -> None:
+        """Forget a recorded reply (one that turned out unusable), so the next identical
+        request calls the model again instead of replaying it."""
+        try:
+            self.path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot remove {self.path(key)}: {exc.strerror or exc}") from exc
 
     def __len__(self) -> int:
         return sum(1 for _ in self.root.glob("*/*.json")) if self.root.exists() else 0

@@ -6,21 +6,30 @@ injected completion function), retrying rate limits, timeouts, connection errors
 5xx answers with exponential backoff, records the normalised reply and books tokens
 and cost in the :class:`Ledger`. API keys are never parameters: litellm reads them
 from the environment (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``, ...).
+
+Retries happen here and nowhere else: litellm and the OpenAI client it drives are
+told not to retry (``num_retries=0``, ``max_retries=0``), otherwise their retries
+multiply ours (7 x 3 attempts of 600 s each against a hung server). One model call
+gets at most ``max_retries + 1`` attempts, each bounded by ``request_timeout_s``,
+and all of them together, backoff included, by ``retry_budget_s``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import litellm
 
 from .cache import ResponseCache, request_key
+from .errors import EndpointError, ReplyError
 
 # No help banners on errors; never download a Hugging Face tokenizer to count tokens.
 litellm.suppress_debug_info = True
@@ -37,6 +46,15 @@ RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 CompletionFn = Callable[..., Any]
+
+#: Seconds one attempt of a model call may take (``--request-timeout``).
+DEFAULT_REQUEST_TIMEOUT_S = 600.0
+#: Seconds one model call may take over all its attempts and waits (``--retry-budget``).
+DEFAULT_RETRY_BUDGET_S = 1200.0
+#: Retries after the first attempt (``--max-retries``).
+DEFAULT_MAX_RETRIES = 6
+#: Longest wait for a TCP connection when checking an endpoint before the run.
+ENDPOINT_CHECK_TIMEOUT_S = 10.0
 
 
 class RolloutCancelled(Exception):
@@ -156,10 +174,41 @@ class UsageTally:
         }
 
 
+#: What litellm says (1.110) when a server's reply is not a chat completion -> our line.
+_UNREADABLE_REPLY_MARKERS = (
+    ("provider returned a response with no 'choices'", "the server returned no choices"),
+    ("provider returned 'choices' that is not a list", "the server returned 'choices' that is not a list"),
+    ("Empty or invalid response from LLM endpoint", "the server returned a reply that is not a chat completion"),
+)
+
+
+def unreadable_reply_reason(error_text: str) -> str | None:
+    """Why litellm could not read a server's reply, from the text of the error it
+    raised (sometimes with its own traceback inside), or ``None`` when the error is
+    about something else."""
+    for marker, reason in _UNREADABLE_REPLY_MARKERS:
+        if marker in error_text:
+            return reason
+    if "Invalid response object" not in error_text:
+        return None
+    received = error_text.partition("received_args=")[2]
+    if "'choices': []" in received:
+        return "the server returned no choices"
+    if "'message': None" in received or "'message'" not in received:
+        return "the server returned a null message"
+    return "the server returned a reply that is not a chat completion"
+
+
 def normalise_response(response: Any, model: str) -> Reply:
     """A :class:`Reply` from a litellm ``ModelResponse`` (or an object shaped like one).
-    Tool calls without an id get a deterministic one, so replays hash identically."""
-    message = response.choices[0].message
+    Tool calls without an id get a deterministic one, so replays hash identically.
+    :class:`ReplyError` when the server returned no choices or a null message."""
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise ReplyError(f"{model}: the server returned no choices")
+    message = getattr(choices[0], "message", None)
+    if message is None:
+        raise ReplyError(f"{model}: the server returned a null message")
     calls = []
     for i, tc in enumerate(getattr(message, "tool_calls", None) or ()):
         fn = tc.function
@@ -190,11 +239,38 @@ def response_cost(response: Any, model: str) -> float:
         return 0.0
 
 
+def parse_endpoint(url: str, name: str = "endpoint") -> tuple[str, int]:
+    """``(host, port)`` of an ``http(s)://host[:port]/...`` URL (port 80 or 443 by
+    default); ``ValueError`` naming ``name`` (e.g. ``--api-base``) otherwise."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port that is not a number, or out of range
+        port = None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
+        raise ValueError(f"bad {name} {url!r}: expected http(s)://host[:port]/...")
+    return parts.hostname, port
+
+
+def check_endpoint(url: str, timeout_s: float = ENDPOINT_CHECK_TIMEOUT_S) -> None:
+    """Open (and close) a TCP connection to the host and port of ``url``, so that a
+    wrong ``--api-base`` fails at once in one line instead of after every
+    conversation's retries. :class:`EndpointError` when it cannot be reached."""
+    try:
+        host, port = parse_endpoint(url)
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except ValueError as exc:
+        raise EndpointError(str(exc)) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise EndpointError(f"cannot reach {url} ({host} port {port}): {reason}; is the server running?") from None
+
+
 class ModelClient:
     """Cached, retried, accounted model calls. Thread-safe.
 
     ``completion_fn`` defaults to ``litellm.completion``; tests inject a scripted one.
-    ``sleep`` is injectable so that tests of the backoff do not wait.
+    ``sleep`` and ``clock`` are injectable so that tests of the backoff do not wait.
     """
 
     def __init__(
@@ -202,11 +278,13 @@ class ModelClient:
         cache: ResponseCache | None,
         *,
         completion_fn: CompletionFn | None = None,
-        max_retries: int = 6,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         backoff_base_s: float = 1.0,
         backoff_max_s: float = 60.0,
-        request_timeout_s: float = 600.0,
+        request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+        retry_budget_s: float = DEFAULT_RETRY_BUDGET_S,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         cancel_event: threading.Event | None = None,
     ) -> None:
         self.cache = cache
@@ -215,7 +293,9 @@ class ModelClient:
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self.request_timeout_s = request_timeout_s
+        self.retry_budget_s = retry_budget_s
         self.sleep = sleep
+        self.clock = clock
         self.cancel_event = cancel_event or threading.Event()
         self.ledger = Ledger()
 
@@ -232,31 +312,54 @@ class ModelClient:
         api_base: str | None = None,
         tally: UsageTally | None = None,
         cache_tag: str | None = None,
+        check: Callable[[Reply], object] | None = None,
         **params: Any,
     ) -> Reply:
         """One chat completion of ``model`` on ``messages`` with optional ``params``
         (``tools``, ``tool_choice``, ``temperature``, ``stop``, ``reasoning_effort``...),
         served from the cache when the same request was made before. ``tally``, when
         given, also counts the reply for its conversation; ``cache_tag`` (e.g. the run
-        number) is part of the cache key only, so that repeated runs are fresh samples."""
+        number) is part of the cache key only, so that repeated runs are fresh samples.
+
+        ``check(reply)`` raises :class:`ReplyError` for a reply its caller cannot use
+        (e.g. a survey it cannot parse). Such a reply is never recorded, and a recorded
+        one that fails the check (from an older version) is discarded and asked for
+        again, so that a rerun does not replay the same failure forever."""
         params = {k: v for k, v in params.items() if v is not None}
         request = {"model": model, "api_base": api_base, "messages": messages, "params": params, "tag": cache_tag}
         key = request_key(request)
-        if self.cache is not None and (hit := self.cache.get(key)) is not None:
-            reply = Reply.from_json(hit, cached=True)
-        else:
+        reply = self._replay(key, check)
+        fresh = reply is None
+        if reply is None:
             reply = self._call_with_retries(model, messages, api_base, params)
-            if self.cache is not None:
-                self.cache.put(key, reply.to_json())
-        self.ledger.book(role, reply)
+        self.ledger.book(role, reply)  # before anything can fail: a call made is a call paid
         if tally is not None:
             tally.add(role, reply)
+        if fresh:
+            if check is not None:
+                check(reply)
+            if self.cache is not None:
+                self.cache.put(key, reply.to_json())
+        return reply
+
+    def _replay(self, key: str, check: Callable[[Reply], object] | None) -> Reply | None:
+        """The recorded reply of ``key`` if there is a usable one, else ``None``."""
+        if self.cache is None or (hit := self.cache.get(key)) is None:
+            return None
+        try:
+            reply = Reply.from_json(hit, cached=True)
+            if check is not None:
+                check(reply)
+        except (ReplyError, TypeError, ValueError):  # unusable or malformed: ask again
+            self.cache.discard(key)
+            return None
         return reply
 
     def _call_with_retries(
         self, model: str, messages: Sequence[Mapping[str, Any]], api_base: str | None, params: dict[str, Any]
     ) -> Reply:
-        kwargs: dict[str, Any] = dict(params, timeout=self.request_timeout_s, drop_params=True)
+        # retries are ours alone: litellm's (num_retries) and the OpenAI client's (max_retries) are off
+        kwargs: dict[str, Any] = dict(params, drop_params=True, num_retries=0, max_retries=0)
         if api_base:
             kwargs["api_base"] = api_base
             # OpenAI-compatible servers (vLLM, llama.cpp, Ollama) usually need no key, but the
@@ -264,14 +367,21 @@ class ModelClient:
             # (not a secret) unless the user set OPENAI_API_KEY in the environment.
             if model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
                 kwargs["api_key"] = "EMPTY"
+        deadline = self.clock() + self.retry_budget_s
         for attempt in range(self.max_retries + 1):
             if self.cancel_event.is_set():
                 raise RolloutCancelled("run cancelled")
+            # no attempt may outlast the budget; the first always gets at least a moment
+            kwargs["timeout"] = max(min(self.request_timeout_s, deadline - self.clock()), 0.001)
             try:
                 response = self.completion_fn(model=model, messages=[dict(m) for m in messages], **kwargs)
                 return normalise_response(response, model)
-            except RETRYABLE_ERRORS:
-                if attempt == self.max_retries:
+            except RETRYABLE_ERRORS as exc:
+                # litellm reports a reply it cannot read as a 500 carrying its own traceback
+                if (reason := unreadable_reply_reason(str(exc))) is not None:
+                    raise ReplyError(f"{model}: {reason}") from None
+                delay = self.backoff_delay(attempt)
+                if attempt == self.max_retries or self.clock() + delay >= deadline:
                     raise
-                self.sleep(self.backoff_delay(attempt))
+                self.sleep(delay)
         raise AssertionError("unreachable")  # the loop returns or raises
