@@ -138,7 +138,7 @@ def parse_tool_calls(text: str) -> tuple[str, list[dict[str, Any]]]:
     for i, block in enumerate(_TOOL_CALL_RE.findall(text)):
         try:
             value = json.loads(block.strip())
-        except (json.JSONDecodeError, ValueError):
+        except (json.JSONDecodeError, ValueError, RecursionError):
             return text.strip(), []
         for item in value if isinstance(value, list) else [value]:
             if not isinstance(item, dict) or not isinstance(item.get("name"), str):

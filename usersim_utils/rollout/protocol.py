@@ -13,6 +13,9 @@ One conversation on one task (``data-formats.md``):
 5. the simulator, in the same context, fills in the 8-item survey as JSON. The reply
    is parsed leniently (bare JSON, JSON in a code fence or in prose, or ``field: value``
    lines); an answer that is not one of the item's options is stored as missing (null).
+   A reply that cannot be parsed at all (JSON nested too deep for the parser) fails
+   the conversation with one line and is not kept in the cache, so a rerun asks the
+   model again instead of replaying the failure.
 
 Two framings of the simulator prompt:
 
@@ -41,6 +44,7 @@ from .. import survey as survey_mod
 from ..trajectories import function_markup
 from .client import ModelClient, Reply, UsageTally
 from .env import TaskEnv
+from .errors import ReplyError
 
 GREETING = "Hi! How can I help you today?"
 STOP_MARKER = "###STOP###"
@@ -183,7 +187,8 @@ _FIELD_LINE_RE = re.compile(r"""^[\s\-*]*["']?(\w+)["']?\s*[:=]\s*["']?(.*?)["']
 
 def _json_objects(text: str) -> list[dict[str, Any]]:
     """Every JSON object findable in ``text``: the whole text, fenced blocks, and each
-    balanced ``{...}`` span, in that order."""
+    balanced ``{...}`` span, in that order. :class:`ReplyError` when a candidate is
+    nested too deep for the JSON parser."""
     candidates = [text] + _FENCE_RE.findall(text)
     depth, start = 0, None
     for i, ch in enumerate(text):
@@ -201,6 +206,8 @@ def _json_objects(text: str) -> list[dict[str, Any]]:
             value = json.loads(cand.strip())
         except (json.JSONDecodeError, ValueError):
             continue
+        except RecursionError:
+            raise ReplyError("the survey reply cannot be parsed: its JSON is nested too deep") from None
         if isinstance(value, dict):
             found.append(value)
     return found
@@ -223,6 +230,7 @@ def parse_survey(text: str) -> dict[str, str | None]:
 
     The first JSON object that names at least one item is used; with none, lines such
     as ``task_success: Yes - Task completed`` are read. Invalid answers become ``None``.
+    :class:`ReplyError` when the reply cannot be parsed (JSON nested too deep).
     """
     raw: dict[str, Any] = {}
     for obj in _json_objects(text):
@@ -249,12 +257,14 @@ def survey_record(answers: Mapping[str, str | None]) -> dict[str, dict[str, str 
 
 
 def parse_tool_arguments(arguments: str) -> dict[str, Any] | None:
-    """The arguments of a tool call as a dict, or ``None`` when they are not a JSON object."""
+    """The arguments of a tool call as a dict, or ``None`` when they are not a JSON
+    object (nested too deep to parse included: the agent is told, as for any other
+    malformed call)."""
     if not arguments.strip():
         return {}
     try:
         value = json.loads(arguments)
-    except (json.JSONDecodeError, ValueError):
+    except (json.JSONDecodeError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
@@ -429,6 +439,7 @@ def run_conversation(
         api_base=settings.simulator_api_base,
         temperature=settings.simulator_temperature,
         response_format=survey_response_format() if style == "transcript" else None,
+        check=lambda reply: parse_survey(reply.content),
     )
     answers = parse_survey(survey_reply.content)
     return {
