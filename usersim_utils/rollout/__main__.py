@@ -2,22 +2,29 @@
 --domains retail:0-4,airline:0-2 --runs N --concurrency K --max-user-turns T --out DIR``.
 
 The last line printed is ``conversations=N model_calls=M cache_hits=K cost_usd=X``.
-Bad arguments give one ``error: ...`` line on stderr and exit status 2; conversations
-that failed are listed on stderr and give exit status 1 (the finished ones are kept);
-Ctrl-C stops at once with status 130, and the same command resumes.
-API keys come from the environment only (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``...).
+Bad arguments give one ``error: ...`` line on stderr and exit status 2, as do an
+unusable ``--out``, an ``--api-base`` that accepts no connection and another process
+rolling out the same label into the same folder (these still end with the summary
+line, of zeros). Conversations that failed are listed on stderr and give exit status
+1 (the finished ones are kept); so does a write that fails mid-run (a full disk).
+Ctrl-C stops at once with status 130 and one line, abandoning the calls in flight;
+the same command resumes. API keys come from the environment only
+(``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``...); error lines never show their values.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
 
 from .. import ids, paths
+from .client import DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_RETRY_BUDGET_S, Ledger
+from .errors import RolloutError, describe
 from .local_model import MODEL as LOCAL_MODEL
-from .runner import MAX_RUNS, RolloutConfig, run_rollouts
+from .runner import MAX_RUNS, RolloutConfig, RolloutSummary, run_rollouts
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -60,6 +67,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--simulator-temperature", type=float, default=None, help="default: provider's default")
     p.add_argument("--agent-temperature", type=float, default=None, help="default: provider's default")
     p.add_argument("--agent-reasoning-effort", default=None, help="e.g. 'low' (the study's GPT-5.2 agent)")
+    p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=DEFAULT_REQUEST_TIMEOUT_S,
+        metavar="SECONDS",
+        help="longest wait for one attempt of a model call (default %(default)g)",
+    )
+    p.add_argument(
+        "--retry-budget",
+        type=float,
+        default=DEFAULT_RETRY_BUDGET_S,
+        metavar="SECONDS",
+        help="longest time one model call may take over all its attempts and waits (default %(default)g)",
+    )
+    p.add_argument(
+        "--max-retries",
+        type=int,
+        default=DEFAULT_MAX_RETRIES,
+        help="retries of a model call after a timeout, rate limit, connection error or 5xx (default %(default)d)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -85,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             simulator_temperature=args.simulator_temperature,
             agent_temperature=args.agent_temperature,
             agent_reasoning_effort=args.agent_reasoning_effort,
+            request_timeout_s=args.request_timeout,
+            retry_budget_s=args.retry_budget,
+            max_retries=args.max_retries,
         ).validated()
     except ValueError as exc:  # includes DataError
         print(f"error: {exc}", file=sys.stderr)
@@ -94,12 +124,40 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; finished conversations are saved, rerun the same command to resume", file=sys.stderr)
         return 130
-    for key, problem in summary.failures.items():
-        print(f"error: {key}: {problem}", file=sys.stderr)
-    print(f"wrote {summary.eval_results_path} and {summary.survey_path}", file=sys.stderr)
-    print(summary.summary_line(), flush=True)
+    except RolloutError as exc:
+        print(f"error: {describe(exc)}", file=sys.stderr)
+        if exc.summary is None:  # it never started
+            print(RolloutSummary.line(0, Ledger().to_json()), flush=True)
+            return 2
+        report(exc.summary)
+        return 1
+    report(summary)
     return 1 if summary.failures else 0
 
 
+def report(summary: RolloutSummary) -> None:
+    """The failed conversations and the files on stderr, then the summary line."""
+    for key, problem in summary.failures.items():
+        print(f"error: {key}: {problem}", file=sys.stderr)
+    if summary.set_aside:
+        print(
+            f"note: {summary.set_aside} conversation(s) of label {summary.label!r} were played with other settings; "
+            f"they stay in {summary.eval_results_path.parent / '.work' / summary.label} and are not in the results",
+            file=sys.stderr,
+        )
+    if summary.written:
+        print(f"wrote {summary.eval_results_path} and {summary.survey_path}", file=sys.stderr)
+    elif not summary.records:
+        print(f"no finished conversation: {summary.eval_results_path} not written", file=sys.stderr)
+    print(summary.summary_line(), flush=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    if status == 130:
+        # Ctrl-C: leave now. Tearing down the interpreter (litellm's modules) takes
+        # seconds; everything worth keeping is on disk, and calls in flight are abandoned.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)

@@ -7,6 +7,7 @@ Layout under the output folder ``out`` (default ``paths.ROLLOUTS_DIR``)::
     ledger_<label>.json              calls, tokens, cost: this invocation and all conversations
     .cache/responses/                record/replay store of every model call
     .work/<label>/<settings>/        one file per finished conversation (<task>__run<r>.json)
+    .lock-<label>                    held (``flock``) while a process rolls out the label
 
 A conversation is written atomically to ``.work`` the moment it finishes, before the
 next one is looked at, so an interruption (crash, Ctrl-C, kill) loses at most the
@@ -15,6 +16,19 @@ and replays the calls an interrupted one had already made from the cache.
 ``<settings>`` is a digest of everything that shapes a conversation (models,
 endpoints, limits, prompt style, temperatures), so changing any of them starts
 afresh instead of mixing incompatible conversations under one label.
+
+``eval_results_<label>.json`` and ``survey_comparable_<label>.json`` are rebuilt at
+the end of every run from the whole ``<settings>`` folder: they hold every finished
+conversation of the label played with these settings, whichever ``--domains`` and
+``--runs`` earlier runs asked for, in a fixed order (domain, task, run). A run that
+finished nothing leaves them as they were. Conversations of the label played with
+other settings stay in their own folder (``RolloutSummary.set_aside`` counts them).
+
+A second process on the same output folder and label refuses to start
+(:class:`RunLockedError`) instead of playing everything again beside the first.
+Ctrl-C abandons the calls in flight at once (their conversations resume from the
+cache next time); a failed write (full disk, read-only folder) stops the run with one
+line (:class:`OutputError`), the finished conversations staying in ``.work``.
 
 Runs: with ``runs == 1`` keys are ``<domain>_<i>``; with more, ``<domain>_<i>_<run>``
 for run 1..3 (the reference scorer knows runs 1-3 only). Survey keys mirror the
@@ -26,12 +40,16 @@ replays of one another.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import math
+import os
+import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -40,7 +58,18 @@ from tqdm import tqdm
 
 from .. import ids, paths
 from .cache import ResponseCache, request_key, write_json_atomic
-from .client import CompletionFn, ModelClient, RoleUsage
+from .client import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_REQUEST_TIMEOUT_S,
+    DEFAULT_RETRY_BUDGET_S,
+    ENDPOINT_CHECK_TIMEOUT_S,
+    CompletionFn,
+    ModelClient,
+    RoleUsage,
+    check_endpoint,
+    parse_endpoint,
+)
+from .errors import OutputError, RolloutError, RunLockedError, describe
 from .protocol import (
     DEFAULT_MAX_TOOL_CALLS,
     DEFAULT_MAX_USER_TURNS,
@@ -53,6 +82,9 @@ from .protocol import (
 MAX_RUNS = 3
 _SURVEY_SUFFIX = {1: "", 2: "_ann2", 3: "_ann3"}
 _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_CONVERSATION_FILE_RE = re.compile(r"^(?P<task>[a-z]+_[0-9]+)__run(?P<run>[0-9]+)\.json\Z")
+#: Position of every study task in the fixed output order (airline, then retail).
+_TASK_ORDER = {key: i for i, key in enumerate(ids.parse_task_spec("all"))}
 
 
 def default_label(simulator: str) -> str:
@@ -76,7 +108,9 @@ def survey_key(task_key: str, run: int) -> str:
 class RolloutConfig:
     """Everything one rollout invocation needs. Models are litellm model strings;
     ``api_base`` applies to both sides unless a side has its own. ``None``
-    temperatures send nothing (the provider's default; greedy for the local model)."""
+    temperatures send nothing (the provider's default; greedy for the local model).
+    Each model call gets ``max_retries + 1`` attempts of at most ``request_timeout_s``
+    each, and at most ``retry_budget_s`` seconds in all (waits between attempts included)."""
 
     simulator: str
     agent: str
@@ -94,7 +128,9 @@ class RolloutConfig:
     simulator_temperature: float | None = None
     agent_temperature: float | None = None
     agent_reasoning_effort: str | None = None
-    max_retries: int = 6
+    max_retries: int = DEFAULT_MAX_RETRIES
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    retry_budget_s: float = DEFAULT_RETRY_BUDGET_S
 
     def validated(self) -> "RolloutConfig":
         """This config with tasks checked and the label filled in; ``ValueError`` (one
@@ -114,7 +150,14 @@ class RolloutConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+            raise ValueError(f"--max-retries must be >= 0, got {self.max_retries}")
+        for name in ("request_timeout_s", "retry_budget_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"--{name[:-2].replace('_', '-')} must be a positive number of seconds, got {value!r}")
+        for name in ("api_base", "simulator_api_base", "agent_api_base"):
+            if getattr(self, name) is not None:
+                parse_endpoint(getattr(self, name), f"--{name.replace('_', '-')}")
         resolve_prompt_style(self.simulator_prompt, self.simulator)
         label = self.label if self.label is not None else default_label(self.simulator)
         if not _LABEL_RE.match(label):
@@ -150,17 +193,27 @@ class RolloutSummary:
     ledger: dict[str, dict[str, float]]
     reused: int
     failures: dict[str, str] = field(default_factory=dict)
+    #: Whether ``eval_results``/``survey_comparable`` were (re)written by this run.
+    written: bool = True
+    #: Finished conversations of the label played with other settings (not in the files).
+    set_aside: int = 0
 
     @property
     def conversations(self) -> int:
-        """Number of conversations in ``eval_results_<label>.json``."""
+        """Number of finished conversations of the label with these settings: those in
+        ``eval_results_<label>.json`` (when :attr:`written`)."""
         return len(self.records)
 
     def summary_line(self) -> str:
-        """``conversations=N model_calls=M cache_hits=K cost_usd=X`` (this invocation)."""
-        total = self.ledger["total"]
+        """``conversations=N model_calls=M cache_hits=K cost_usd=X`` (calls: this invocation)."""
+        return self.line(self.conversations, self.ledger)
+
+    @staticmethod
+    def line(conversations: int, ledger: dict[str, dict[str, float]]) -> str:
+        """The summary line of ``conversations`` and a ledger's ``total``."""
+        total = ledger["total"]
         return (
-            f"conversations={self.conversations} model_calls={int(total['model_calls'])} "
+            f"conversations={conversations} model_calls={int(total['model_calls'])} "
             f"cache_hits={int(total['cache_hits'])} cost_usd={total['cost_usd']:.6f}"
         )
 
@@ -176,13 +229,140 @@ def conversation_file(work_dir: Path, task_key: str, run: int) -> Path:
 
 
 def load_finished(path: Path, task_key: str, run: int) -> dict[str, Any] | None:
-    """A finished conversation, or ``None`` if absent or not this task/run."""
+    """A finished conversation, or ``None`` if absent, unreadable or not this task/run
+    (it is then played again)."""
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+    except (OSError, ValueError, RecursionError):  # ValueError: bad JSON or UTF-8
         return None
     ok = isinstance(record, dict) and record.get("task_key") == task_key and record.get("run") == run
     return record if ok else None
+
+
+def load_work_folder(work_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
+    """Every finished conversation in ``work_dir``, keyed by ``(task_key, run)``:
+    files named ``<task>__run<r>.json`` of a study task and a run 1..MAX_RUNS whose
+    content is that task and run. Nothing when the folder is absent."""
+    finished: dict[tuple[str, int], dict[str, Any]] = {}
+    try:
+        names = sorted(p.name for p in work_dir.iterdir())
+    except OSError:
+        return finished
+    for name in names:
+        m = _CONVERSATION_FILE_RE.match(name)
+        if not m or m["task"] not in _TASK_ORDER or not 1 <= int(m["run"]) <= MAX_RUNS:
+            continue
+        task, run = m["task"], int(m["run"])
+        record = load_finished(work_dir / name, task, run)
+        if record is not None:
+            finished[(task, run)] = record
+    return finished
+
+
+def merged_records(finished: dict[tuple[str, int], dict[str, Any]], runs: int) -> dict[str, dict[str, Any]]:
+    """The contents of ``eval_results_<label>.json``: the finished conversations keyed
+    by instance id, in the fixed order (domain, task, run). Keys carry the run
+    (``<task>_<run>``) when ``runs > 1`` or any conversation is of run 2 or 3, so one
+    file never mixes the two key forms."""
+    runs_in_keys = max([runs, *(run for _, run in finished)])
+    records: dict[str, dict[str, Any]] = {}
+    for task, run in sorted(finished, key=lambda job: (_TASK_ORDER[job[0]], job[1])):
+        key = instance_id(task, run, runs_in_keys)
+        records[key] = dict(finished[(task, run)], instance_id=key)
+    return records
+
+
+def survey_file(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The contents of ``survey_comparable_<label>.json`` for :func:`merged_records`."""
+    return {survey_key(r["task_key"], r["run"]): {"survey": r["survey"]} for r in records.values()}
+
+
+def prepare_output_folder(out: Path) -> None:
+    """Create ``out`` if needed; :class:`OutputError` when it is a file, lies under
+    one, or cannot be created."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "not a folder" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror or str(exc)
+        raise OutputError(f"cannot use --out {out}: {reason}") from None
+
+
+@contextlib.contextmanager
+def label_lock(out: Path, label: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``<out>/.lock-<label>`` for the block, or raise
+    :class:`RunLockedError` at once if another process holds it. The kernel releases
+    it when the holder exits, however it exits; the file itself stays."""
+    path = out / f".lock-{label}"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+            raise RunLockedError(
+                f"another process (pid {holder}) is rolling out label {label!r} into {out}; "
+                "wait for it to finish, or use another --out or --label"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def check_endpoints(settings: ProtocolSettings, timeout_s: float) -> None:
+    """One TCP connection to each endpoint a non-local model of ``settings`` uses
+    (:func:`~usersim_utils.rollout.client.check_endpoint`)."""
+    endpoints = {
+        base
+        for model, base in ((settings.simulator, settings.simulator_api_base), (settings.agent, settings.agent_api_base))
+        if base and not model.startswith(LOCAL_PREFIX)
+    }
+    for base in sorted(endpoints):
+        check_endpoint(base, timeout_s)
+
+
+_Job = tuple[str, int]
+_Outcome = tuple[_Job, dict[str, Any] | None, BaseException | None]
+
+
+def start_workers(
+    todo: Sequence[_Job], play: Callable[[str, int], dict[str, Any]], concurrency: int, cancel: threading.Event
+) -> "queue.Queue[_Outcome]":
+    """Play ``todo`` on ``min(concurrency, len(todo))`` threads; each job's outcome
+    ``(job, record, None)`` or ``(job, None, exception)`` arrives on the returned queue.
+
+    A worker stops taking jobs once ``cancel`` is set, and after a run-level failure
+    (:class:`RolloutError`, which also sets ``cancel``) or any ``BaseException``. The
+    threads are daemons, unlike a ``ThreadPoolExecutor``'s, which the interpreter joins
+    at exit: Ctrl-C would then wait for every call in flight (up to the request
+    timeout). These are abandoned instead, so the process exits at once."""
+    jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+    for job in todo:
+        jobs.put(job)
+    outcomes: queue.Queue[_Outcome] = queue.Queue()
+
+    def work() -> None:
+        while not cancel.is_set():
+            try:
+                job = jobs.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                outcomes.put((job, play(*job), None))
+            except BaseException as exc:  # handed to the main thread, which decides
+                if isinstance(exc, RolloutError) or not isinstance(exc, Exception):
+                    cancel.set()
+                outcomes.put((job, None, exc))
+                if cancel.is_set():
+                    return
+
+    for i in range(min(concurrency, len(todo))):
+        threading.Thread(target=work, name=f"rollout-{i}", daemon=True).start()
+    return outcomes
 
 
 def conversation_usage(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -205,12 +385,17 @@ def run_rollouts(
     sleep: Callable[[float], None] = time.sleep,
 ) -> RolloutSummary:
     """Play every (task, run) of ``config`` not finished before, then write
-    ``eval_results_<label>.json``, ``survey_comparable_<label>.json`` and the ledger.
+    ``eval_results_<label>.json``, ``survey_comparable_<label>.json`` (every finished
+    conversation of the label with these settings) and the ledger.
 
-    ``completion_fn`` replaces ``litellm.completion`` (tests). A conversation that
-    raises an ``Exception`` is reported in ``failures`` and left for the next run; any
-    other ``BaseException`` (Ctrl-C, a simulated crash) stops the run at once, after
-    writing nothing but the conversations already finished.
+    ``completion_fn`` replaces ``litellm.completion`` (tests); without it, each
+    ``--api-base`` must accept a connection before anything is played. A conversation
+    that raises an ``Exception`` is reported in ``failures`` and left for the next run.
+    :class:`RolloutError` (one line, with ``summary`` when the run had started): the
+    output folder is unusable, a write failed, an endpoint is unreachable, or another
+    process holds the label. Any other ``BaseException`` (Ctrl-C, a simulated crash)
+    stops the run at once, abandoning the conversations in flight; the finished ones
+    are already in the working folder.
     """
     config = config.validated()
     assert config.label is not None
@@ -220,96 +405,112 @@ def run_rollouts(
 
         local_model.register()
     out = config.out_dir
-    work_dir = out / ".work" / config.label / settings_digest(settings)
-    jobs = [(task, run) for task in config.tasks for run in range(1, config.runs + 1)]
-    finished: dict[tuple[str, int], dict[str, Any]] = {}
-    for task, run in jobs:
-        record = load_finished(conversation_file(work_dir, task, run), task, run)
-        if record is not None:
-            finished[(task, run)] = record
-    reused = len(finished)
-    cancel = threading.Event()
-    client = ModelClient(
-        ResponseCache(out / ".cache" / "responses"),
-        completion_fn=completion_fn,
-        max_retries=config.max_retries,
-        sleep=sleep,
-        cancel_event=cancel,
-    )
-    failures: dict[str, str] = {}
+    prepare_output_folder(out)
+    with label_lock(out, config.label):
+        work_dir = out / ".work" / config.label / settings_digest(settings)
+        finished = load_work_folder(work_dir)
+        jobs = [(task, run) for task in config.tasks for run in range(1, config.runs + 1)]
+        todo = [job for job in jobs if job not in finished]
+        reused = len(jobs) - len(todo)
+        if todo and completion_fn is None:
+            check_endpoints(settings, min(config.request_timeout_s, ENDPOINT_CHECK_TIMEOUT_S))
+        cancel = threading.Event()
+        client = ModelClient(
+            ResponseCache(out / ".cache" / "responses"),
+            completion_fn=completion_fn,
+            max_retries=config.max_retries,
+            request_timeout_s=config.request_timeout_s,
+            retry_budget_s=config.retry_budget_s,
+            sleep=sleep,
+            cancel_event=cancel,
+        )
+        failures: dict[str, str] = {}
 
-    def play(task: str, run: int) -> dict[str, Any]:
-        record = run_conversation(task, run, instance_id(task, run, config.runs), client, settings, cache_tag=f"{task}/run{run}")
-        write_json_atomic(conversation_file(work_dir, task, run), record)
-        return record
+        def play(task: str, run: int) -> dict[str, Any]:
+            record = run_conversation(task, run, instance_id(task, run, config.runs), client, settings, cache_tag=f"{task}/run{run}")
+            write_json_atomic(conversation_file(work_dir, task, run), record)
+            return record
 
-    todo = [job for job in jobs if job not in finished]
-    with tqdm(total=len(jobs), initial=reused, desc=f"rollouts {config.label}", unit="conv", disable=not progress) as bar:
-        pool = ThreadPoolExecutor(max_workers=min(config.concurrency, max(1, len(todo))), thread_name_prefix="rollout")
-        futures: dict[Future[dict[str, Any]], tuple[str, int]] = {pool.submit(play, *job): job for job in todo}
-        try:
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    task, run = futures[fut]
-                    try:
-                        finished[(task, run)] = fut.result()
-                    except Exception as exc:  # one conversation failed; the others go on
-                        failures[instance_id(task, run, config.runs)] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        stopped: RolloutError | None = None
+        with tqdm(total=len(jobs), initial=reused, desc=f"rollouts {config.label}", unit="conv", disable=not progress) as bar:
+            outcomes = start_workers(todo, play, config.concurrency, cancel)
+            try:
+                for _ in todo:
+                    (task, run), record, exc = outcomes.get()
+                    if exc is None:
+                        finished[(task, run)] = record
+                    elif isinstance(exc, RolloutError):
+                        stopped = exc
+                        break
+                    elif isinstance(exc, Exception):  # one conversation failed; the others go on
+                        failures[instance_id(task, run, config.runs)] = describe(exc)
+                    else:
+                        raise exc
                     bar.update(1)
-        except BaseException:
-            cancel.set()  # in-flight conversations stop at their next model call
-            pool.shutdown(wait=True, cancel_futures=True)
+            finally:
+                cancel.set()  # no new conversation; those in flight stop at their next model call
+        summary = _summary(config, finished, client, reused, failures, set_aside=_count_set_aside(out, config.label, work_dir))
+        if stopped is not None:
+            summary.written = False
+            stopped.summary = summary
+            raise stopped
+        try:
+            _write_outputs(config, summary)
+        except OutputError as exc:
+            summary.written = False
+            exc.summary = summary
             raise
-        pool.shutdown(wait=True)
-    return _write_outputs(config, jobs, finished, client, reused, failures)
+        return summary
 
 
-def _write_outputs(
+def _count_set_aside(out: Path, label: str, work_dir: Path) -> int:
+    """Finished conversation files of ``label`` under settings other than ``work_dir``'s."""
+    return sum(1 for p in (out / ".work" / label).glob("*/*__run*.json") if p.parent != work_dir)
+
+
+def _summary(
     config: RolloutConfig,
-    jobs: list[tuple[str, int]],
     finished: dict[tuple[str, int], dict[str, Any]],
     client: ModelClient,
     reused: int,
     failures: dict[str, str],
+    *,
+    set_aside: int,
 ) -> RolloutSummary:
     assert config.label is not None
     out = config.out_dir
-    records: dict[str, dict[str, Any]] = {}
-    surveys: dict[str, dict[str, Any]] = {}
-    for task, run in jobs:
-        if (task, run) not in finished:
-            continue
-        key = instance_id(task, run, config.runs)
-        records[key] = dict(finished[(task, run)], instance_id=key)
-        surveys[survey_key(task, run)] = {"survey": records[key]["survey"]}
-    eval_path = out / f"eval_results_{config.label}.json"
-    survey_path = out / f"survey_comparable_{config.label}.json"
-    ledger_path = out / f"ledger_{config.label}.json"
-    write_json_atomic(eval_path, records)
-    write_json_atomic(survey_path, surveys)
-    ledger = client.ledger.to_json()
-    write_json_atomic(
-        ledger_path,
-        {
-            "label": config.label,
-            "simulator": config.simulator,
-            "agent": config.agent,
-            "this_invocation": ledger,
-            "all_conversations": conversation_usage(list(records.values())),
-            "conversations": len(records),
-            "reused_conversations": reused,
-            "failed_conversations": failures,
-        },
-    )
+    records = merged_records(finished, config.runs)
     return RolloutSummary(
         label=config.label,
-        eval_results_path=eval_path,
-        survey_path=survey_path,
-        ledger_path=ledger_path,
+        eval_results_path=out / f"eval_results_{config.label}.json",
+        survey_path=out / f"survey_comparable_{config.label}.json",
+        ledger_path=out / f"ledger_{config.label}.json",
         records=records,
-        ledger=ledger,
+        ledger=client.ledger.to_json(),
         reused=reused,
         failures=failures,
+        set_aside=set_aside,
+    )
+
+
+def _write_outputs(config: RolloutConfig, summary: RolloutSummary) -> None:
+    """Write the results and surveys (unless nothing is finished: an earlier file is
+    then left as it was) and the ledger."""
+    records = summary.records
+    summary.written = bool(records)
+    if records:
+        write_json_atomic(summary.eval_results_path, records)
+        write_json_atomic(summary.survey_path, survey_file(records))
+    write_json_atomic(
+        summary.ledger_path,
+        {
+            "label": summary.label,
+            "simulator": config.simulator,
+            "agent": config.agent,
+            "this_invocation": summary.ledger,
+            "all_conversations": conversation_usage(list(records.values())),
+            "conversations": len(records),
+            "reused_conversations": summary.reused,
+            "failed_conversations": summary.failures,
+        },
     )
