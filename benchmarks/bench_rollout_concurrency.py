@@ -11,6 +11,8 @@ loop only. The issue's bound: concurrency 8 at least 6x faster than concurrency 
 
 Bounded in count and time: the server answers at most ``--max-requests`` requests and
 nothing after ``--max-seconds``; later requests get HTTP 400, which ends the run.
+The tests reuse the stub to play a faulty server (``respond``: hang, fail, echo the
+key, send malformed replies).
 
     .venv/bin/python benchmarks/bench_rollout_concurrency.py [--tasks 16] [--delay 0.5] [--turns 3]
 
@@ -21,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -53,12 +57,31 @@ def stub_reply(body: dict[str, Any], turns: int) -> dict[str, Any]:
     return {"role": "assistant", "content": "###STOP###" if turn >= turns else f"I need help with my order ({turn})."}
 
 
-class StubServer:
-    """An OpenAI-compatible chat server on 127.0.0.1 that waits ``delay_s`` per call."""
+#: ``respond(n, body, headers)`` of a faulty stub: ``(status, JSON payload)`` to send
+#: instead of the normal reply to request ``n`` (1-based), or ``None`` for the normal one.
+Responder = Callable[[int, dict[str, Any], Mapping[str, str]], "tuple[int, Any] | None"]
 
-    def __init__(self, delay_s: float, turns: int, max_requests: int, max_seconds: float) -> None:
+
+class _QuietServer(ThreadingHTTPServer):
+    """Says nothing when a client hangs up before its reply (a timeout, a Ctrl-C)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class StubServer:
+    """An OpenAI-compatible chat server on 127.0.0.1 that waits ``delay_s`` per call.
+    ``respond`` (tests) may replace any reply; a responder that hangs should wait on
+    :attr:`closing`, which is set when the server shuts down."""
+
+    def __init__(
+        self, delay_s: float, turns: int, max_requests: int, max_seconds: float, respond: Responder | None = None
+    ) -> None:
         self.delay_s, self.turns = delay_s, turns
         self.max_requests, self.deadline = max_requests, time.monotonic() + max_seconds
+        self.respond = respond
+        self.closing = threading.Event()
         self.requests = 0
         self.in_flight = self.peak_in_flight = 0  # calls being answered now / at most since reset_peak()
         self._lock = threading.Lock()
@@ -69,6 +92,7 @@ class StubServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with stub._lock:
                     stub.requests += 1
+                    n = stub.requests
                     over = stub.requests > stub.max_requests or time.monotonic() > stub.deadline
                     if not over:
                         stub.in_flight += 1
@@ -76,11 +100,15 @@ class StubServer:
                 if over:
                     return self._send(400, {"error": {"message": "benchmark budget exhausted", "type": "invalid_request_error"}})
                 try:
-                    time.sleep(stub.delay_s)
-                    message = stub_reply(body, stub.turns)
+                    custom = stub.respond(n, body, self.headers) if stub.respond else None
+                    if custom is None:
+                        time.sleep(stub.delay_s)
+                        message = stub_reply(body, stub.turns)
                 finally:
                     with stub._lock:
                         stub.in_flight -= 1
+                if custom is not None:
+                    return self._send(*custom)
                 self._send(200, {
                     "id": "chatcmpl-stub", "object": "chat.completion", "created": 0, "model": body["model"],
                     "choices": [{"index": 0, "message": message,
@@ -88,7 +116,7 @@ class StubServer:
                     "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
                 })
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
+            def _send(self, status: int, payload: Any) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -99,7 +127,7 @@ class StubServer:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -114,6 +142,7 @@ class StubServer:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()
 
