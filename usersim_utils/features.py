@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import ids
+from . import ids, schema
 
 Source = Literal["human", "llm"]
 
@@ -112,6 +112,10 @@ FEATURES: tuple[str, ...] = tuple(f for group in DIMENSIONS.values() for f in gr
 UNSCALED_FEATURES: frozenset[str] = frozenset(
     {"verbosity_cv", "id_density", "user_words_per_turn", "opening_words"}
 )
+#: The one rule for a feature's unit in a row (spec §4): the factor its mean over
+#: conversations is multiplied by; 100 for the rates and ``info_frontload`` (fractions
+#: shown as percentages), 1 for :data:`UNSCALED_FEATURES`.
+FEATURE_SCALE: dict[str, float] = {f: 1.0 if f in UNSCALED_FEATURES else 100.0 for f in FEATURES}
 #: Which lexicon drives which feature (for ablations: remove one lexicon at a time).
 FEATURE_LEXICON: dict[str, str] = {
     "politeness_rate": "POLITE",
@@ -182,7 +186,8 @@ _IDS = re.compile("(" + "|".join(_IDS_LINEAR_ALTERNATIVES) + ")|" + _IDS_SKIP_WO
 _THINK = re.compile(r"<\|think\|>.*?<\|/think\|>", re.DOTALL)
 _FUNCTION = re.compile(r"<function=.*?(?:</function>|$)", re.DOTALL)
 _TOOL = re.compile(r"<\|tool\|>.*?<\|/tool\|>", re.DOTALL)
-_HUMAN_META_MARKERS = ("<|canvas|>", "<|highlight|>", "<|survey|>")
+_HUMAN_META_PREFIXES = (schema.TASK_HEADER_PREFIX, schema.REWARD_CHECK_PREFIX)
+_HUMAN_META_TAGS = (schema.CANVAS_TAG, schema.HIGHLIGHT_TAG, schema.SURVEY_TAG)
 
 
 def is_meta_message(content: str, source: Source) -> bool:
@@ -195,12 +200,11 @@ def is_meta_message(content: str, source: Source) -> bool:
     """
     if source == "human":
         return (
-            content.startswith("\\tau ")
-            or content.startswith("\\reward")
-            or any(marker in content for marker in _HUMAN_META_MARKERS)
-            or content.strip() == "/stop"
+            content.startswith(_HUMAN_META_PREFIXES)
+            or any(tag in content for tag in _HUMAN_META_TAGS)
+            or content.strip() == schema.HUMAN_STOP
         )
-    return content.strip() == "###STOP###"
+    return content.strip() == schema.STOP_MARKER
 
 
 def _delete_closed(pattern: re.Pattern[str], closing: str, text: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from . import schema
 from .errors import excerpt
 
 DOMAINS: tuple[str, ...] = ("airline", "retail")
@@ -19,11 +20,12 @@ N_TASKS: dict[str, int] = {"airline": 50, "retail": 115}
 #: A valid key: domain, task index, then an optional ``_ann2``/``_ann3`` or run suffix.
 #: ASCII digits (``\d`` would take ``airline_٣``) and ``\Z`` (``$`` would take a
 #: trailing newline): ``match`` and ``fullmatch`` both test the whole key.
-KEY_RE = re.compile(r"^(airline|retail)_([0-9]+)(?:_(ann2|ann3|[0-9]+))?\Z")
+_BATCH_TAGS = "|".join(suffix.removeprefix("_") for suffix in schema.BATCH_SUFFIXES)  # ann2|ann3
+KEY_RE = re.compile(rf"^(airline|retail)_([0-9]+)(?:_({_BATCH_TAGS}|[0-9]+))?\Z")
 #: Keys whose run index the reference scorer reads for ECE (spec §7 step 5): a
 #: prefix match, as in the reference, over ASCII digits.
 RUN_KEY_RE = re.compile(r"^(airline|retail)_[0-9]+_[0-9]+")
-_BATCH_SUFFIX = {"_ann2": 2, "_ann3": 3}
+_BATCH_OF_SUFFIX = {suffix: batch for batch, suffix in schema.BATCH_SUFFIX.items() if suffix}
 
 
 def is_valid_key(key: str) -> bool:
@@ -47,7 +49,7 @@ def domain_of(key: str) -> str:
 
 def split_batch(key: str) -> tuple[str, int]:
     """``(base_id, batch)`` of a human-session or survey key: ``x_ann2`` is batch 2 of ``x``."""
-    for suffix, batch in _BATCH_SUFFIX.items():
+    for suffix, batch in _BATCH_OF_SUFFIX.items():
         if key.endswith(suffix):
             return key[: -len(suffix)], batch
     return key, 1

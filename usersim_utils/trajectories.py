@@ -20,10 +20,8 @@ from typing import Any, Literal
 
 from . import ids
 from .errors import MAX_NESTING, DataError, excerpt, first_clause, is_finite_number, nesting_depth
+from .schema import GREETING
 
-#: tau-bench opens every episode by sending this greeting to the user simulator;
-#: the trajectory leaves it out, the study's rollouts start with it.
-GREETING = "Hi! How can I help you today?"
 SOURCE = "tau-bench"
 
 #: Policy headings of tau-bench v1's system prompts (matched lower-cased).
@@ -155,12 +153,13 @@ def _tool_calls(message: Mapping[str, Any], where: str, err: dict[str, Any]) -> 
 def convert_traj(traj: Any, *, err: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
     """The rollout conversation of one ``traj``.
 
-    It opens with the agent's greeting; system messages are dropped; user
-    messages are kept as they are (the final ``###STOP###`` one included); each
-    agent turn (consecutive assistant and tool messages) becomes ONE assistant
-    message: text, tool calls as ``<function=…>`` markup and tool results as
-    ``<|tool|>…<|/tool|>``, in order, joined by new lines. ``err`` carries the
-    file and record named by a :class:`DataError`.
+    It opens with the agent's greeting (:data:`~usersim_utils.schema.GREETING`:
+    tau-bench sends it to the user simulator but leaves it out of the trajectory);
+    system messages are dropped; user messages are kept as they are (the final
+    ``###STOP###`` one included); each agent turn (consecutive assistant and tool
+    messages) becomes ONE assistant message: text, tool calls as ``<function=…>``
+    markup and tool results as ``<|tool|>…<|/tool|>``, in order, joined by new
+    lines. ``err`` carries the file and record named by a :class:`DataError`.
     """
     err = dict(err or {})
     if not isinstance(traj, list):
