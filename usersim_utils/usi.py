@@ -489,6 +489,6 @@ def format_leaderboard(scores: Sequence[Score]) -> str:
 
 
 if __name__ == "__main__":  # python -m usersim_utils.usi
-    from .scorer import main
+    from .scoring import main
 
     raise SystemExit(main())
