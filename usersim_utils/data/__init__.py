@@ -48,9 +48,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import features, ids, paths, survey, trajectories
-from .atomic import atomic_write
-from .errors import (
+from .. import features, ids, paths, survey, trajectories
+from ..atomic import atomic_write
+from ..errors import (
     MAX_NESTING,
     DataError,
     DataWarning,
@@ -996,7 +996,7 @@ def resolve_study(study_dir: str | os.PathLike[str] | None = None, *, allow_demo
                 f"terms and HF_TOKEN) or set ${paths.STUDY_DIR_ENV}",
                 file=root,
             )
-        from . import demo  # the demo module builds its panel with this module's writers
+        from .. import demo  # the demo module builds its panel with this module's writers
 
         root = Path(demo.ensure_demo_panel())
     return load_study(root)

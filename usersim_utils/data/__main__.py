@@ -1,0 +1,7 @@
+"""``python -m usersim_utils.data``: validate, download and describe the study's data."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
