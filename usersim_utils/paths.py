@@ -17,13 +17,19 @@ DATA_DIR: Path = REPO_ROOT / "data"
 RAW_STUDY_DIR: Path = DATA_DIR / "raw" / "tau-usi"
 #: The generated SYNTHETIC demo panel (same layout as the real dataset).
 DEMO_STUDY_DIR: Path = DATA_DIR / "demo" / "SYNTHETIC-tau-usi"
+#: Environment variable that moves everything the notebooks write (``processed/`` and
+#: ``reports/``) under one other folder: tests run notebooks there, never over the
+#: developer's outputs. Read once, at import.
+OUTPUT_DIR_ENV = "USERSIM_OUTPUT_DIR"
+_OUTPUT_DIR: Path | None = (Path(os.environ[OUTPUT_DIR_ENV]).expanduser().resolve()
+                           if os.environ.get(OUTPUT_DIR_ENV) else None)
 #: Intermediate artefacts that one notebook writes and a later one reads.
-PROCESSED_DIR: Path = DATA_DIR / "processed"
+PROCESSED_DIR: Path = _OUTPUT_DIR / "processed" if _OUTPUT_DIR else DATA_DIR / "processed"
 #: Rollouts written by notebook 02 / ``python -m usersim_utils.rollout``.
 ROLLOUTS_DIR: Path = PROCESSED_DIR / "rollouts"
 #: Per-conversation features tables written by notebook 03 (``<label>.parquet``).
 FEATURES_DIR: Path = PROCESSED_DIR / "features"
-REPORTS_DIR: Path = REPO_ROOT / "reports"
+REPORTS_DIR: Path = _OUTPUT_DIR / "reports" if _OUTPUT_DIR else REPO_ROOT / "reports"
 FIGURES_DIR: Path = REPORTS_DIR / "figures"
 PROVENANCE_DIR: Path = REPORTS_DIR / "provenance"
 NOTEBOOKS_DIR: Path = REPO_ROOT / "notebooks"
