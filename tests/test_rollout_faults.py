@@ -269,13 +269,14 @@ def surveys(tmp_path: Path) -> dict[str, Any]:
 
 
 def test_other_domains_add_to_the_results(tmp_path: Path) -> None:
-    run_rollouts(config(tmp_path, "retail:0-1"), completion_fn=ScriptedModels(), progress=False)
-    summary = run_rollouts(config(tmp_path, "airline:0"), completion_fn=ScriptedModels(), progress=False)
-    assert list(results(tmp_path)) == ["airline_0", "retail_0", "retail_1"] == list(summary.records)
-    assert sorted(surveys(tmp_path)) == ["airline_0", "retail_0", "retail_1"]
-    assert summary.summary_line().startswith("conversations=3 ")
+    run_rollouts(config(tmp_path, "retail:1,retail:0"), completion_fn=ScriptedModels(), progress=False)
+    summary = run_rollouts(config(tmp_path, "retail:2,airline:0"), completion_fn=ScriptedModels(), progress=False)
+    # this run's tasks first, in the order asked; earlier ones after, by domain, task and run
+    assert list(results(tmp_path)) == ["retail_2", "airline_0", "retail_0", "retail_1"] == list(summary.label_records)
+    assert sorted(surveys(tmp_path)) == ["airline_0", "retail_0", "retail_1", "retail_2"]
+    assert list(summary.records) == ["retail_2", "airline_0"] and summary.summary_line().startswith("conversations=2 ")
     ledger = json.loads(summary.ledger_path.read_text())
-    assert ledger["conversations"] == 3 and ledger["all_conversations"]["simulator"]["model_calls"] == 12
+    assert ledger["conversations"] == 4 and ledger["all_conversations"]["simulator"]["model_calls"] == 16
 
 
 def test_a_failing_run_keeps_the_results(tmp_path: Path) -> None:
@@ -290,7 +291,7 @@ def test_a_failing_run_keeps_the_results(tmp_path: Path) -> None:
 def test_more_runs_later_rekey_the_whole_file(tmp_path: Path) -> None:
     run_rollouts(config(tmp_path, "retail:0"), completion_fn=ScriptedModels(), progress=False)
     run_rollouts(config(tmp_path, "retail:1", runs=2), completion_fn=ScriptedModels(), progress=False)
-    assert list(results(tmp_path)) == ["retail_0_1", "retail_1_1", "retail_1_2"]
+    assert list(results(tmp_path)) == ["retail_1_1", "retail_1_2", "retail_0_1"]
     assert all(r["instance_id"] == k for k, r in results(tmp_path).items())
     assert sorted(surveys(tmp_path)) == ["retail_0", "retail_1", "retail_1_ann2"]
 
@@ -424,7 +425,7 @@ def test_a_full_disk_when_writing_the_results_keeps_the_work(
     assert out.splitlines()[-1].startswith("conversations=2 model_calls=12 ")
     disk_freed(monkeypatch)
     summary = run_rollouts(config(tmp_path, "retail:0-1"), completion_fn=ScriptedModels(), progress=False)
-    assert summary.reused == 2 and list(results(tmp_path)) == ["retail_0", "retail_1"]
+    assert summary.reused == 2 and list(results(tmp_path)) == ["retail_0", "retail_1"] == list(summary.records)
 
 
 # --- 6. no secret in any printed or stored error ------------------------------------------

@@ -1,7 +1,9 @@
 """Command line: ``python -m usersim_utils.rollout --simulator MODEL --agent MODEL
 --domains retail:0-4,airline:0-2 --runs N --concurrency K --max-user-turns T --out DIR``.
 
-The last line printed is ``conversations=N model_calls=M cache_hits=K cost_usd=X``.
+The last line printed is ``conversations=N model_calls=M cache_hits=K cost_usd=X``: N of
+the conversations asked for are finished (the results file also keeps those of
+earlier runs of the label), M calls were made and K replayed by this command.
 Bad arguments give one ``error: ...`` line on stderr and exit status 2, as do an
 unusable ``--out``, an ``--api-base`` that accepts no connection and another process
 rolling out the same label into the same folder (these still end with the summary
@@ -146,8 +148,12 @@ def report(summary: RolloutSummary) -> None:
             file=sys.stderr,
         )
     if summary.written:
-        print(f"wrote {summary.eval_results_path} and {summary.survey_path}", file=sys.stderr)
-    elif not summary.records:
+        print(
+            f"wrote {summary.eval_results_path} and {summary.survey_path} "
+            f"({len(summary.label_records)} conversations of label {summary.label!r})",
+            file=sys.stderr,
+        )
+    elif not summary.label_records:
         print(f"no finished conversation: {summary.eval_results_path} not written", file=sys.stderr)
     print(summary.summary_line(), flush=True)
 

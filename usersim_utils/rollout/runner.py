@@ -20,9 +20,10 @@ afresh instead of mixing incompatible conversations under one label.
 ``eval_results_<label>.json`` and ``survey_comparable_<label>.json`` are rebuilt at
 the end of every run from the whole ``<settings>`` folder: they hold every finished
 conversation of the label played with these settings, whichever ``--domains`` and
-``--runs`` earlier runs asked for, in a fixed order (domain, task, run). A run that
-finished nothing leaves them as they were. Conversations of the label played with
-other settings stay in their own folder (``RolloutSummary.set_aside`` counts them).
+``--runs`` earlier runs asked for (this run's tasks first, in the order asked, then
+the others by domain, task and run). A run that finished nothing leaves them as they
+were. Conversations of the label played with other settings stay in their own folder
+(``RolloutSummary.set_aside`` counts them).
 
 A second process on the same output folder and label refuses to start
 (:class:`RunLockedError`) instead of playing everything again beside the first.
@@ -83,7 +84,7 @@ MAX_RUNS = 3
 _SURVEY_SUFFIX = {1: "", 2: "_ann2", 3: "_ann3"}
 _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _CONVERSATION_FILE_RE = re.compile(r"^(?P<task>[a-z]+_[0-9]+)__run(?P<run>[0-9]+)\.json\Z")
-#: Position of every study task in the fixed output order (airline, then retail).
+#: Position of every study task in the order of earlier conversations in the results.
 _TASK_ORDER = {key: i for i, key in enumerate(ids.parse_task_spec("all"))}
 
 
@@ -182,7 +183,7 @@ class RolloutConfig:
 
 @dataclass
 class RolloutSummary:
-    """What a run produced: output files, conversations (``records``, keyed by instance
+    """What a run produced: output files, this run's conversations (``records``, keyed by instance
     id), this invocation's ledger and the conversations that failed."""
 
     label: str
@@ -193,6 +194,9 @@ class RolloutSummary:
     ledger: dict[str, dict[str, float]]
     reused: int
     failures: dict[str, str] = field(default_factory=dict)
+    #: Everything ``eval_results_<label>.json`` holds: ``records`` and the conversations
+    #: earlier runs of the label finished with the same settings.
+    label_records: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Whether ``eval_results``/``survey_comparable`` were (re)written by this run.
     written: bool = True
     #: Finished conversations of the label played with other settings (not in the files).
@@ -200,8 +204,7 @@ class RolloutSummary:
 
     @property
     def conversations(self) -> int:
-        """Number of finished conversations of the label with these settings: those in
-        ``eval_results_<label>.json`` (when :attr:`written`)."""
+        """Number of this run's (task, run) pairs that are finished (now or before)."""
         return len(self.records)
 
     def summary_line(self) -> str:
@@ -259,14 +262,18 @@ def load_work_folder(work_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
     return finished
 
 
-def merged_records(finished: dict[tuple[str, int], dict[str, Any]], runs: int) -> dict[str, dict[str, Any]]:
+def merged_records(
+    finished: dict[tuple[str, int], dict[str, Any]], jobs: Sequence[tuple[str, int]], runs: int
+) -> dict[str, dict[str, Any]]:
     """The contents of ``eval_results_<label>.json``: the finished conversations keyed
-    by instance id, in the fixed order (domain, task, run). Keys carry the run
-    (``<task>_<run>``) when ``runs > 1`` or any conversation is of run 2 or 3, so one
-    file never mixes the two key forms."""
+    by instance id, those of ``jobs`` first in their order, then the others by domain,
+    task and run. Keys carry the run (``<task>_<run>``) when ``runs > 1`` or any
+    conversation is of run 2 or 3, so one file never mixes the two key forms."""
     runs_in_keys = max([runs, *(run for _, run in finished)])
+    asked = [job for job in dict.fromkeys(jobs) if job in finished]
+    others = sorted(set(finished) - set(asked), key=lambda job: (_TASK_ORDER[job[0]], job[1]))
     records: dict[str, dict[str, Any]] = {}
-    for task, run in sorted(finished, key=lambda job: (_TASK_ORDER[job[0]], job[1])):
+    for task, run in asked + others:
         key = instance_id(task, run, runs_in_keys)
         records[key] = dict(finished[(task, run)], instance_id=key)
     return records
@@ -449,7 +456,7 @@ def run_rollouts(
                     bar.update(1)
             finally:
                 cancel.set()  # no new conversation; those in flight stop at their next model call
-        summary = _summary(config, finished, client, reused, failures, set_aside=_count_set_aside(out, config.label, work_dir))
+        summary = _summary(config, jobs, finished, client, reused, failures, set_aside=_count_set_aside(out, config.label, work_dir))
         if stopped is not None:
             summary.written = False
             stopped.summary = summary
@@ -470,6 +477,7 @@ def _count_set_aside(out: Path, label: str, work_dir: Path) -> int:
 
 def _summary(
     config: RolloutConfig,
+    jobs: list[tuple[str, int]],
     finished: dict[tuple[str, int], dict[str, Any]],
     client: ModelClient,
     reused: int,
@@ -479,13 +487,15 @@ def _summary(
 ) -> RolloutSummary:
     assert config.label is not None
     out = config.out_dir
-    records = merged_records(finished, config.runs)
+    label_records = merged_records(finished, jobs, config.runs)
+    asked = {(task, run) for task, run in jobs}
     return RolloutSummary(
         label=config.label,
         eval_results_path=out / f"eval_results_{config.label}.json",
         survey_path=out / f"survey_comparable_{config.label}.json",
         ledger_path=out / f"ledger_{config.label}.json",
-        records=records,
+        records={k: r for k, r in label_records.items() if (r["task_key"], r["run"]) in asked},
+        label_records=label_records,
         ledger=client.ledger.to_json(),
         reused=reused,
         failures=failures,
@@ -496,7 +506,7 @@ def _summary(
 def _write_outputs(config: RolloutConfig, summary: RolloutSummary) -> None:
     """Write the results and surveys (unless nothing is finished: an earlier file is
     then left as it was) and the ledger."""
-    records = summary.records
+    records = summary.label_records
     summary.written = bool(records)
     if records:
         write_json_atomic(summary.eval_results_path, records)
