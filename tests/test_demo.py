@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -308,3 +309,112 @@ def test_ensure_regenerates_missing_edited_or_stale_panels(tmp_path: Path) -> No
     stamp_path.write_text(json.dumps(stamp))
     demo.ensure_demo_panel(dest)
     assert _files(dest) == good
+
+
+# --- the default panel's bytes, and the unusual studies ------------------------------------------
+#: SHA-256 of the default panel's files. The nbval-checked notebook outputs are computed on
+#: these bytes: change them only on purpose, then `make refresh` the notebooks.
+DEFAULT_PANEL_SHA256 = {
+    "SYNTHETIC_README.md": "2f1920a4c0f1abcc59574a7859f6a84f58770539ba17c07973d8a79fb1916853",
+    "data/tau_bench_tasks_unified.json": "8e37e48b0f52368962a419ecab388d2151fd0eab79b731bb421beaad83ddfd71",
+    "eval_results/eval_results_SYNTHETIC-agentlike.json": "7dafb6773e2e7811a0a0b3af67b458f8c975fa28a7f3549bc93cd8a05df8f10f",
+    "eval_results/eval_results_SYNTHETIC-eager.json": "4fe6ce028ac53e029b0d912c020ee9f47f2fc11aaeb0891deba8c744f76cf7c4",
+    "eval_results/eval_results_SYNTHETIC-humanlike.json": "ad6db3e1d69cd402ea2db5ffe99c496b0277046e37b8f61c36f2d7d8545bef1f",
+    "eval_results/eval_results_SYNTHETIC-terse.json": "27996f660ade18659d8027e7eb5d60be0b26dd23b0285117264cf5752d41395b",
+    "survey_data/survey_comparable_SYNTHETIC-agentlike.json": "b11dacaf646ac240e36f503bf00a05ce1411bcc944a179819a1746d516090c18",
+    "survey_data/survey_comparable_SYNTHETIC-eager.json": "655f889f385f1b258217626be03b779b3ccc0d0010576ebf8ec23e4523a973c2",
+    "survey_data/survey_comparable_SYNTHETIC-humanlike.json": "34705e442606f951d822903dbd3640f60d36f08b0996e26ca1a8d1e06e637673",
+    "survey_data/survey_comparable_SYNTHETIC-terse.json": "89af618e56898170a1dd0c89cb2826be4e2767de10b7a294059d1c3e249996c7",
+    "survey_data/survey_comparable_human-eval-100.json": "edd38cdc0e0e49d4ee53f4a7eadebff6a38ac12a601ca532dcfdf3698b5ef068",
+}
+
+
+def test_the_default_panel_keeps_its_bytes(written: Path) -> None:
+    digests = {rel: hashlib.sha256(payload).hexdigest() for rel, payload in _files(written).items()
+               if rel != demo.STAMP_FILE}
+    assert digests == DEFAULT_PANEL_SHA256
+
+
+@pytest.fixture(scope="module")
+def unusual() -> dict[str, dict[str, object]]:
+    return {name: demo.generate_demo_panel(np.random.default_rng(demo.DEMO_SEED),
+                                           n_tasks=min(demo.DEMO_N_TASKS, shape.max_tasks()), shape=shape)
+            for name, shape in demo.UNUSUAL_SHAPES.items()}
+
+
+def _sim_files(panel: dict[str, object], kind: str) -> list[str]:
+    prefix = "eval_results/eval_results_" if kind == "eval" else "survey_data/survey_comparable_SYNTHETIC-"
+    return sorted(rel for rel in panel if rel.startswith(prefix))
+
+
+def _answers(records: dict) -> list[object]:
+    return [entry["answer"] for r in records.values() for item, entry in r["survey"].items()
+            if item in survey.SURVEY_OPTIONS]
+
+
+def test_unusual_studies_lack_what_they_say(panel: dict[str, object], unusual: dict[str, dict[str, object]]) -> None:
+    two = unusual["two-simulators"]
+    assert len(_sim_files(two, "eval")) == len(_sim_files(two, "survey")) == 2
+    assert _sim_files(unusual["no-surveys"], "survey") == [] and demo.RERATING_PATH not in unusual["no-surveys"]
+    assert demo.RERATING_PATH not in unusual["no-reratings"] and len(_sim_files(unusual["no-reratings"], "survey")) == 4
+    assert {ids.domain_of(k) for k in unusual["airline-only"][demo.HUMAN_PATH]} == {"airline"}
+    assert all(ids.domain_of(k) == "airline" for rel in _sim_files(unusual["airline-only"], "eval")
+               for k in unusual["airline-only"][rel])
+    assert {ids.split_batch(k)[1] for k in unusual["one-batch"][demo.HUMAN_PATH]} == {1}
+    no_shared = unusual["no-shared-task"]
+    human_tasks = {ids.task_key(k) for k in no_shared[demo.HUMAN_PATH]}
+    for rel in _sim_files(no_shared, "eval"):
+        assert not human_tasks & {ids.task_key(k) for k in no_shared[rel]}
+    assert _sim_files(no_shared, "survey") == []
+    # A file a shape leaves out is still drawn: the others are the demo panel's.
+    for name in ("no-surveys", "no-reratings"):
+        assert all(unusual[name][rel] == panel[rel] for rel in unusual[name]), name
+
+
+def test_invalid_answers_are_in_every_survey_file_and_only_there(panel: dict[str, object],
+                                                                 unusual: dict[str, dict[str, object]]) -> None:
+    bad = unusual["invalid-answers"]
+    survey_files = [demo.HUMAN_PATH, demo.RERATING_PATH, *_sim_files(bad, "survey")]
+    assert len(survey_files) == 6
+    for rel in survey_files:
+        answers = _answers(bad[rel])
+        invalid = [a for a in answers if a is not None and not any(
+            survey.answer_value(item, a) is not None for item in survey.SURVEY_OPTIONS)]
+        assert 0.05 * len(answers) < len(invalid) < 0.2 * len(answers), rel
+        assert {type(a) for a in invalid} == {str, int}, rel
+    for rel in _sim_files(bad, "eval"):
+        assert bad[rel] == panel[rel]
+    # Only answers changed: every human record, conversation and reward is the demo panel's.
+    for key, record in bad[demo.HUMAN_PATH].items():
+        assert {k: v for k, v in record.items() if k != "survey"} == \
+            {k: v for k, v in panel[demo.HUMAN_PATH][key].items() if k != "survey"}
+
+
+def test_an_unusual_study_is_written_as_synthetic_and_never_taken_for_the_demo(tmp_path: Path) -> None:
+    shape = demo.UNUSUAL_SHAPES["airline-only"]
+    with pytest.raises(ValueError, match="SYNTHETIC"):
+        demo.write_demo_panel(tmp_path / "airline-only", shape=shape)
+    dest = demo.write_demo_panel(tmp_path / "SYNTHETIC-airline-only", shape=shape)
+    readme = (dest / demo.README_FILE).read_text()
+    assert "UNUSUAL variant" in readme and "airline tasks only" in readme
+    stamp = json.loads((dest / demo.STAMP_FILE).read_text())
+    assert stamp["shape"]["domains"] == ["airline"] and stamp["shape"]["n_tasks"] == 25
+    assert not demo.is_current(dest)  # ensure_demo_panel would rewrite it as the demo panel
+    study = data.load_study(dest)
+    assert study.synthetic and set(study.sessions["domain"]) == {"airline"}
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"n_simulators": 0}, "n_simulators"), ({"n_simulators": 5}, "n_simulators"), ({"n_batches": 4}, "n_batches"),
+    ({"domains": ()}, "domains"), ({"domains": ("airline", "airline")}, "domains"), ({"domains": ("rail",)}, "domains"),
+])
+def test_panel_shape_refuses_impossible_studies(bad: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        demo.PanelShape(**bad)
+
+
+def test_one_domain_holds_fewer_tasks() -> None:
+    shape = demo.PanelShape(domains=("airline",))
+    assert shape.max_tasks() == ids.N_TASKS["airline"] // 2
+    with pytest.raises(ValueError, match="n_tasks"):
+        demo.generate_demo_panel(np.random.default_rng(0), n_tasks=30, shape=shape)

@@ -17,6 +17,11 @@ simulators reproduce the study's finding in caricature: too cooperative, too
 uniform, too positive. Every lexicon of spec ``usi.md`` §3 fires in the human
 sessions, and :data:`NEAR_MISSES` (phrases that look like a lexicon but must not
 match it) appear too. None of it is study data.
+
+:class:`PanelShape` makes the same generator write *unusual* studies (two simulators,
+no surveys, no re-ratings, one batch, one domain, no task shared with the humans,
+invalid answers in every survey), still labelled SYNTHETIC; :data:`UNUSUAL_SHAPES`
+names the ones the notebooks are tested on.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -431,13 +436,18 @@ def _tool(result: Any) -> str:
 
 
 # --- Tasks and their scenarios --------------------------------------------------------
-def _pick_tasks(rng: np.random.Generator, n_tasks: int) -> tuple[list[str], list[str]]:
-    """``(human_tasks, extra_tasks)``: n_tasks each, both domains, disjoint, in tau-bench's test range."""
-    n_retail = max(1, min(n_tasks - 1, round(RETAIL_SHARE * n_tasks)))
-    n_airline = n_tasks - n_retail
+def _pick_tasks(rng: np.random.Generator, n_tasks: int, domains: Sequence[str] = ("retail", "airline")
+                ) -> tuple[list[str], list[str]]:
+    """``(human_tasks, extra_tasks)``: n_tasks each, disjoint, in tau-bench's test range; both
+    domains (60 % retail) unless ``domains`` names one."""
+    if len(domains) == 1:
+        counts = [(domains[0], n_tasks)]
+    else:
+        n_retail = max(1, min(n_tasks - 1, round(RETAIL_SHARE * n_tasks)))
+        counts = [("retail", n_retail), ("airline", n_tasks - n_retail)]
     human: list[str] = []
     extra: list[str] = []
-    for domain, n in (("retail", n_retail), ("airline", n_airline)):
+    for domain, n in counts:
         chosen = rng.choice(ids.N_TASKS[domain], size=2 * n, replace=False)
         human += [f"{domain}_{i}" for i in sorted(int(i) for i in chosen[:n])]
         extra += [f"{domain}_{i}" for i in sorted(int(i) for i in chosen[n:])]
@@ -664,10 +674,10 @@ def _rerate(answers: Mapping[str, str], rng: np.random.Generator) -> dict[str, s
 
 
 # --- The panel ---------------------------------------------------------------------------
-def _human_sessions(tasks: Sequence[str], scenarios: Mapping[str, dict], rng: np.random.Generator
-                    ) -> tuple[dict[str, dict], dict[str, dict[str, str]]]:
-    """``(records, ordinal answers by key)`` of 3 batches over ``tasks``."""
-    keys = [f"{t}{suffix}" for suffix in ("", "_ann2", "_ann3") for t in tasks]
+def _human_sessions(tasks: Sequence[str], scenarios: Mapping[str, dict], rng: np.random.Generator,
+                    n_batches: int = 3) -> tuple[dict[str, dict], dict[str, dict[str, str]]]:
+    """``(records, ordinal answers by key)`` of ``n_batches`` batches over ``tasks``."""
+    keys = [f"{t}{suffix}" for suffix in ("", "_ann2", "_ann3")[:n_batches] for t in tasks]
     n = len(keys)
     dropped = set(rng.choice(n, size=max(2, round(0.04 * n)), replace=False).tolist())
     null_reward = set(rng.choice(sorted(set(range(n)) - dropped), size=2, replace=False).tolist())
@@ -704,7 +714,7 @@ def _simulator_files(
     rng: np.random.Generator,
 ) -> tuple[dict[str, dict], dict[str, dict]]:
     """``(eval_results, surveys)`` of one simulator: 3 runs over ``tasks``; the survey of
-    human key ``x`` (batch b) rates run b of ``x``'s task."""
+    human key ``x`` (batch b) rates run b of ``x``'s task (none when that task was not run)."""
     rollouts: dict[str, dict] = {}
     for task in tasks:
         sc = scenarios[task]
@@ -720,6 +730,8 @@ def _simulator_files(
     surveys: dict[str, dict] = {}
     for key in human_keys:
         base, batch = ids.split_batch(key)
+        if f"{base}_{batch}" not in rollouts:
+            continue
         reward = rollouts[f"{base}_{batch}"]["reward"]
         level = min(1.0, sim.survey_level + sim.reward_weight * reward)
         answers = _spoil(_survey_answers(level, sim.survey_noise, reward, rng), sim.invalid_rate, rng)
@@ -727,35 +739,125 @@ def _simulator_files(
     return rollouts, surveys
 
 
-def generate_demo_panel(rng: np.random.Generator, *, n_tasks: int = 30) -> dict[str, object]:
+@dataclass(frozen=True)
+class PanelShape:
+    """What a generated study holds; the defaults make the demo panel.
+
+    The other values make unusual (still SYNTHETIC) studies to test the notebooks on.
+    Files a shape leaves out are still drawn, so the rest of the panel stays as in the
+    default one; only ``domains``, ``n_batches``, ``n_simulators`` and ``shared_tasks``
+    change the draws.
+    """
+
+    n_simulators: int = len(SIMULATORS)  # the first n of SIMULATORS (1-4)
+    simulator_surveys: bool = True  # write survey_comparable_<label>.json per simulator
+    rerating: bool = True  # write the human re-rating (survey_comparable_human-eval-100.json)
+    n_batches: int = 3  # human batches (1-3): key suffixes "", "_ann2", "_ann3"
+    domains: tuple[str, ...] = ("retail", "airline")  # one domain, or both
+    shared_tasks: bool = True  # False: simulators run only tasks no human played (no survey then)
+    invalid_answers: bool = False  # answers outside the options in every survey of every file
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.n_simulators <= len(SIMULATORS):
+            raise ValueError(f"n_simulators must be in 1..{len(SIMULATORS)}, got {self.n_simulators}")
+        if not 1 <= self.n_batches <= 3:
+            raise ValueError(f"n_batches must be in 1..3, got {self.n_batches}")
+        if not self.domains or len(set(self.domains)) != len(self.domains) or not set(self.domains) <= set(ids.DOMAINS):
+            raise ValueError(f"domains must be one or both of {ids.DOMAINS}, got {self.domains!r}")
+
+    def max_tasks(self) -> int:
+        """Largest ``n_tasks``: the simulators' extra tasks must fit beside the human ones."""
+        return MAX_TASKS if len(self.domains) > 1 else ids.N_TASKS[self.domains[0]] // 2
+
+    def describe(self) -> str:
+        """What differs from the demo panel, in words ("" for the default shape)."""
+        default = PanelShape()
+        parts = []
+        if self.n_simulators != default.n_simulators:
+            parts.append(f"{self.n_simulators} simulator(s) only")
+        if not self.simulator_surveys:
+            parts.append("no simulator survey files")
+        if not self.rerating:
+            parts.append("no human re-rating")
+        if self.n_batches != default.n_batches:
+            parts.append(f"{self.n_batches} human batch(es) only")
+        if self.domains != default.domains and len(self.domains) == 1:
+            parts.append(f"{self.domains[0]} tasks only")
+        if not self.shared_tasks:
+            parts.append("no task shared by the simulators and the humans")
+        if self.invalid_answers:
+            parts.append("survey answers outside the options in every file (humans, simulators, re-rating)")
+        return "; ".join(parts)
+
+
+#: The unusual studies the notebooks must run on (tests/test_unusual_studies.py).
+UNUSUAL_SHAPES: dict[str, PanelShape] = {
+    "two-simulators": PanelShape(n_simulators=2),
+    "no-surveys": PanelShape(simulator_surveys=False, rerating=False),
+    "no-reratings": PanelShape(rerating=False),
+    "invalid-answers": PanelShape(invalid_answers=True),
+    "airline-only": PanelShape(domains=("airline",)),
+    "one-batch": PanelShape(n_batches=1),
+    "no-shared-task": PanelShape(shared_tasks=False),
+}
+#: Invalid survey answers: not an option, a wrong case, "N/A", a number (all skipped by the index).
+INVALID_ANSWERS: tuple[Any, ...] = ("Not an option", "good", "N/A", 3)
+#: Share of ordinal answers made invalid in each file of an ``invalid_answers`` study.
+INVALID_ANSWER_RATE = 0.1
+
+
+def _invalidate(surveys: Mapping[str, Mapping[str, Any]], rng: np.random.Generator) -> None:
+    """Replace about :data:`INVALID_ANSWER_RATE` of the ordinal answers of every record in
+    place (the first record's first item always) with one of :data:`INVALID_ANSWERS`."""
+    for n, record in enumerate(surveys.values()):
+        for i, item in enumerate(survey.SURVEY_ITEMS):
+            entry = record["survey"].get(item)
+            if entry is not None and ((n == 0 and i == 0) or rng.random() < INVALID_ANSWER_RATE):
+                entry["answer"] = _pick(rng, INVALID_ANSWERS)
+
+
+def generate_demo_panel(rng: np.random.Generator, *, n_tasks: int = 30,
+                        shape: PanelShape = PanelShape()) -> dict[str, object]:
     """The demo panel's data files, ``{relative path: JSON-able object}`` (the README is
     written by :func:`write_demo_panel`, which knows the seed).
 
     ``n_tasks`` human tasks (60 % retail), 3 human batches over them; 4 simulators
     with 3 runs over those tasks plus ``n_tasks`` more; one survey file per simulator
     keyed like the human sessions; a second human rating of two thirds of batch 1.
-    Pure apart from consuming ``rng``.
+    ``shape`` changes any of these (:class:`PanelShape`). Pure apart from consuming ``rng``.
     """
-    if not 2 <= n_tasks <= MAX_TASKS:
-        raise ValueError(f"n_tasks must be in 2..{MAX_TASKS}, got {n_tasks}")
-    human_tasks, extra_tasks = _pick_tasks(rng, n_tasks)
+    if not 2 <= n_tasks <= shape.max_tasks():
+        raise ValueError(f"n_tasks must be in 2..{shape.max_tasks()}, got {n_tasks}")
+    human_tasks, extra_tasks = _pick_tasks(rng, n_tasks, shape.domains)
     all_tasks = human_tasks + extra_tasks
     scenarios = {task: _scenario(task, rng) for task in all_tasks}
-    human, human_answers = _human_sessions(human_tasks, scenarios, rng)
+    human, human_answers = _human_sessions(human_tasks, scenarios, rng, shape.n_batches)
     panel: dict[str, object] = {HUMAN_PATH: human}
-    for sim in SIMULATORS:
-        rollouts, surveys = _simulator_files(sim, all_tasks, list(human), scenarios, rng)
+    surveys_of: dict[str, dict] = {}
+    for sim in SIMULATORS[:shape.n_simulators]:
+        tasks = all_tasks if shape.shared_tasks else extra_tasks
+        rollouts, surveys = _simulator_files(sim, tasks, list(human), scenarios, rng)
         panel[f"{paths.EVAL_RESULTS_SUBDIR}/{data.EVAL_PREFIX}{sim.label}.json"] = rollouts
-        panel[f"{paths.SURVEY_SUBDIR}/{data.SURVEY_PREFIX}{sim.label}.json"] = surveys
+        if shape.simulator_surveys and surveys:
+            surveys_of[f"{paths.SURVEY_SUBDIR}/{data.SURVEY_PREFIX}{sim.label}.json"] = surveys
+    panel |= surveys_of
     rerated = rng.choice(human_tasks, size=max(1, round(2 * n_tasks / 3)), replace=False)
-    panel[RERATING_PATH] = {str(k): {"survey": _as_survey(_rerate(human_answers[str(k)], rng))} for k in rerated}
+    rerating = {str(k): {"survey": _as_survey(_rerate(human_answers[str(k)], rng))} for k in rerated}
+    if shape.rerating:
+        panel[RERATING_PATH] = rerating
+    if shape.invalid_answers:
+        for rel in (HUMAN_PATH, *surveys_of, *([RERATING_PATH] if shape.rerating else [])):
+            _invalidate(panel[rel], rng)
     return panel
 
 
 # --- Writing --------------------------------------------------------------------------------
-def readme_text(seed: int, n_tasks: int) -> str:
-    """The panel's SYNTHETIC_README.md."""
+def readme_text(seed: int, n_tasks: int, shape: PanelShape = PanelShape()) -> str:
+    """The panel's SYNTHETIC_README.md (a last paragraph says how an unusual ``shape`` differs)."""
     sims = ", ".join(s.label for s in SIMULATORS)
+    variant = shape.describe()
+    note = (f"\nThis is an UNUSUAL variant made to test the notebooks, not the demo panel: {variant}. "
+            "The files of the layout it lacks are absent on purpose.\n") if variant else ""
     return (
         "# SYNTHETIC demo panel: not study data\n\n"
         "Every file in this folder is SYNTHETIC. It was generated by `usersim_utils.demo` "
@@ -768,6 +870,7 @@ def readme_text(seed: int, n_tasks: int) -> str:
         "`survey_data/survey_comparable_human-eval-100.json` (a second rating of part of batch 1).\n\n"
         "Regenerate with `python -c \"from usersim_utils import demo; demo.write_demo_panel()\"`; "
         "the same seed gives byte-identical files.\n"
+        f"{note}"
     )
 
 
@@ -788,17 +891,25 @@ def _read_stamp(dest: Path) -> dict[str, Any] | None:
     return stamp if isinstance(stamp, dict) else None
 
 
-def write_demo_panel(dest: Path = paths.DEMO_STUDY_DIR, *, seed: int = DEMO_SEED) -> Path:
+def write_demo_panel(dest: Path = paths.DEMO_STUDY_DIR, *, seed: int = DEMO_SEED,
+                     shape: PanelShape = PanelShape(), n_tasks: int | None = None) -> Path:
     """Generate the panel with ``seed`` and write it under ``dest`` (atomically, file by file).
 
     Writes a stamp (``.demo_stamp.json``: generator version and source hash, seed, size
     and SHA-256 of every file) last, so a crash leaves a panel that :func:`ensure_demo_panel` sees as
     stale. Files that an older stamp listed and the new panel lacks are removed.
+    ``n_tasks`` defaults to :data:`DEMO_N_TASKS` (fewer when one domain cannot hold them).
+    An unusual ``shape`` (or ``n_tasks``) is recorded in the stamp, and must be written
+    under a path containing ``SYNTHETIC`` (the loader labels the data by it).
     Returns ``dest``.
     """
     dest = Path(dest)
-    panel: dict[str, object] = {README_FILE: readme_text(seed, DEMO_N_TASKS)}
-    panel |= generate_demo_panel(np.random.default_rng(seed), n_tasks=DEMO_N_TASKS)
+    n_tasks = min(DEMO_N_TASKS, shape.max_tasks()) if n_tasks is None else n_tasks
+    unusual = shape != PanelShape() or n_tasks != DEMO_N_TASKS
+    if unusual and not any("SYNTHETIC" in part for part in dest.resolve().parts):
+        raise ValueError(f"an unusual demo study must be written under a path containing SYNTHETIC, not {dest}")
+    panel: dict[str, object] = {README_FILE: readme_text(seed, n_tasks, shape)}
+    panel |= generate_demo_panel(np.random.default_rng(seed), n_tasks=n_tasks, shape=shape)
     files: dict[str, dict[str, Any]] = {}
     for rel, obj in panel.items():
         payload = _encode(rel, obj)
@@ -812,15 +923,17 @@ def write_demo_panel(dest: Path = paths.DEMO_STUDY_DIR, *, seed: int = DEMO_SEED
             stale.unlink(missing_ok=True)
     stamp = {"generator": "usersim_utils.demo", "generator_version": GENERATOR_VERSION,
              "generator_source_sha256": SOURCE_SHA256, "seed": seed, "synthetic": True, "files": files}
+    if unusual:
+        stamp["shape"] = {**asdict(shape), "n_tasks": n_tasks}
     _write_bytes(dest / STAMP_FILE, (json.dumps(stamp, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     return dest
 
 
 def is_current(dest: Path = paths.DEMO_STUDY_DIR, *, seed: int = DEMO_SEED) -> bool:
-    """True when ``dest`` holds a complete, unmodified panel of this generator (version and
-    source hash) and seed."""
+    """True when ``dest`` holds a complete, unmodified demo panel (default shape) of this
+    generator (version and source hash) and seed."""
     stamp = _read_stamp(Path(dest))
-    if not stamp or stamp.get("seed") != seed:
+    if not stamp or stamp.get("seed") != seed or "shape" in stamp:
         return False
     if stamp.get("generator_version") != GENERATOR_VERSION or stamp.get("generator_source_sha256") != SOURCE_SHA256:
         return False
