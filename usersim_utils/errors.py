@@ -111,7 +111,7 @@ class DataError(ValueError):
         self.problem = problem
         super().__init__(_one_line(self.file, record, field, problem))
 
-    def in_file(self, file: str | Path) -> "DataError":
+    def in_file(self, file: str | Path) -> DataError:
         """The same error, now naming ``file`` (for errors raised by pure validators)."""
         return DataError(self.problem, file=file, record=self.record, field=self.field)
 

@@ -11,7 +11,7 @@ import json
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,7 @@ def record(
     """
     info: dict[str, Any] = {
         "notebook": notebook,
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "usersim_utils": __version__,
         "git": git_state(),
         "python": sys.version.split()[0],

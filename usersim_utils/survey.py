@@ -67,6 +67,11 @@ def answer_value(item: str, answer: Any) -> int | None:
     return SURVEY_OPTIONS[item].get(answer)
 
 
+def is_unanswered(answer: Any) -> bool:
+    """True for a null or blank answer: not answered, which is not an invalid answer."""
+    return answer is None or (isinstance(answer, str) and not answer.strip())
+
+
 def normalise(item: str, value: float) -> float:
     """Map an ordinal value of ``item`` to [0, 1]."""
     lo, hi = ITEM_VALUES[item][0], ITEM_VALUES[item][-1]
