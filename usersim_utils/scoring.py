@@ -1,7 +1,9 @@
-"""Scoring files: the I/O around :mod:`usersim_utils.usi` and its command line.
+"""Scoring files: the I/O around :mod:`usersim_utils.usi` (which stays pure) and its
+command line, ``usersim-usi`` or ``python -m usersim_utils.scoring`` (the older
+``python -m usersim_utils.usi`` still works)::
 
-    python -m usersim_utils.usi --human PATH --eval-results FILE [FILE ...]
-        [--survey-dir DIR] --difficulty {self | published | frozen:PATH | baselines:DIR} [--json OUT]
+    usersim-usi --human PATH --eval-results FILE [FILE ...]
+        [--survey-dir DIR] [--difficulty {all | published | frozen:PATH | baselines:DIR}] [--json OUT]
 
 ``--human`` is the human-sessions file or a study folder (``data/…`` inside).
 ``--eval-results`` takes the study's ``eval_results_<label>.json`` files and
@@ -26,23 +28,24 @@ from typing import Any
 
 import pandas as pd
 
-from . import data, ids, paths, published, trajectories, usi
-from .atomic import atomic_write, atomic_write_text
+from . import data, ids, published, schema, trajectories, usi
+from . import paths as paths  # notebook 04 reads scorer.paths (part 2 of issue 13 drops it)
+from .atomic import atomic_write_text
 from .errors import DataError
 from .features import features_table
 
-RERATING_LABEL = "human-eval-100"
-
-
-def label_of(path: str | os.PathLike[str]) -> str:
-    """A simulator's label: the file stem without the ``eval_results_`` prefix."""
-    return Path(path).stem.removeprefix("eval_results_")
+# The notebooks' hand-over files (usersim_utils.handover) were written here: the old names stay.
+from .handover import read_feature_tables as read_feature_tables
+from .handover import simulator_files as simulator_files
+from .handover import survey_files as survey_files
+from .handover import write_feature_tables as write_feature_tables
+from .schema import label_of
 
 
 def human_file(path: str | os.PathLike[str]) -> Path:
     """The human-sessions file of ``path`` (a file, or a study folder holding one)."""
     path = Path(path)
-    return path / paths.HUMAN_FILE if path.is_dir() else path
+    return path / schema.HUMAN_FILE if path.is_dir() else path
 
 
 @dataclass
@@ -66,7 +69,7 @@ def load_inputs(
     """Read and validate the files, compute features tables and Eval cells."""
     survey_dir = check_survey_dir(survey_dir)
     human_records = data.load_human_sessions(human_file(human_path))
-    human = features_table(human_records, source="human", label="human")
+    human = features_table(human_records, source="human", label=schema.HUMAN_LABEL)
     simulators: dict[str, pd.DataFrame] = {}
     evals: dict[str, usi.Cell | None] = {}
     for file in eval_results:
@@ -75,17 +78,20 @@ def load_inputs(
             raise DataError(f"two files have the label {label!r}", file=file)
         records = load_simulator_file(file, domain=domain)
         simulators[label] = features_table(records, source="llm", label=label)
-        survey_file = survey_dir / f"survey_comparable_{label}.json" if survey_dir else None
+        survey_file = survey_dir / schema.survey_name(label) if survey_dir else None
         evals[label] = None
         if survey_file and survey_file.exists():
             surveys = data.load_survey_records(survey_file)
             evals[label] = usi.eval_cell(usi.eval_agreements(human_records, surveys))
     ceiling_eval = None
-    rerating_file = survey_dir / f"survey_comparable_{RERATING_LABEL}.json" if survey_dir else None
+    rerating_file = survey_dir / schema.survey_name(schema.RERATING_LABEL) if survey_dir else None
     if rerating_file and rerating_file.exists():
         rerating = data.load_survey_records(rerating_file)
         ceiling_eval = usi.ceiling_eval_cell(usi.ceiling_agreements(human_records, rerating))
     return ScoringInputs(human_records, human, simulators, evals, ceiling_eval)
+
+
+_SURVEY_FILES = schema.survey_name("<label>")  # how messages name the survey files
 
 
 def check_survey_dir(survey_dir: str | os.PathLike[str] | None) -> Path | None:
@@ -95,12 +101,12 @@ def check_survey_dir(survey_dir: str | os.PathLike[str] | None) -> Path | None:
     if survey_dir is None:
         return None
     if not str(survey_dir).strip():  # Path("") would be the working folder
-        raise DataError("the survey folder is an empty path; give the folder of survey_comparable_<label>.json")
+        raise DataError(f"the survey folder is an empty path; give the folder of {_SURVEY_FILES}")
     folder = Path(survey_dir)
     if not folder.exists():
-        raise DataError("no such folder (expected the folder of survey_comparable_<label>.json)", file=folder)
+        raise DataError(f"no such folder (expected the folder of {_SURVEY_FILES})", file=folder)
     if not folder.is_dir():
-        raise DataError("not a folder (expected the folder of survey_comparable_<label>.json)", file=folder)
+        raise DataError(f"not a folder (expected the folder of {_SURVEY_FILES})", file=folder)
     return folder
 
 
@@ -149,7 +155,7 @@ class DifficultyChoice:
     """The difficulty map the index uses, and how it was chosen.
 
     ``map``: ``{task_key: difficulty in [0, 1]}``; empty means ECE, hence USI, is
-    undefined for every row. ``mode_used``: the mode that made ``map`` (``"self"``,
+    undefined for every row. ``mode_used``: the mode that made ``map`` (``"all"``,
     ``"study"``, ``"published"``, ``"frozen:PATH"`` or ``"baselines:DIR"``), which is
     ``"published"`` after a fallback; ``requested``: the mode as asked; ``note``: one
     line for the reader when the map is not what was asked for, or is empty.
@@ -176,9 +182,9 @@ def _frozen_map(path: str) -> dict[str, float]:
 
 
 def _baseline_pool(folder: str, domain: str | None) -> list[pd.DataFrame]:
-    files = sorted(Path(folder).glob("eval_results_*.json"))
+    files = sorted(Path(folder).glob(schema.EVAL_RESULTS_GLOB))
     if not files:
-        raise DataError("no eval_results_*.json files for the baseline pool", file=folder)
+        raise DataError(f"no {schema.EVAL_RESULTS_GLOB} files for the baseline pool", file=folder)
     return [features_table(load_simulator_file(f, domain=domain), source="llm", label=label_of(f)) for f in files]
 
 
@@ -195,10 +201,10 @@ def resolve_difficulty(
 ) -> DifficultyChoice:
     """The difficulty map of a mode, shared by the command line and the notebooks.
 
-    ``mode`` (see :func:`usi.parse_difficulty_mode`): ``"self"`` or ``"all"`` pools
-    every simulator in ``simulators`` (features tables by label; the paper's
-    setting), ``"study"`` pools those of ``study_labels`` (the study's published
-    simulators), ``"baselines:DIR"`` the ``eval_results_*.json`` files of DIR,
+    ``mode`` (see :func:`usi.parse_difficulty_mode`): ``"all"`` (old spelling
+    ``"self"``) pools every simulator in ``simulators`` (features tables by label;
+    the paper's setting), ``"study"`` pools those of ``study_labels`` (the study's published
+    simulators), ``"baselines:DIR"`` the ``eval_results_<label>.json`` files of DIR,
     ``"published"`` is the authors' frozen map
     (:func:`usersim_utils.published.published_difficulty`), ``"frozen:PATH"`` a map
     read from a file. A pool too small to give ANY task a difficulty (each task
@@ -215,12 +221,12 @@ def resolve_difficulty(
             f"the frozen difficulty map {arg} holds no task, so ECE, hence USI, is undefined "
             f"(the other terms are shown); {DIFFICULTY_REMEDY}")
         return DifficultyChoice(difficulty, f"frozen:{arg}", mode, note)
-    if kind == "self":
-        pool, what, used = list(simulators.values()), f"the {_plural(len(simulators), 'simulator')} scored", "self"
+    if kind == "all":
+        pool, what, used = list(simulators.values()), f"the {_plural(len(simulators), 'simulator')} scored", "all"
     elif kind == "study":
         if study_labels is None:
             raise ValueError("difficulty mode 'study' pools the study's own simulators and needs their labels; "
-                             "on the command line use self, published, frozen:PATH or baselines:DIR")
+                             "on the command line use all, published, frozen:PATH or baselines:DIR")
         missing = [label for label in study_labels if label not in simulators]
         if missing:
             raise ValueError(f"study simulators without a features table: {', '.join(missing)}")
@@ -256,7 +262,7 @@ def score_files(
     eval_results: Sequence[str | os.PathLike[str]],
     *,
     survey_dir: str | os.PathLike[str] | None = None,
-    difficulty: str = "self",
+    difficulty: str = "all",
     run_split: usi.RunSplit = "reference",
     domain: str | None = None,
 ) -> list[usi.Score]:
@@ -346,7 +352,7 @@ def score_notes(
     and rows whose ECE, hence USI, is undefined although a difficulty map exists."""
     notes = [choice.note] if choice.note else []
     for score in scores:
-        if score.name != "human" and not score.batches:
+        if score.name != schema.HUMAN_LABEL and not score.batches:
             reason = unmatched_reason(simulators[score.name], human, run_split)
             notes.append(f"{score.name}: no row (every term undefined): {reason}")
     without_ece = [s.name for s in scores if s.batches and s.cells["ece"] is None]
@@ -358,16 +364,18 @@ def score_notes(
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m usersim_utils.usi",
-        description="Score user simulators with the User-Sim Index (Zhou et al., 2026).",
+        prog="usersim-usi",
+        description="Score user simulators with the User-Sim Index (Zhou et al., 2026). "
+                    "Also run as python -m usersim_utils.scoring (or python -m usersim_utils.usi).",
     )
     p.add_argument("--human", required=True, help="human sessions file, or a study folder")
     p.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
-                   help="eval_results_<label>.json or tau-bench trajectory files")
-    p.add_argument("--survey-dir", help="folder with survey_comparable_<label>.json (and the human re-ratings)")
-    p.add_argument("--difficulty", default="self",
-                   help="self (pool of the simulators scored) | published (the authors' map) | frozen:PATH | "
-                        "baselines:DIR (default: self; a pool too small for any task falls back to published)")
+                   help=f"{schema.eval_results_name('<label>')} or tau-bench trajectory files")
+    p.add_argument("--survey-dir", help=f"folder with {_SURVEY_FILES} (and the human re-ratings)")
+    p.add_argument("--difficulty", default="all",
+                   help="all (pool of the simulators scored; also spelled self) | published (the authors' map) | "
+                        "frozen:PATH | baselines:DIR (default: all; a pool too small for any task falls back "
+                        "to published)")
     p.add_argument("--run-split", choices=["reference", "suffix"], default="reference",
                    help="reference: the authors' split (only files with >170 entries are split by run); "
                         "suffix: always split <domain>_<i>_<run> keys (for small rollouts)")
@@ -382,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:  # every check before any output: an error is the only line printed
         if usi.parse_difficulty_mode(args.difficulty)[0] == "study":
             raise ValueError("--difficulty study is for the notebooks (the study's own simulators); "
-                             "use self, published, frozen:PATH or baselines:DIR")
+                             "use all, published, frozen:PATH or baselines:DIR")
         json_out = check_output_path(args.json_out) if args.json_out is not None else None
         inputs = load_inputs(args.human, args.eval_results, survey_dir=args.survey_dir, domain=args.domain)
         choice = resolve_difficulty(args.difficulty, inputs.simulators, domain=args.domain)
@@ -402,53 +410,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-# --- Hand-over between notebooks: features computed once, read by 04-06. -------------------
-def simulator_files(study: data.Study, *, include_rollouts: bool = True,
-                    rollouts_dir: Path | None = None) -> dict[str, Path]:
-    """``{label: eval_results file}``: the study's simulators (published or demo), then
-    the rollouts of notebook 02 (``data/processed/rollouts``) when asked."""
-    files = dict(study.eval_results)
-    if include_rollouts:
-        folder = rollouts_dir or paths.ROLLOUTS_DIR
-        for path in sorted(folder.glob("eval_results_*.json")):
-            files.setdefault(label_of(path), path)
-    return files
-
-
-def survey_files(study: data.Study, *, include_rollouts: bool = True,
-                 rollouts_dir: Path | None = None) -> dict[str, Path]:
-    """``{label: survey_comparable file}`` for the study's simulators and the rollouts."""
-    files = dict(study.simulator_surveys)
-    if include_rollouts:
-        folder = rollouts_dir or paths.ROLLOUTS_DIR
-        for path in sorted(folder.glob("survey_comparable_*.json")):
-            files.setdefault(path.stem.removeprefix("survey_comparable_"), path)
-    return files
-
-
-def write_feature_tables(tables: dict[str, pd.DataFrame], dest: Path | None = None) -> dict[str, Path]:
-    """Write each features table to ``<dest>/<label>.parquet`` atomically (dest:
-    ``data/processed/features``), removing tables of labels no longer present."""
-    dest = dest or paths.FEATURES_DIR
-    dest.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for label, table in tables.items():
-        out = dest / f"{label}.parquet"
-        atomic_write(out, lambda tmp, table=table: table.to_parquet(tmp, index=False))
-        written[label] = out
-    for stale in set(dest.glob("*.parquet")) - set(written.values()):
-        stale.unlink()
-    return written
-
-
-def read_feature_tables(source: Path | None = None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """``(human table, {label: simulator table})`` written by notebook 03.
-
-    Raises ``DataError`` when notebook 03 has not been run."""
-    source = source or paths.FEATURES_DIR
-    human_path = source / "human.parquet"
-    if not human_path.exists():
-        raise DataError("no features tables: run notebooks/03_extract_behavioral_features.ipynb first",
-                        file=source)
-    sims = {p.stem: pd.read_parquet(p) for p in sorted(source.glob("*.parquet")) if p.stem != "human"}
-    return pd.read_parquet(human_path), sims
+if __name__ == "__main__":  # python -m usersim_utils.scoring
+    sys.exit(main())

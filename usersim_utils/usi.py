@@ -8,7 +8,8 @@ conversation: ``key``, ``task_key``, ``batch``, ``keep``, ``success``,
 The defaults reproduce the authors' scorer to 1e-9, quirks included; options that
 change a number (``run_split="suffix"``) are named and never the default.
 
-Run ``python -m usersim_utils.usi --help`` for the command line.
+The command line and the file I/O live in :mod:`usersim_utils.scoring`
+(``usersim-usi --help``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import ids
-from .features import DIMENSIONS, FEATURES, UNSCALED_FEATURES
+from . import ids, schema
+from .features import DIMENSIONS, FEATURE_SCALE, FEATURES
+from .schema import BATCHES
 from .survey import agreement
 
 RunSplit = Literal["reference", "suffix"]
@@ -33,17 +35,17 @@ DIMENSION_NAMES: tuple[str, ...] = tuple(DIMENSIONS)
 #: Columns of a leaderboard, in the order of the JSON output.
 METRICS: tuple[str, ...] = (*DIMENSION_NAMES, "eval_agree", "ece", "usi")
 HUMAN_PAIRS: tuple[tuple[int, int], ...] = ((1, 2), (1, 3), (2, 3))
-BATCHES: tuple[int, ...] = (1, 2, 3)
 #: Difficulty bins: value < 0.2 -> 0, < 0.4 -> 1, < 0.6 -> 2, < 0.8 -> 3, else 4.
 BIN_EDGES: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)
 MIN_DIFFICULTY_SAMPLES = 10
-_SCALE = pd.Series({f: (1.0 if f in UNSCALED_FEATURES else 100.0) for f in FEATURES})
+_SCALE = pd.Series(FEATURE_SCALE)
 
 
 # --- Rows and Dice (§4). ---------------------------------------------------------------
 def feature_row(table: pd.DataFrame) -> pd.Series | None:
-    """Mean of each feature over the rows with ``has_features``; rates and
-    ``info_frontload`` x 100. ``None`` when no row has features."""
+    """Mean of each feature over the rows with ``has_features``, in a row's unit
+    (:data:`~usersim_utils.features.FEATURE_SCALE`: rates and ``info_frontload``
+    x 100). ``None`` when no row has features."""
     with_features = table.loc[table["has_features"], list(FEATURES)]
     if with_features.empty:
         return None
@@ -362,7 +364,7 @@ def human_ceiling(
     difficulty: Mapping[str, float],
     *,
     eval_c: Cell | None = None,
-    name: str = "human",
+    name: str = schema.HUMAN_LABEL,
     dimensions: Mapping[str, Sequence[str]] = DIMENSIONS,
     edges: Sequence[float] = BIN_EDGES,
 ) -> Score:
@@ -389,9 +391,9 @@ def human_ceiling(
 def leaderboard(scores: Sequence[Score]) -> pd.DataFrame:
     """Scores as a table: a row per simulator (human ceiling first, then by USI,
     highest first; rows without USI last), columns ``<metric>`` and ``<metric>_std``."""
-    human = [s for s in scores if s.name == "human"]
+    human = [s for s in scores if s.name == schema.HUMAN_LABEL]
     others = sorted(
-        (s for s in scores if s.name != "human"),
+        (s for s in scores if s.name != schema.HUMAN_LABEL),
         key=lambda s: (s.cells["usi"] is None, -(s.cells["usi"] or (0.0, 0.0))[0], s.name),
     )
     records = []
@@ -406,16 +408,16 @@ def leaderboard(scores: Sequence[Score]) -> pd.DataFrame:
 
 
 # --- Scoring a set of simulators. ---------------------------------------------------------
-#: Difficulty modes without an argument: pools of simulators (``"self"``: those scored,
-#: the paper's setting; ``"study"``: the study's own simulators) and the published map.
-POOL_MODES: tuple[str, ...] = ("self", "study")
-#: Other spellings of a mode (notebooks call the paper's ``self`` pool ``"all"``).
-MODE_ALIASES: dict[str, str] = {"all": "self"}
+#: Difficulty modes without an argument: pools of simulators (``"all"``: every simulator
+#: scored, the paper's setting; ``"study"``: the study's own simulators) and the published map.
+POOL_MODES: tuple[str, ...] = ("all", "study")
+#: Other spellings of a mode: the paper's (and this CLI's first) name of the ``"all"`` pool.
+MODE_ALIASES: dict[str, str] = {"self": "all"}
 
 
 def parse_difficulty_mode(spec: str) -> tuple[str, str | None]:
-    """``"self"`` (alias ``"all"``) | ``"study"`` | ``"published"`` | ``"frozen:PATH"`` |
-    ``"baselines:DIR"`` -> ``(mode, argument)``, the alias resolved.
+    """``"all"`` (alias ``"self"``) | ``"study"`` | ``"published"`` | ``"frozen:PATH"`` |
+    ``"baselines:DIR"`` -> ``(mode, argument)``, the alias resolved to ``"all"``.
 
     Raises ``ValueError`` listing the modes."""
     mode, _, arg = spec.partition(":")
@@ -425,7 +427,7 @@ def parse_difficulty_mode(spec: str) -> tuple[str, str | None]:
     if mode in ("frozen", "baselines") and arg:
         return mode, arg
     raise ValueError(
-        "--difficulty (difficulty_pool) must be self (or all), study, published, frozen:PATH or "
+        "--difficulty (difficulty_pool) must be all (or self), study, published, frozen:PATH or "
         f"baselines:DIR, not {spec!r}"
     )
 
@@ -488,7 +490,7 @@ def format_leaderboard(scores: Sequence[Score]) -> str:
     return "\n".join([fmt(header), *(fmt(row) for row in lines)])
 
 
-if __name__ == "__main__":  # python -m usersim_utils.usi
-    from .scoring import main
+if __name__ == "__main__":  # `python -m usersim_utils.usi`: the old spelling of `usersim-usi`
+    from .scoring import main  # only when run as a script, never on import: no import cycle
 
     raise SystemExit(main())
