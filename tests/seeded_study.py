@@ -1,7 +1,15 @@
-"""A fixed, seeded synthetic panel for the index tests (independent of usersim_utils.demo,
-so that a change to the demo generator never moves the golden numbers)."""
+"""A fixed, seeded synthetic study for the index tests (independent of usersim_utils.demo,
+so that a change to the demo generator never moves the golden numbers).
+
+:func:`make_study` gives its records in memory, :func:`write_study` writes them in the
+study's folder layout. File names are spelled out here, not taken from
+usersim_utils.schema, so that the tests check the package's conventions.
+"""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 
@@ -51,7 +59,7 @@ TASKS = [f"retail_{i}" for i in range(12)] + [f"airline_{i}" for i in range(8)]
 EXTRA = [f"retail_{i}" for i in range(40, 60)] + [f"airline_{i}" for i in range(20, 40)]
 
 
-def make_panel(seed: int = 7) -> dict[str, dict]:
+def make_study(seed: int = 7) -> dict[str, dict]:
     """``{"human": ..., "rerating": ..., "sims": {label: records}, "surveys": {label: records}}``."""
     rng = np.random.default_rng(seed)
     difficulty = {t: float(rng.random()) for t in TASKS + EXTRA}
@@ -91,3 +99,22 @@ def make_panel(seed: int = 7) -> dict[str, dict]:
     for label in ("big_a", "big_b", "single"):
         surveys[label] = {t + s: {"survey": _survey(rng, 0.2)} for s in ("", "_ann2", "_ann3") for t in TASKS}
     return {"human": human, "rerating": rerating, "sims": sims, "surveys": surveys}
+
+
+def write_study(root: Path, study: dict[str, dict] | None = None) -> Path:
+    """Write ``study`` (default :func:`make_study`) into ``root`` in the layout of
+    cmu-lti/tau-usi: ``data/tau_bench_tasks_unified.json``,
+    ``eval_results/eval_results_<label>.json``, ``survey_data/survey_comparable_<label>.json``
+    and the re-ratings ``survey_data/survey_comparable_human-eval-100.json``. Returns ``root``."""
+    study = study or make_study()
+    files = {
+        "data/tau_bench_tasks_unified.json": study["human"],
+        **{f"eval_results/eval_results_{label}.json": records for label, records in study["sims"].items()},
+        **{f"survey_data/survey_comparable_{label}.json": records for label, records in study["surveys"].items()},
+        "survey_data/survey_comparable_human-eval-100.json": study["rerating"],
+    }
+    for relative, records in files.items():
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(records), encoding="utf-8")
+    return root

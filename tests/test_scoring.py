@@ -1,45 +1,35 @@
-"""The scoring command line: files in, the table and JSON out, one-line errors."""
+"""The scoring command line (usersim_utils.scoring): files in, the table and JSON out,
+one-line errors; its old names (``usersim_utils.scorer``, ``python -m usersim_utils.usi``)."""
 
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import math
 import os
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from usersim_utils import paths, scorer, usi
+from usersim_utils import handover, paths, scoring, usi
 from usersim_utils.features import features_table
 
-from panel import make_panel
-
-SHARED = paths.REPO_ROOT.parent / "shared" / "data"
+TAU_BENCH_AIRLINE = "data/tau-bench/gpt-4o-airline.json"  # under ../shared
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory) -> Path:
-    """The fixed test panel written in the study's layout."""
-    root = tmp_path_factory.mktemp("study")
-    panel = make_panel()
-    (root / "data").mkdir()
-    (root / "eval_results").mkdir()
-    (root / "survey_data").mkdir()
-    (root / "data" / "tau_bench_tasks_unified.json").write_text(json.dumps(panel["human"]))
-    for label, records in panel["sims"].items():
-        (root / "eval_results" / f"eval_results_{label}.json").write_text(json.dumps(records))
-    for label, records in panel["surveys"].items():
-        (root / "survey_data" / f"survey_comparable_{label}.json").write_text(json.dumps(records))
-    (root / "survey_data" / "survey_comparable_human-eval-100.json").write_text(json.dumps(panel["rerating"]))
-    return root
+def study(seeded_study_dir: Path) -> Path:
+    """The seeded study written in the study's layout."""
+    return seeded_study_dir
 
 
 def _run(capsys, *args: str) -> tuple[int, str, str]:
-    code = scorer.main(list(args))
+    code = scoring.main(list(args))
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -48,7 +38,7 @@ def test_command_prints_the_table_and_writes_json(study: Path, tmp_path: Path, c
     files = sorted(str(p) for p in (study / "eval_results").glob("*.json"))
     out_json = tmp_path / "usi.json"
     code, out, _ = _run(capsys, "--human", str(study), "--eval-results", *files,
-                        "--survey-dir", str(study / "survey_data"), "--difficulty", "self", "--json", str(out_json))
+                        "--survey-dir", str(study / "survey_data"), "--difficulty", "all", "--json", str(out_json))
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split()[:2] == ["name", "D1_conv"] and lines[1].startswith("human")
@@ -70,7 +60,7 @@ def test_command_prints_the_table_and_writes_json(study: Path, tmp_path: Path, c
 
 def test_frozen_and_baseline_difficulty(study: Path, tmp_path: Path, capsys) -> None:
     big = str(study / "eval_results" / "eval_results_big_a.json")
-    pool = scorer.load_inputs(study, sorted((study / "eval_results").glob("*.json"))).simulators
+    pool = scoring.load_inputs(study, sorted((study / "eval_results").glob("*.json"))).simulators
     difficulty = usi.pooled_difficulty(pool.values())
     frozen = tmp_path / "difficulty.json"
     frozen.write_text(json.dumps({"difficulty": difficulty}))
@@ -113,9 +103,8 @@ def test_small_multi_run_files_get_a_hint(study: Path, capsys) -> None:
     assert code == 0 and "small3" in out
 
 
-@pytest.mark.skipif(not (SHARED / "tau-bench").exists(), reason="../shared/data is not beside this checkout")
-def test_tau_bench_trajectories_are_scored_on_the_fly(study: Path, tmp_path: Path, capsys) -> None:
-    traj = str(SHARED / "tau-bench" / "gpt-4o-airline.json")
+def test_tau_bench_trajectories_are_scored_on_the_fly(study: Path, tmp_path: Path, capsys, shared_file) -> None:
+    traj = str(shared_file(TAU_BENCH_AIRLINE))
     out_json = tmp_path / "o.json"
     code, out, _ = _run(capsys, "--human", str(study), "--eval-results", traj, "--run-split", "suffix",
                         "--json", str(out_json))
@@ -125,22 +114,21 @@ def test_tau_bench_trajectories_are_scored_on_the_fly(study: Path, tmp_path: Pat
 
 
 def test_label_of() -> None:
-    assert scorer.label_of("x/eval_results_gpt-5.1.json") == "gpt-5.1"
-    assert scorer.label_of("gpt-4o-airline.json") == "gpt-4o-airline"
+    assert scoring.label_of("x/eval_results_gpt-5.1.json") == "gpt-5.1"
+    assert scoring.label_of("gpt-4o-airline.json") == "gpt-4o-airline"
 
 
-def test_feature_tables_round_trip(tmp_path: Path) -> None:
-    panel = make_panel()
-    tables = {"human": features_table(panel["human"], source="human", label="human"),
-              "single": features_table(panel["sims"]["single"], source="llm", label="single")}
-    scorer.write_feature_tables(tables, tmp_path)
+def test_feature_tables_round_trip(tmp_path: Path, seeded_study: dict) -> None:
+    tables = {"human": features_table(seeded_study["human"], source="human", label="human"),
+              "single": features_table(seeded_study["sims"]["single"], source="llm", label="single")}
+    handover.write_feature_tables(tables, tmp_path)
     (tmp_path / "stale.parquet").write_bytes(b"")
-    scorer.write_feature_tables(tables, tmp_path)
+    handover.write_feature_tables(tables, tmp_path)
     assert not (tmp_path / "stale.parquet").exists()
-    human, sims = scorer.read_feature_tables(tmp_path)
+    human, sims = handover.read_feature_tables(tmp_path)
     assert human.equals(tables["human"]) and sims["single"].equals(tables["single"])
     with pytest.raises(Exception, match="run notebooks/03"):
-        scorer.read_feature_tables(tmp_path / "missing")
+        handover.read_feature_tables(tmp_path / "missing")
 
 
 # --- Small studies: every defined term, and one line saying what is not. ----------------------
@@ -148,16 +136,17 @@ def _one_sim(study: Path, label: str = "single") -> str:
     return str(study / "eval_results" / f"eval_results_{label}.json")
 
 
-def test_one_simulator_with_self_gets_the_published_bins(study: Path, tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize("mode", ["all", "self"])  # self: the old spelling of all
+def test_one_simulator_with_all_gets_the_published_bins(study: Path, tmp_path: Path, capsys, mode: str) -> None:
     out_json = tmp_path / "o.json"
     code, out, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study),
-                          "--difficulty", "self", "--json", str(out_json))
+                          "--difficulty", mode, "--json", str(out_json))
     assert code == 0
     notes = err.splitlines()
     assert len(notes) == 1 and notes[0].startswith("note: ") and "published difficulty map" in notes[0]
     row = json.loads(out_json.read_text())[1]
     assert row["name"] == "single" and row["ece"] is not None and row["usi"] is not None
-    expected = scorer.score_files(study, [_one_sim(study)], difficulty="published")
+    expected = scoring.score_files(study, [_one_sim(study)], difficulty="published")
     assert row["usi"] == list(expected[1].cells["usi"])
 
 
@@ -252,7 +241,7 @@ def test_json_write_failure_is_one_line(study: Path, tmp_path: Path, capsys, mon
     def disk_full(dest, text):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(scorer, "atomic_write_text", disk_full)
+    monkeypatch.setattr(scoring, "atomic_write_text", disk_full)
     target = tmp_path / "usi.json"
     code, out, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study), "--json", str(target))
     _assert_one_error(code, out, err, str(target), "No space left on device")
@@ -264,7 +253,8 @@ def test_survey_dir_must_be_a_folder(study: Path, tmp_path: Path, capsys, kind: 
     survey_dir = {"missing": str(tmp_path / "nope"), "file": _one_sim(study), "empty": ""}[kind]
     code, out, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study),
                           "--survey-dir", survey_dir)
-    _assert_one_error(code, out, err, {"missing": "no such folder", "file": "not a folder", "empty": "empty path"}[kind])
+    expected = {"missing": "no such folder", "file": "not a folder", "empty": "empty path"}[kind]
+    _assert_one_error(code, out, err, expected)
 
 
 def _trajectory(task_id: int, policy: str) -> dict:
@@ -285,9 +275,8 @@ def test_domain_is_checked_against_the_trajectories(study: Path, tmp_path: Path,
     assert code == 0 and "run" in out
 
 
-@pytest.mark.skipif(not (SHARED / "tau-bench").exists(), reason="../shared/data is not beside this checkout")
-def test_domain_is_checked_on_real_trajectories(study: Path, capsys) -> None:
-    traj = str(SHARED / "tau-bench" / "gpt-4o-airline.json")
+def test_domain_is_checked_on_real_trajectories(study: Path, capsys, shared_file) -> None:
+    traj = str(shared_file(TAU_BENCH_AIRLINE))
     code, out, err = _run(capsys, "--human", str(study), "--eval-results", traj, "--domain", "retail")
     _assert_one_error(code, out, err, "this trajectory is airline")
 
@@ -317,11 +306,35 @@ def test_empty_conversations_are_not_a_run_split_problem(study: Path, tmp_path: 
     assert "silent: no row" in err and "no kept conversation has a user turn" in err
 
 
-def test_a_closed_pipe_is_no_traceback(study: Path) -> None:
-    """`python -m usersim_utils.usi ... | head -0`: the reader is gone before the table."""
-    command = [sys.executable, "-m", "usersim_utils.usi", "--human", str(study), "--eval-results", _one_sim(study)]
+@pytest.mark.parametrize("module", ["usersim_utils.scoring", "usersim_utils.usi"])  # usi: the old command
+def test_a_closed_pipe_is_no_traceback(study: Path, module: str) -> None:
+    """`python -m usersim_utils.scoring ... | head -0`: the reader is gone before the table."""
+    command = [sys.executable, "-m", module, "--human", str(study), "--eval-results", _one_sim(study)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_the_old_module_name_is_the_same_module() -> None:
+    from usersim_utils import scorer
+
+    assert scorer is scoring and scorer.resolve_difficulty is scoring.resolve_difficulty
+
+
+def test_both_commands_print_the_same_table(study: Path) -> None:
+    """``python -m usersim_utils.scoring`` and the old ``python -m usersim_utils.usi``."""
+    outputs = [subprocess.run([sys.executable, "-m", module, "--human", str(study), "--eval-results",
+                               _one_sim(study, "big_a"), "--difficulty", "all"],
+                              capture_output=True, text=True, timeout=120, check=True).stdout
+               for module in ("usersim_utils.scoring", "usersim_utils.usi")]
+    assert outputs[0] == outputs[1] and outputs[0].splitlines()[1].startswith("human")
+
+
+def test_console_scripts_name_existing_functions() -> None:
+    scripts = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["usersim-usi"] == "usersim_utils.scoring:main"
+    for name, target in scripts.items():
+        module, _, function = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), function)), name
