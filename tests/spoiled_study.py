@@ -19,7 +19,8 @@ from typing import Any
 from usersim_utils import paths
 from usersim_utils.survey import FREE_TEXT_ITEMS, SURVEY_ITEMS, SURVEY_OPTIONS
 
-from panel import TASKS, make_panel
+from seeded_study import TASKS
+from seeded_study import make_study as make_panel
 
 #: Answers that are not one of any item's options, of every JSON type.
 INVALID_ANSWERS: tuple[Any, ...] = (

@@ -19,7 +19,6 @@ import pytest
 from usersim_utils import data, ids, paths, survey
 from usersim_utils.errors import DataError, DataWarning, excerpt, is_finite_number
 
-SHARED_TAU_BENCH = paths.REPO_ROOT.parent / "shared" / "data" / "tau-bench" / "gpt-4o-airline.json"
 _OMIT = object()
 
 GOOD_ANSWERS: dict[str, Any] = {
@@ -193,19 +192,35 @@ MEGABYTE = "x" * 1_000_000
 BAD_HUMAN_FILES = [
     ("not_json", "airline_0,reward\n1,0\n", "not valid JSON: Expecting value at line 1, column 1"),
     ("truncated", GOOD_TEXT[: len(GOOD_TEXT) // 2], "truncated JSON"),
-    ("truncated_in_structure", '{"airline_0": {"conversation": [', "truncated JSON: the text ends at line 1, column 33"),
+    (
+        "truncated_in_structure",
+        '{"airline_0": {"conversation": [',
+        "truncated JSON: the text ends at line 1, column 33",
+    ),
     ("empty", "  \n", "empty file, expected JSON"),
     ("top_level_number", "42", "top level is a number, expected an object keyed by instance id"),
     ("top_level_string", '"airline_0"', "top level is a string, expected an object keyed by instance id"),
     ("empty_object", "{}", "no records: the top-level object is empty"),
-    ("record_not_object", _mutate(_set("retail_4", ["not", "a", "record"])), "record 'retail_4': expected an object, got an array"),
-    ("no_conversation", _mutate(_del_field("retail_4_ann2", "conversation")), "record 'retail_4_ann2': field 'conversation': missing"),
+    (
+        "record_not_object",
+        _mutate(_set("retail_4", ["not", "a", "record"])),
+        "record 'retail_4': expected an object, got an array",
+    ),
+    (
+        "no_conversation",
+        _mutate(_del_field("retail_4_ann2", "conversation")),
+        "record 'retail_4_ann2': field 'conversation': missing",
+    ),
     (
         "conversation_not_list",
         _mutate(_set_field("airline_0", "conversation", "user: hi")),
         "record 'airline_0': field 'conversation': expected a list of messages, got a string",
     ),
-    ("message_without_role", _mutate(_del_message_field("airline_0", 3, "role")), "record 'airline_0': field 'conversation[3].role': missing"),
+    (
+        "message_without_role",
+        _mutate(_del_message_field("airline_0", 3, "role")),
+        "record 'airline_0': field 'conversation[3].role': missing",
+    ),
     (
         "message_without_content",
         _mutate(_del_message_field("retail_4", 2, "content")),
@@ -221,33 +236,97 @@ BAD_HUMAN_FILES = [
         _mutate(lambda r: r["retail_4"]["conversation"].__setitem__(1, "hello")),
         "record 'retail_4': field 'conversation[1]': expected a {role, content} object, got a string",
     ),
-    ("survey_not_object", _mutate(_set_field("airline_0", "survey", ["Yes"])), "record 'airline_0': field 'survey': expected an object"),
-    ("key_bad_domain", _mutate(_set("flights_3", make_session("airline_3", ["hi"]))), "record 'flights_3': key is not <domain>_<i>"),
-    ("key_bad_suffix", _mutate(_set("airline_3_ann4", make_session("airline_3", ["hi"]))), "record 'airline_3_ann4': key is not <domain>_<i>"),
-    ("key_no_index", _mutate(_set("airline", make_session("airline_3", ["hi"]))), "record 'airline': key is not <domain>_<i>"),
+    (
+        "survey_not_object",
+        _mutate(_set_field("airline_0", "survey", ["Yes"])),
+        "record 'airline_0': field 'survey': expected an object",
+    ),
+    (
+        "key_bad_domain",
+        _mutate(_set("flights_3", make_session("airline_3", ["hi"]))),
+        "record 'flights_3': key is not <domain>_<i>",
+    ),
+    (
+        "key_bad_suffix",
+        _mutate(_set("airline_3_ann4", make_session("airline_3", ["hi"]))),
+        "record 'airline_3_ann4': key is not <domain>_<i>",
+    ),
+    (
+        "key_no_index",
+        _mutate(_set("airline", make_session("airline_3", ["hi"]))),
+        "record 'airline': key is not <domain>_<i>",
+    ),
     (
         "key_run_suffix_in_human_file",
         _mutate(_set("airline_3_2", make_session("airline_3", ["hi"]))),
         "record 'airline_3_2': key is not <domain>_<i> (domain airline or retail) with an optional _ann2/_ann3 suffix",
     ),
-    ("keep_not_bool", _mutate(_set_field("retail_4", "keep", "yes")), "record 'retail_4': field 'keep': expected a boolean or null, got a string 'yes'"),
-    ("reward_not_number", _mutate(_set_field("retail_4", "reward", "1.0")), "record 'retail_4': field 'reward': expected a number or null"),
+    (
+        "keep_not_bool",
+        _mutate(_set_field("retail_4", "keep", "yes")),
+        "record 'retail_4': field 'keep': expected a boolean or null, got a string 'yes'",
+    ),
+    (
+        "reward_not_number",
+        _mutate(_set_field("retail_4", "reward", "1.0")),
+        "record 'retail_4': field 'reward': expected a number or null",
+    ),
     # issue 9, adversarial sweep: each one line, none a traceback
-    ("nested_100000_deep", '{"airline_0": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply: arrays and objects more than about"),
+    (
+        "nested_100000_deep",
+        '{"airline_0": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        "nested too deeply: arrays and objects more than about",
+    ),
     (
         "reward_integer_of_400_digits",
         _literal("retail_4", "reward", "1" + "0" * 399),
         "record 'retail_4': field 'reward': expected a finite number or null, got 1000000000",
     ),
-    ("integer_of_5000_digits", _literal("retail_4", "reward", "9" * 5000), "not readable as JSON: Exceeds the limit (4300 digits) for integer string conversion"),
-    ("reward_nan", _literal("retail_4", "reward", "NaN"), "record 'retail_4': field 'reward': expected a finite number or null, got nan"),
-    ("reward_infinity", _literal("retail_4", "reward", "Infinity"), "record 'retail_4': field 'reward': expected a finite number or null, got inf"),
-    ("reward_minus_infinity", _literal("airline_0", "reward", "-Infinity"), "record 'airline_0': field 'reward': expected a finite number or null, got -inf"),
-    ("reward_1e400", _literal("retail_4", "reward", "1e400"), "record 'retail_4': field 'reward': expected a finite number or null, got inf"),
-    ("quality_score_nan", _literal("retail_4", "quality_score", "NaN"), "record 'retail_4': field 'quality_score': expected a finite number or null, got nan"),
-    ("key_arabic_indic_digit", _mutate(_set("airline_\u0663", make_session("airline_3", ["hi"]))), "record 'airline_\u0663': key is not <domain>_<i>"),
-    ("key_trailing_newline", _mutate(_set("retail_0\n", make_session("retail_0", ["hi"]))), "record 'retail_0\\n': key is not <domain>_<i>"),
-    ("key_batch_then_newline", _mutate(_set("retail_0_ann2\n", make_session("retail_0", ["hi"]))), "record 'retail_0_ann2\\n': key is not <domain>_<i>"),
+    (
+        "integer_of_5000_digits",
+        _literal("retail_4", "reward", "9" * 5000),
+        "not readable as JSON: Exceeds the limit (4300 digits) for integer string conversion",
+    ),
+    (
+        "reward_nan",
+        _literal("retail_4", "reward", "NaN"),
+        "record 'retail_4': field 'reward': expected a finite number or null, got nan",
+    ),
+    (
+        "reward_infinity",
+        _literal("retail_4", "reward", "Infinity"),
+        "record 'retail_4': field 'reward': expected a finite number or null, got inf",
+    ),
+    (
+        "reward_minus_infinity",
+        _literal("airline_0", "reward", "-Infinity"),
+        "record 'airline_0': field 'reward': expected a finite number or null, got -inf",
+    ),
+    (
+        "reward_1e400",
+        _literal("retail_4", "reward", "1e400"),
+        "record 'retail_4': field 'reward': expected a finite number or null, got inf",
+    ),
+    (
+        "quality_score_nan",
+        _literal("retail_4", "quality_score", "NaN"),
+        "record 'retail_4': field 'quality_score': expected a finite number or null, got nan",
+    ),
+    (
+        "key_arabic_indic_digit",
+        _mutate(_set("airline_\u0663", make_session("airline_3", ["hi"]))),
+        "record 'airline_\u0663': key is not <domain>_<i>",
+    ),
+    (
+        "key_trailing_newline",
+        _mutate(_set("retail_0\n", make_session("retail_0", ["hi"]))),
+        "record 'retail_0\\n': key is not <domain>_<i>",
+    ),
+    (
+        "key_batch_then_newline",
+        _mutate(_set("retail_0_ann2\n", make_session("retail_0", ["hi"]))),
+        "record 'retail_0_ann2\\n': key is not <domain>_<i>",
+    ),
     (
         "duplicate_instance_id",
         GOOD_TEXT[:-1] + ', "retail_4": ' + json.dumps(make_session("retail_4", ["again"])) + "}",
@@ -277,7 +356,9 @@ BAD_HUMAN_FILES = [
 
 
 @pytest.mark.parametrize(("case", "text", "expected"), BAD_HUMAN_FILES, ids=[c[0] for c in BAD_HUMAN_FILES])
-def test_bad_human_file_raises_data_error_naming_file_record_field(tmp_path: Path, case: str, text: str, expected: str) -> None:
+def test_bad_human_file_raises_data_error_naming_file_record_field(
+    tmp_path: Path, case: str, text: str, expected: str
+) -> None:
     path = tmp_path / paths.HUMAN_FILE.name
     path.write_text(text, encoding="utf-8")
     with pytest.raises(DataError) as info:
@@ -327,8 +408,8 @@ INVALID_HUMAN_ANSWERS = [
      "[1, 2] is not one of the options"),
     ("nested_32_deep", _set_answer("airline_0", "reuse", _nested(32)), "airline_0", "survey.reuse.answer",
      "[[[[...]]]] is not one of the options"),
-    ("free_text_not_text", _set_answer("airline_0", "specific_examples", 3), "airline_0", "survey.specific_examples.answer",
-     "expected free text (a string), got a number"),
+    ("free_text_not_text", _set_answer("airline_0", "specific_examples", 3), "airline_0",
+     "survey.specific_examples.answer", "expected free text (a string), got a number"),
     ("megabyte_answer", _set_answer("airline_0", "reuse", MEGABYTE), "airline_0", "survey.reuse.answer",
      f"'{'x' * 79}…(1,000,002 chars) is not one of the options"),
 ]
@@ -380,7 +461,9 @@ def test_cli_validate_invalid_answer_warns_and_exits_0_or_2_when_strict(
 
 
 def test_warning_lines_are_distinct_and_capped() -> None:
-    warnings = [DataWarning("not an option", file="f.json", record=f"airline_{i}", field="survey.reuse") for i in range(25)]
+    warnings = [
+        DataWarning("not an option", file="f.json", record=f"airline_{i}", field="survey.reuse") for i in range(25)
+    ]
     lines = data.warning_lines(warnings + warnings[:3])  # repeats are listed once
     assert len(lines) == data.MAX_WARNING_LINES + 1
     assert lines[0] == "f.json: record 'airline_0': field 'survey.reuse': not an option"
@@ -690,7 +773,8 @@ def test_eval_results_validation_and_summary(tmp_path: Path, capsys: pytest.Capt
     found: list[DataWarning] = []
     assert data.load_eval_results(path, warnings=found) == records
     assert [str(w) for w in found] == [
-        f"{path}: record {key!r}: field 'survey.efficiency.answer': 'fast-ish' is not one of the options ({EFFICIENCY_OPTIONS})"
+        f"{path}: record {key!r}: field 'survey.efficiency.answer': 'fast-ish' is not one of the options "
+        f"({EFFICIENCY_OPTIONS})"
         for key in records
     ]
     overview = data.rollouts_overview(records)
@@ -709,16 +793,35 @@ def test_eval_results_validation_and_summary(tmp_path: Path, capsys: pytest.Capt
 @pytest.mark.parametrize(
     ("records", "expected"),
     [
-        ({"airline_1_run2": {"conversation": []}}, "record 'airline_1_run2': key is not <domain>_<i> (domain airline or retail) with an optional _ann2/_ann3 or run suffix"),
+        (
+            {"airline_1_run2": {"conversation": []}},
+            "record 'airline_1_run2': key is not <domain>_<i> (domain airline or retail) "
+            "with an optional _ann2/_ann3 or run suffix",
+        ),
         ({"airline_1_2": {"reward": 1.0}}, "record 'airline_1_2': field 'conversation': missing"),
-        ({"airline_1_2": {"conversation": [{"content": "hi"}]}}, "record 'airline_1_2': field 'conversation[0].role': missing"),
+        (
+            {"airline_1_2": {"conversation": [{"content": "hi"}]}},
+            "record 'airline_1_2': field 'conversation[0].role': missing",
+        ),
         ({"airline_1_2": "hi"}, "record 'airline_1_2': expected an object, got a string"),
-        ({"airline_1_2": {"conversation": [], "reward": math.nan}}, "record 'airline_1_2': field 'reward': expected a finite number or null, got nan"),
-        ({"airline_1_2": {"conversation": [], "reward": math.inf}}, "record 'airline_1_2': field 'reward': expected a finite number or null, got inf"),
-        ({"airline_1_2": {"conversation": [], "reward": 10**400}}, "record 'airline_1_2': field 'reward': expected a finite number or null, got 1000"),
+        (
+            {"airline_1_2": {"conversation": [], "reward": math.nan}},
+            "record 'airline_1_2': field 'reward': expected a finite number or null, got nan",
+        ),
+        (
+            {"airline_1_2": {"conversation": [], "reward": math.inf}},
+            "record 'airline_1_2': field 'reward': expected a finite number or null, got inf",
+        ),
+        (
+            {"airline_1_2": {"conversation": [], "reward": 10**400}},
+            "record 'airline_1_2': field 'reward': expected a finite number or null, got 1000",
+        ),
         ({"airline_1_2\n": {"conversation": []}}, "record 'airline_1_2\\n': key is not <domain>_<i>"),
         ({"airline_1_\u0662": {"conversation": []}}, "record 'airline_1_\u0662': key is not <domain>_<i>"),
-        ({"airline_1_2": {"conversation": [], "survey": ["Yes"]}}, "record 'airline_1_2': field 'survey': expected an object"),
+        (
+            {"airline_1_2": {"conversation": [], "survey": ["Yes"]}},
+            "record 'airline_1_2': field 'survey': expected an object",
+        ),
     ],
 )
 def test_bad_eval_results(tmp_path: Path, capsys: pytest.CaptureFixture[str], records: dict, expected: str) -> None:
@@ -737,7 +840,9 @@ def test_cli_bad_tau_bench_list_is_one_line_error(tmp_path: Path, capsys: pytest
     assert err.startswith(f"error: {path}: record 'item 0': field 'reward'") and err.count("\n") == 1
 
 
-def test_survey_file_accepts_invalid_simulator_answers_but_needs_a_survey(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_survey_file_accepts_invalid_simulator_answers_but_needs_a_survey(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = {"airline_0": {"survey": make_survey(efficiency="Quick")}, "airline_0_ann2": {"survey": {"reuse": "Yes"}}}
     path = write_json(tmp_path / "survey_comparable_sim.json", good)
     found: list[DataWarning] = []
@@ -797,7 +902,9 @@ def test_resolve_study_falls_back_to_the_synthetic_demo_panel(tmp_path: Path, mo
     assert study.rerating_path is not None and study.rerating_path.is_file()
 
 
-def test_resolve_study_explicit_folder_without_the_file_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolve_study_explicit_folder_without_the_file_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(paths.STUDY_DIR_ENV, raising=False)
     expected = f"{tmp_path}: no data/tau_bench_tasks_unified.json in this folder (given by study_dir)"
     with pytest.raises(DataError, match="^" + re.escape(expected)):
@@ -910,14 +1017,16 @@ def test_download_failures_are_one_line_errors(
 
 
 # ------------------------------------------------------- real tau-bench trajectories
-@pytest.mark.skipif(not (paths.REPO_ROOT.parent / "shared").is_dir(), reason="../shared is absent")
-def test_load_eval_results_converts_real_tau_bench_trajectories(capsys: pytest.CaptureFixture[str]) -> None:
-    raw = json.loads(SHARED_TAU_BENCH.read_text())
-    records = data.load_eval_results(SHARED_TAU_BENCH, domain="airline")
+def test_load_eval_results_converts_real_tau_bench_trajectories(
+    capsys: pytest.CaptureFixture[str], shared_file
+) -> None:
+    tau_bench = shared_file("data/tau-bench/gpt-4o-airline.json")
+    raw = json.loads(tau_bench.read_text())
+    records = data.load_eval_results(tau_bench, domain="airline")
     assert len(records) == len(raw) == 200
     assert {ids.task_key(k) for k in records} == {f"airline_{i}" for i in range(50)}
     success = [int((r.get("reward") or 0) > 0) for r in records.values()]
     assert sum(success) == sum(int(x["reward"] > 0) for x in raw)
-    assert data.main(["validate", str(SHARED_TAU_BENCH)]) == 0
+    assert data.main(["validate", str(tau_bench)]) == 0
     out = capsys.readouterr().out
     assert "valid tau-bench trajectory list" in out and "rollouts: 200 entries (200 kept), 4 run(s), 50 tasks" in out

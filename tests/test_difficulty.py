@@ -8,19 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from usersim_utils import ids, paths, published, scorer, usi
+from usersim_utils import ids, paths, published, scoring, usi
 from usersim_utils.errors import DataError
 from usersim_utils.features import features_table
 
-from panel import make_panel
-
-SHARED_MAP = paths.REPO_ROOT.parent / "shared" / "data" / "odyssim" / "tau_usi_difficulty.json"
-
 
 @pytest.fixture(scope="module")
-def tables() -> dict:
-    panel = make_panel()
-    return {label: features_table(records, source="llm", label=label) for label, records in panel["sims"].items()}
+def tables(seeded_study: dict) -> dict:
+    return {label: features_table(records, source="llm", label=label)
+            for label, records in seeded_study["sims"].items()}
 
 
 def test_published_map_has_the_papers_bins() -> None:
@@ -42,9 +38,9 @@ def test_published_map_ships_with_its_licence_and_notice() -> None:
     assert "tau_usi_difficulty.json" in (paths.DATA_DIR / "README.md").read_text()
 
 
-@pytest.mark.skipif(not SHARED_MAP.exists(), reason="../shared/data is not beside this checkout")
-def test_published_map_is_an_unchanged_copy() -> None:
-    assert published.PUBLISHED_DIFFICULTY_FILE.read_bytes() == SHARED_MAP.read_bytes()
+def test_published_map_is_an_unchanged_copy(shared_file) -> None:
+    shared_map = shared_file("data/odyssim/tau_usi_difficulty.json")
+    assert published.PUBLISHED_DIFFICULTY_FILE.read_bytes() == shared_map.read_bytes()
 
 
 def test_published_map_loader_names_a_bad_file(tmp_path: Path) -> None:
@@ -59,7 +55,7 @@ def test_published_map_loader_names_a_bad_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("spec", "parsed"),
-    [("self", ("self", None)), ("all", ("self", None)), ("study", ("study", None)),
+    [("all", ("all", None)), ("self", ("all", None)), ("study", ("study", None)),
      ("published", ("published", None)), ("frozen:m.json", ("frozen", "m.json")),
      ("baselines:dir", ("baselines", "dir"))],
 )
@@ -69,26 +65,26 @@ def test_difficulty_modes(spec: str, parsed: tuple) -> None:
 
 @pytest.mark.parametrize("spec", ["", "published:x", "study:x", "frozen", "baselines:", "pooled"])
 def test_bad_difficulty_modes_list_the_modes(spec: str) -> None:
-    with pytest.raises(ValueError, match="self \\(or all\\), study, published, frozen:PATH or baselines:DIR"):
+    with pytest.raises(ValueError, match="all \\(or self\\), study, published, frozen:PATH or baselines:DIR"):
         usi.parse_difficulty_mode(spec)
 
 
 def test_a_pool_large_enough_is_used_as_it_is(tables: dict) -> None:
-    for mode in ("self", "all"):
-        choice = scorer.resolve_difficulty(mode, tables)
+    for mode in ("all", "self"):  # "self": the old spelling, an alias
+        choice = scoring.resolve_difficulty(mode, tables)
         assert choice.map == usi.pooled_difficulty(tables.values())
-        assert choice.mode_used == "self" and choice.requested == mode
+        assert choice.mode_used == "all" and choice.requested == mode
         assert choice.note is None and not choice.fell_back
     labels = ["big_a", "big_b", "big_c", "single"]  # 3 + 3 + 3 + 1 = 10 entries per task
-    study = scorer.resolve_difficulty("study", tables, study_labels=labels)
+    study = scoring.resolve_difficulty("study", tables, study_labels=labels)
     assert study.map == usi.pooled_difficulty(tables[label] for label in labels)
     assert study.map and study.mode_used == "study" and study.note is None
 
 
 def test_a_pool_too_small_falls_back_to_the_published_map(tables: dict) -> None:
     """One simulator with one run gives no task the 10 pooled entries: the paper's bins apply."""
-    for mode, kwargs in (("self", {}), ("study", {"study_labels": ["single"]})):
-        choice = scorer.resolve_difficulty(mode, {"single": tables["single"]}, **kwargs)
+    for mode, kwargs in (("all", {}), ("study", {"study_labels": ["single"]})):
+        choice = scoring.resolve_difficulty(mode, {"single": tables["single"]}, **kwargs)
         assert choice.map == published.published_difficulty()
         assert choice.mode_used == "published" and choice.fell_back
         assert choice.note.count("\n") == 0 and "published difficulty map" in choice.note
@@ -98,22 +94,22 @@ def test_a_pool_too_small_falls_back_to_the_published_map(tables: dict) -> None:
 def test_explicit_maps_are_never_replaced(tables: dict, tmp_path: Path) -> None:
     empty = tmp_path / "empty.json"
     empty.write_text("{}")
-    choice = scorer.resolve_difficulty(f"frozen:{empty}", {"single": tables["single"]})
+    choice = scoring.resolve_difficulty(f"frozen:{empty}", {"single": tables["single"]})
     assert choice.map == {} and not choice.fell_back and choice.mode_used == f"frozen:{empty}"
     assert "ECE, hence USI, is undefined" in choice.note and "--difficulty published" in choice.note
     assert "baselines:DIR" in choice.note and "more simulators" in choice.note
-    choice = scorer.resolve_difficulty("published", {"single": tables["single"]})
+    choice = scoring.resolve_difficulty("published", {"single": tables["single"]})
     assert choice.map == published.published_difficulty() and choice.note is None and not choice.fell_back
 
 
 def test_difficulty_for_is_the_map_of_resolve_difficulty(tables: dict) -> None:
-    assert scorer.difficulty_for("published", tables) == published.published_difficulty()
-    assert scorer.difficulty_for("self", tables) == usi.pooled_difficulty(tables.values())
-    assert scorer.difficulty_for("self", {"single": tables["single"]}) == published.published_difficulty()
+    assert scoring.difficulty_for("published", tables) == published.published_difficulty()
+    assert scoring.difficulty_for("all", tables) == usi.pooled_difficulty(tables.values())
+    assert scoring.difficulty_for("all", {"single": tables["single"]}) == published.published_difficulty()
 
 
 def test_study_mode_needs_the_study_labels(tables: dict) -> None:
     with pytest.raises(ValueError, match="needs their labels"):
-        scorer.resolve_difficulty("study", tables)
+        scoring.resolve_difficulty("study", tables)
     with pytest.raises(ValueError, match="nope"):
-        scorer.resolve_difficulty("study", tables, study_labels=["big_a", "nope"])
+        scoring.resolve_difficulty("study", tables, study_labels=["big_a", "nope"])

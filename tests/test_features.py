@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from usersim_utils import features as F
-from usersim_utils.paths import REPO_ROOT
-
-SPEC = REPO_ROOT.parent / "shared" / "spec" / "usi.md"
 
 
 def feats(*user_turns: str, source: str = "llm") -> dict[str, float]:
@@ -182,9 +178,8 @@ def test_feature_table_columns_and_flags() -> None:
     assert t.loc[1, F.FEATURES].isna().all()
 
 
-@pytest.mark.skipif(not SPEC.exists(), reason="../shared/spec is not beside this checkout")
-def test_lexicons_are_verbatim_from_the_spec() -> None:
-    text = SPEC.read_text()
+def test_lexicons_are_verbatim_from_the_spec(shared_file) -> None:
+    text = shared_file("spec/usi.md").read_text()
     found = {}
     for name, rest in re.findall(r"^\* ([A-Z]+)(?: \([^)]*\))?: (.*)$", text, re.M):
         patterns = re.findall(r"`([^`]*)`", rest)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from usersim_utils import data, paths, scorer, trajectories
+from usersim_utils import data, paths, scoring, trajectories
 from usersim_utils.errors import DataError, DataWarning
 
 import oracle_usi as oracle
@@ -74,7 +74,7 @@ def test_strict_turns_the_first_invalid_answer_into_an_error(spoiled) -> None:
 def test_spoiled_study_scores_equal_to_the_oracle(spoiled) -> None:
     root, _ = spoiled
     files = _rollout_files(root)
-    scores = scorer.score_files(root, files, survey_dir=root / "survey_data")
+    scores = scoring.score_files(root, files, survey_dir=root / "survey_data")
 
     # The oracle reads the raw JSON itself (the tau-bench file through the converter).
     def raw(path: Path) -> dict:
@@ -82,7 +82,7 @@ def test_spoiled_study_scores_equal_to_the_oracle(spoiled) -> None:
         return trajectories.from_tau_bench(obj, file=path) if isinstance(obj, list) else obj
 
     human = raw(root / paths.HUMAN_FILE)
-    sims = {scorer.label_of(f): raw(f) for f in files}
+    sims = {scoring.label_of(f): raw(f) for f in files}
     surveys = {label: raw(root / "survey_data" / f"survey_comparable_{label}.json") for label in sims
                if (root / "survey_data" / f"survey_comparable_{label}.json").exists()}
     difficulty = oracle.difficulty(sims.values())

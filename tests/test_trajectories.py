@@ -12,8 +12,9 @@ import pytest
 from usersim_utils import data, features, ids, paths, trajectories
 from usersim_utils.errors import DataError, DataWarning
 
-SHARED_DATA = paths.REPO_ROOT.parent / "shared" / "data"
-needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is absent")
+#: tau-trait's runs are listed when the tests are collected (one test each), so their
+#: folder is named here; single files come from the ``shared_file`` fixture.
+TAU_TRAIT = paths.REPO_ROOT.parent / "shared" / "data" / "tau-trait"
 
 AIRLINE_SYSTEM = "# Airline Agent Policy\n\nThe current time is 2024-05-15 15:00:00 EST."
 RETAIL_SYSTEM = "# Retail agent policy\n\nAs a retail agent, you can help users cancel or modify pending orders."
@@ -234,8 +235,10 @@ def test_an_item_survey_is_kept_and_its_invalid_answers_are_warnings(tmp_path: P
     path.write_text(json.dumps(items))
     found: list[DataWarning] = []
     assert data.load_eval_results(path, warnings=found) == records
-    assert [(w.record, w.field) for w in found] == [("airline_1", "survey.reuse.answer"), ("airline_1", "survey.efficiency")]
-    with pytest.raises(DataError, match="^" + str(path) + ": record 'airline_1': field 'survey.reuse.answer': 7 is not"):
+    expected = [("airline_1", "survey.reuse.answer"), ("airline_1", "survey.efficiency")]
+    assert [(w.record, w.field) for w in found] == expected
+    message = "^" + str(path) + ": record 'airline_1': field 'survey.reuse.answer': 7 is not"
+    with pytest.raises(DataError, match=message):
         data.load_eval_results(path, strict=True)
     items[1]["survey"] = ["Yes"]  # a survey that is not an object is still an error
     path.write_text(json.dumps(items))
@@ -270,9 +273,8 @@ def test_detect_format() -> None:
 
 
 # --- real trajectories (MIT, ../shared/data) ------------------------------------------------------
-@needs_shared
-def test_real_gpt4o_airline_run() -> None:
-    path = SHARED_DATA / "tau-bench" / "gpt-4o-airline.json"
+def test_real_gpt4o_airline_run(shared_file) -> None:
+    path = shared_file("data/tau-bench/gpt-4o-airline.json")
     records = trajectories.from_tau_bench(json.loads(path.read_text()), file=path)
     assert len(records) == 200
     assert set(ids.suffix_run_split(list(records))) == {"1", "2", "3", "4"}
@@ -287,11 +289,9 @@ def test_real_gpt4o_airline_run() -> None:
     data.validate_eval_results(records, file=path)
 
 
-@needs_shared
-@pytest.mark.parametrize("name", sorted(p.name for p in (SHARED_DATA / "tau-trait").glob("*.json"))
-                         if (SHARED_DATA / "tau-trait").is_dir() else [])
+@pytest.mark.parametrize("name", sorted(p.name for p in TAU_TRAIT.glob("*.json")) if TAU_TRAIT.is_dir() else [])
 def test_real_tau_trait_runs(name: str) -> None:
-    path = SHARED_DATA / "tau-trait" / name
+    path = TAU_TRAIT / name
     items = json.loads(path.read_text())
     records = trajectories.from_tau_bench(items, file=path)
     domain = path.stem.rsplit("_", 1)[1]

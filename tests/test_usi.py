@@ -10,30 +10,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from usersim_utils import data, ids, scoring, usi
 from usersim_utils import features as F
-from usersim_utils import ids, usi
 from usersim_utils.survey import ITEM_VALUES, agreement
 
 import oracle_usi as oracle
-from panel import make_panel
 
 GOLDEN = Path(__file__).parent / "golden" / "usi_fixed_panel.json"
 TOL = 1e-9
 
 
 @pytest.fixture(scope="module")
-def panel() -> dict:
-    return make_panel()
-
-
-@pytest.fixture(scope="module")
-def scored(panel: dict) -> list[usi.Score]:
-    human = F.features_table(panel["human"], source="human", label="human")
-    sims = {k: F.features_table(v, source="llm", label=k) for k, v in panel["sims"].items()}
+def scored(seeded_study: dict) -> list[usi.Score]:
+    human = F.features_table(seeded_study["human"], source="human", label="human")
+    sims = {k: F.features_table(v, source="llm", label=k) for k, v in seeded_study["sims"].items()}
     difficulty = usi.pooled_difficulty(sims.values())
-    evals = {k: usi.eval_cell(usi.eval_agreements(panel["human"], panel["surveys"][k]))
-             if k in panel["surveys"] else None for k in sims}
-    ceiling = usi.ceiling_eval_cell(usi.ceiling_agreements(panel["human"], panel["rerating"]))
+    evals = {k: usi.eval_cell(usi.eval_agreements(seeded_study["human"], seeded_study["surveys"][k]))
+             if k in seeded_study["surveys"] else None for k in sims}
+    ceiling = usi.ceiling_eval_cell(usi.ceiling_agreements(seeded_study["human"], seeded_study["rerating"]))
     return usi.score_all(human, sims, difficulty, evals=evals, ceiling_eval=ceiling)
 
 
@@ -43,8 +37,8 @@ def _close(a, b) -> bool:
     return all(math.isclose(x, y, rel_tol=0, abs_tol=TOL) for x, y in zip(a, b))
 
 
-def test_features_equal_the_oracle_on_every_conversation(panel: dict) -> None:
-    for source, files in (("human", [panel["human"]]), ("llm", panel["sims"].values())):
+def test_features_equal_the_oracle_on_every_conversation(seeded_study: dict) -> None:
+    for source, files in (("human", [seeded_study["human"]]), ("llm", seeded_study["sims"].values())):
         for records in files:
             for key, rec in records.items():
                 ours = F.conversation_features(rec["conversation"], source)
@@ -56,13 +50,13 @@ def test_features_equal_the_oracle_on_every_conversation(panel: dict) -> None:
                     assert math.isclose(ours[name], value, abs_tol=TOL), (key, name)
 
 
-def test_index_equals_the_oracle(panel: dict, scored: list[usi.Score]) -> None:
-    difficulty = oracle.difficulty(panel["sims"].values())
-    ceiling = oracle.ceiling_eval(panel["human"], panel["rerating"])
-    expected = {"human": oracle.score_human(panel["human"], difficulty, ceiling)}
-    for label, sim in panel["sims"].items():
-        ev = oracle.sim_eval(panel["human"], panel["surveys"].get(label))
-        expected[label] = oracle.score_sim(panel["human"], sim, difficulty, ev)
+def test_index_equals_the_oracle(seeded_study: dict, scored: list[usi.Score]) -> None:
+    difficulty = oracle.difficulty(seeded_study["sims"].values())
+    ceiling = oracle.ceiling_eval(seeded_study["human"], seeded_study["rerating"])
+    expected = {"human": oracle.score_human(seeded_study["human"], difficulty, ceiling)}
+    for label, sim in seeded_study["sims"].items():
+        ev = oracle.sim_eval(seeded_study["human"], seeded_study["surveys"].get(label))
+        expected[label] = oracle.score_sim(seeded_study["human"], sim, difficulty, ev)
     names = {"D1": "D1_conv", "D2": "D2_info", "D3": "D3_clarif", "D4": "D4_react", "eval": "eval_agree",
              "ece": "ece", "usi": "usi"}
     for score in scored:
@@ -70,7 +64,7 @@ def test_index_equals_the_oracle(panel: dict, scored: list[usi.Score]) -> None:
             assert _close(score.cells[metric], expected[score.name][key]), (score.name, metric)
 
 
-def test_quirks_show_in_the_fixed_panel(scored: list[usi.Score]) -> None:
+def test_quirks_show_in_the_seeded_study(scored: list[usi.Score]) -> None:
     by_name = {s.name: s for s in scored}
     assert by_name["small3"].cells["usi"] is None  # <=170 entries with run suffixes: no overlap
     assert by_name["small3"].batches == ()
@@ -89,9 +83,9 @@ def test_golden_numbers(scored: list[usi.Score]) -> None:
             assert _close(mine[metric], gold[metric]), (mine["name"], metric)
 
 
-def test_suffix_split_scores_small_multi_run_files(panel: dict) -> None:
-    human = F.features_table(panel["human"], source="human", label="human")
-    sim = F.features_table(panel["sims"]["small3"], source="llm", label="small3")
+def test_suffix_split_scores_small_multi_run_files(seeded_study: dict) -> None:
+    human = F.features_table(seeded_study["human"], source="human", label="human")
+    sim = F.features_table(seeded_study["sims"]["small3"], source="llm", label="small3")
     difficulty = {t: 0.5 for t in sim["task_key"]}
     score = usi.score_simulator("small3", human, sim, difficulty, run_split="suffix")
     assert score.cells["usi"] is not None
@@ -106,8 +100,10 @@ def test_dice() -> None:
     assert usi.dice(-10, 30) == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize(("value", "expected"),
-                         [(0.0, 0), (0.1999, 0), (0.2, 1), (0.3999, 1), (0.4, 2), (0.6, 3), (0.7999, 3), (0.8, 4), (1.0, 4)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(0.0, 0), (0.1999, 0), (0.2, 1), (0.3999, 1), (0.4, 2), (0.6, 3), (0.7999, 3), (0.8, 4), (1.0, 4)],
+)
 def test_difficulty_bins_at_the_cutoffs(value: float, expected: int) -> None:
     assert usi.difficulty_bin(value) == expected
 
@@ -158,7 +154,8 @@ def test_eval_walks_batches_then_sorted_ids_with_one_generator() -> None:
     # string order: retail_10 before retail_9; batch 1 before batch 2; retail_2 is not kept
     assert list(zip(table["batch"], table["task_key"])) == [(1, "retail_10"), (1, "retail_9"), (2, "retail_9")]
     rng = np.random.default_rng(42)
-    expected = [agreement(human[k]["survey"], sim[k]["survey"], rng) for k in ("retail_10", "retail_9", "retail_9_ann2")]
+    keys = ("retail_10", "retail_9", "retail_9_ann2")
+    expected = [agreement(human[k]["survey"], sim[k]["survey"], rng) for k in keys]
     assert table["agreement"].tolist() == pytest.approx(expected, abs=TOL)
     # one draw per missing item, from the sorted distinct values
     rng = np.random.default_rng(42)
@@ -193,9 +190,9 @@ def test_frozen_difficulty_formats() -> None:
         usi.difficulty_map_from_json({"retail_1": 2})
 
 
-def test_dimensions_and_bins_are_options_for_sensitivity(panel: dict, scored: list[usi.Score]) -> None:
-    human = F.features_table(panel["human"], source="human", label="human")
-    sims = {k: F.features_table(v, source="llm", label=k) for k, v in panel["sims"].items()}
+def test_dimensions_and_bins_are_options_for_sensitivity(seeded_study: dict, scored: list[usi.Score]) -> None:
+    human = F.features_table(seeded_study["human"], source="human", label="human")
+    sims = {k: F.features_table(v, source="llm", label=k) for k, v in seeded_study["sims"].items()}
     difficulty = usi.pooled_difficulty(sims.values())
     three = {k: v for k, v in F.DIMENSIONS.items() if k != "D4_react"}
     fewer = usi.score_all(human, sims, difficulty, dimensions=three, edges=(0.5,))
@@ -211,14 +208,12 @@ def test_dimensions_and_bins_are_options_for_sensitivity(panel: dict, scored: li
     assert big_a.batches[0].ece == pytest.approx(expected, abs=TOL)
 
 
-def test_index_equals_the_oracle_on_the_demo_panel() -> None:
-    """A second, independently generated panel (usersim_utils.demo) through the file path."""
-    from usersim_utils import data, demo, scorer
-
-    study = data.resolve_study(demo.ensure_demo_panel())
+def test_index_equals_the_oracle_on_the_demo_study(demo_study: data.Study) -> None:
+    """A second, independently generated study (usersim_utils.demo) through the file path."""
+    study = demo_study
     files = list(study.eval_results.values())
-    scores = scorer.score_files(study.root, files, survey_dir=study.root / "survey_data")
-    sims = {scorer.label_of(f): data.load_eval_results(f) for f in files}
+    scores = scoring.score_files(study.root, files, survey_dir=study.root / "survey_data")
+    sims = {scoring.label_of(f): data.load_eval_results(f) for f in files}
     difficulty = oracle.difficulty(sims.values())
     rerating = data.load_survey_records(study.rerating_path)
     expected = {"human": oracle.score_human(study.records, difficulty, oracle.ceiling_eval(study.records, rerating))}
