@@ -38,7 +38,7 @@ import numpy as np
 
 from .atomic import atomic_write
 from .trajectories import function_markup
-from . import data, ids, paths, survey
+from . import ids, paths, schema, survey
 
 #: Bump when the generator's output changes: stale panels on disk are then rewritten.
 GENERATOR_VERSION = "1"
@@ -59,7 +59,7 @@ RETAIL_SHARE = 0.6
 MAX_TASKS = 60
 
 HUMAN_PATH = paths.HUMAN_FILE.as_posix()
-RERATING_PATH = f"{paths.SURVEY_SUBDIR}/{data.SURVEY_PREFIX}{data.RERATING_LABEL}.json"
+RERATING_PATH = f"{paths.SURVEY_SUBDIR}/{schema.SURVEY_PREFIX}{schema.RERATING_LABEL}.json"
 
 FREE_TEXT_QUESTIONS: dict[str, str] = {
     "specific_examples": "Give specific examples from the conversation behind your ratings.",
@@ -837,9 +837,9 @@ def generate_demo_panel(rng: np.random.Generator, *, n_tasks: int = 30,
     for sim in SIMULATORS[:shape.n_simulators]:
         tasks = all_tasks if shape.shared_tasks else extra_tasks
         rollouts, surveys = _simulator_files(sim, tasks, list(human), scenarios, rng)
-        panel[f"{paths.EVAL_RESULTS_SUBDIR}/{data.EVAL_PREFIX}{sim.label}.json"] = rollouts
+        panel[f"{paths.EVAL_RESULTS_SUBDIR}/{schema.EVAL_PREFIX}{sim.label}.json"] = rollouts
         if shape.simulator_surveys and surveys:
-            surveys_of[f"{paths.SURVEY_SUBDIR}/{data.SURVEY_PREFIX}{sim.label}.json"] = surveys
+            surveys_of[f"{paths.SURVEY_SUBDIR}/{schema.SURVEY_PREFIX}{sim.label}.json"] = surveys
     panel |= surveys_of
     rerated = rng.choice(human_tasks, size=max(1, round(2 * n_tasks / 3)), replace=False)
     rerating = {str(k): {"survey": _as_survey(_rerate(human_answers[str(k)], rng))} for k in rerated}

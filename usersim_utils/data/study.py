@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import paths, schema
+from .. import demo, paths, schema
 from ..errors import DataError, DataWarning
 from .tables import count_warnings, sessions_table, surveys_table, turns_table
 from .validate import load_human_sessions, load_survey_records
@@ -108,10 +108,6 @@ def resolve_study(study_dir: str | os.PathLike[str] | None = None, *, allow_demo
                 f"terms and HF_TOKEN) or set ${paths.STUDY_DIR_ENV}",
                 file=root,
             )
-        # Imported here: usersim_utils.demo still reads the file-name prefixes through
-        # this package (usersim_utils.data), so importing it at the top would be a cycle.
-        from .. import demo
-
         root = Path(demo.ensure_demo_panel())
     return load_study(root)
 
