@@ -24,7 +24,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL := 2
 
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: help setup run site test test-fast test-slow bench lab download demo strip refresh freeze clean
+.PHONY: help setup run site test test-fast test-slow lint bench lab download demo strip refresh freeze clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ test-fast: $(STAMP) ## Unit tests only, without the slow ones
 
 test-slow: $(STAMP) ## Only the slow tests (real embedded model, full-size benchmarks)
 	$(BIN)/python -m pytest tests -m slow -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP) ## Check the package, the tests, the notebooks and the benchmarks with ruff (pyproject.toml [tool.ruff])
+	$(BIN)/ruff check usersim_utils tests notebooks benchmarks
 
 bench: $(STAMP) ## Run the benchmarks and print their figures
 	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done

@@ -144,7 +144,9 @@ def _tool_calls(message: Mapping[str, Any], where: str, err: dict[str, Any]) -> 
             )
         if nesting_depth(arguments) > MAX_NESTING:
             raise DataError(
-                f"nested too deeply: more than {MAX_NESTING} levels of arrays and objects", field=f"{at}.arguments", **err
+                f"nested too deeply: more than {MAX_NESTING} levels of arrays and objects",
+                field=f"{at}.arguments",
+                **err,
             )
         markup.append(function_markup(name, arguments))
     return markup
@@ -172,7 +174,8 @@ def convert_traj(traj: Any, *, err: Mapping[str, Any] | None = None) -> list[dic
             raise DataError(f"expected a message object, got {_type_name(message)}", field=where, **err)
         role = message.get("role")
         if role not in _ROLES:
-            problem = "missing" if role is None else f"unknown role {excerpt(role)} (expected one of {', '.join(_ROLES)})"
+            expected = f"expected one of {', '.join(_ROLES)}"
+            problem = "missing" if role is None else f"unknown role {excerpt(role)} ({expected})"
             raise DataError(problem, field=f"{where}.role", **err)
         content = message.get("content")
         if role == "system":
