@@ -7,10 +7,14 @@ Importing this module registers and enables the ``usersim`` theme.
 from __future__ import annotations
 
 import hashlib
+import textwrap
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import altair as alt
+import pandas as pd
 
 from . import paths
 
@@ -77,6 +81,66 @@ def caption_text(caption: str, *, synthetic: bool) -> str:
     return f"{SYNTHETIC_PREFIX}{caption}" if synthetic else caption
 
 
+#: Characters per line of a placeholder's text.
+PLACEHOLDER_WIDTH = 70
+
+
+def placeholder(title: str, reason: str) -> alt.Chart:
+    """A labelled empty figure: ``title`` over the words "Nothing to draw" and ``reason``
+    (what is undefined and what to do), wrapped. Saved in place of a chart without data."""
+    lines = ["Nothing to draw.", *textwrap.wrap(reason, PLACEHOLDER_WIDTH)]
+    table = pd.DataFrame({"line": range(len(lines)), "text": lines})
+    return alt.Chart(table, title=title).mark_text(align="left", baseline="middle", fontSize=13, x=10).encode(
+        y=alt.Y("line:O", axis=None), text="text:N",
+    ).properties(width=PLACEHOLDER_WIDTH * 7, height=22 * len(lines))
+
+
+#: Channels whose quantitative field a mark needs to be drawn at all.
+_POSITION_CHANNELS = ("x", "y", "theta", "radius")
+#: Keys under which a Vega-Lite view holds further views.
+_SUBVIEWS = ("layer", "hconcat", "vconcat", "concat", "spec")
+
+
+def _drawable_fields(encoding: Any) -> list[str]:
+    """The quantitative fields of a view's position channels (not aggregated)."""
+    if not isinstance(encoding, dict):
+        return []
+    channels = (encoding.get(c) for c in _POSITION_CHANNELS)
+    return [c["field"] for c in channels
+            if isinstance(c, dict) and c.get("type") == "quantitative" and "field" in c and not c.get("aggregate")]
+
+
+def empty_reason(spec: dict[str, Any]) -> str | None:
+    """Why a Vega-Lite spec (``chart.to_dict()``) has nothing to draw, or None.
+
+    A view whose data has no rows, or no row with a value (not null) in every
+    quantitative position field of its marks: rendering it gives at best an empty
+    frame, and at worst fails ("SVG has an invalid size") when a legend has no entry.
+    Views under a ``transform`` are not judged (their rows are computed)."""
+    datasets = spec.get("datasets") or {}
+
+    def walk(view: dict[str, Any], rows: list | None, transformed: bool) -> str | None:
+        source = view.get("data")
+        if isinstance(source, dict):
+            rows = datasets.get(source.get("name")) if "name" in source else source.get("values")
+        if isinstance(rows, list) and not rows:
+            return "a dataset without rows"
+        transformed = transformed or bool(view.get("transform"))
+        fields = _drawable_fields(view.get("encoding"))
+        if fields and isinstance(rows, list) and not transformed and not any(
+                isinstance(row, dict) and all(row.get(f) is not None for f in fields) for row in rows):
+            return f"no row with a value of {', '.join(fields)}"
+        for key in _SUBVIEWS:
+            children = view.get(key)
+            for child in children if isinstance(children, list) else [children]:
+                why = walk(child, rows, transformed) if isinstance(child, dict) else None
+                if why is not None:
+                    return why
+        return None
+
+    return walk(spec, None, False)
+
+
 def save(
     chart: alt.TopLevelMixin,
     name: str,
@@ -85,9 +149,19 @@ def save(
     caption: str,
     title: str | None = None,
     folder: Path | None = None,
+    if_empty: str = "",
 ) -> alt.TopLevelMixin:
     """Caption ``chart`` (marking synthetic data), write ``<name>.png`` and
-    ``<name>.svg`` to ``reports/figures/`` and return the captioned chart."""
+    ``<name>.svg`` to ``reports/figures/`` and return the captioned chart.
+
+    A chart with nothing to draw (:func:`empty_reason`, checked before rendering, which
+    may fail on it) is replaced by a :func:`placeholder` that says ``if_empty`` (the
+    notebook's one line on what is undefined and what to do)."""
+    with warnings.catch_warnings():  # altair cannot infer a type from an empty column: irrelevant here
+        warnings.simplefilter("ignore", UserWarning)
+        empty = empty_reason(chart.to_dict(validate=False))
+    if empty is not None:
+        chart = placeholder(title or name, if_empty or f"The chart has {empty}.")
     lines = caption_text(caption, synthetic=synthetic).split("\n")
     if title:
         heading = alt.TitleParams(text=title, subtitle=lines)
