@@ -1,0 +1,214 @@
+"""The package's structure: every module imports, and no two modules import each other,
+directly or through others (issue 13).
+
+The import graph is read from the source with ``ast``, as Python runs it on import:
+
+* ``import usersim_utils.x``, ``from . import x``, ``from .x import y`` and ``from .. import x``
+  are edges to the module, and to every package above it that the importer is not inside
+  (importing ``usersim_utils.data.tables`` runs ``usersim_utils/data/__init__.py`` first);
+* imports inside functions count: they run, later;
+* imports under ``if TYPE_CHECKING:`` (annotations only) and ``if __name__ == "__main__":``
+  (run as a script only, never on import) are not edges; the second kind is listed in
+  :data:`ENTRY_POINT_IMPORTS`, so that a new one is seen.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from usersim_utils import paths
+
+PACKAGE = "usersim_utils"
+PACKAGE_DIR = paths.REPO_ROOT / PACKAGE
+
+#: Cycles still in the package, each as its sorted modules. None: keep it so.
+KNOWN_CYCLES: set[tuple[str, ...]] = set()
+#: Imports that run only when a module is run as a script: (module, imported module).
+ENTRY_POINT_IMPORTS: set[tuple[str, str]] = {
+    # `python -m usersim_utils.usi`, the old spelling of `usersim-usi`
+    ("usersim_utils.usi", "usersim_utils.scoring"),
+}
+
+
+def module_names() -> dict[str, Path]:
+    """``{dotted name: file}`` of every module of the package (``__init__`` as its package)."""
+    names = {}
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        parts = path.relative_to(paths.REPO_ROOT).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names[".".join(parts)] = path
+    return names
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)
+    )
+
+
+def _imports(tree: ast.AST) -> tuple[list[ast.Import | ast.ImportFrom], list[ast.Import | ast.ImportFrom]]:
+    """``(imports run on import, imports under a __main__ guard)`` of a module's tree;
+    imports under ``if TYPE_CHECKING:`` are in neither."""
+    on_import: list[ast.Import | ast.ImportFrom] = []
+    as_script: list[ast.Import | ast.ImportFrom] = []
+
+    def walk(node: ast.AST, into: list) -> None:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            into.append(node)
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.orelse:
+                walk(child, into)
+            return
+        if isinstance(node, ast.If) and _is_main_guard(node.test):
+            for child in node.body:
+                walk(child, as_script)
+            for child in node.orelse:
+                walk(child, into)
+            return
+        for child in ast.iter_child_nodes(node):
+            walk(child, into)
+
+    walk(tree, on_import)
+    return on_import, as_script
+
+
+def _targets(module: str, is_package: bool, node: ast.Import | ast.ImportFrom, modules: set[str]) -> set[str]:
+    """The package's modules that ``node``, in ``module``, imports."""
+    if isinstance(node, ast.Import):
+        return {alias.name for alias in node.names if alias.name in modules}
+    if node.level:
+        base = module.split(".") if is_package else module.split(".")[:-1]
+        base = base[: len(base) - (node.level - 1)]
+        stem = ".".join([*base, node.module] if node.module else base)
+    else:
+        stem = node.module or ""
+    found = {stem} if stem in modules else set()
+    for alias in node.names:  # `from . import x` / `from .data import tables`: submodules
+        if f"{stem}.{alias.name}" in modules:
+            found.add(f"{stem}.{alias.name}")
+    return found
+
+
+def _with_parents(source: str, target: str) -> set[str]:
+    """``target`` and the packages above it that ``source`` is not inside (those run first)."""
+    parts = target.split(".")
+    chain = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+    return {t for t in chain if not (source == t or source.startswith(t + "."))}
+
+
+def import_graph() -> tuple[dict[str, set[str]], set[tuple[str, str]]]:
+    """``({module: modules it imports}, {(module, module imported only as a script)})``."""
+    files = module_names()
+    modules = set(files)
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    scripts: set[tuple[str, str]] = set()
+    for module, path in files.items():
+        on_import, as_script = _imports(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+        is_package = path.name == "__init__.py"
+        for node in on_import:
+            for target in _targets(module, is_package, node, modules):
+                graph[module] |= _with_parents(module, target)
+        for node in as_script:
+            scripts |= {(module, target) for target in _targets(module, is_package, node, modules)}
+    return graph, scripts
+
+
+def cycles(graph: dict[str, set[str]]) -> set[tuple[str, ...]]:
+    """The strongly connected components with more than one module (or a module importing
+    itself), each as its sorted modules (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: set[tuple[str, ...]] = set()
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1 or node in graph[node]:
+                found.add(tuple(sorted(component)))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_cycle_finder_sees_cycles_through_packages() -> None:
+    graph = {"p": {"p.a"}, "p.a": set(), "p.b": {"q"}, "q": {"p.a", "p"}, "r": {"r"}}
+    assert cycles(graph) == {("r",)}
+    graph["p"].add("p.b")  # p runs p.b, which imports q, which needs p
+    assert cycles(graph) == {("p", "p.b", "q"), ("r",)}
+    assert _with_parents("usersim_utils.overview", "usersim_utils.data.tables") == {
+        "usersim_utils.data", "usersim_utils.data.tables"}
+    assert _with_parents("usersim_utils.data.cli", "usersim_utils.data.tables") == {"usersim_utils.data.tables"}
+
+
+def test_no_import_cycles() -> None:
+    graph, _ = import_graph()
+    assert graph["usersim_utils.overview"] >= {"usersim_utils.data", "usersim_utils.data.tables"}  # parents count
+    assert cycles(graph) == KNOWN_CYCLES
+
+
+def test_script_only_imports_are_the_known_entry_points() -> None:
+    _, scripts = import_graph()
+    assert scripts == ENTRY_POINT_IMPORTS
+
+
+def test_the_pure_index_imports_no_io_module() -> None:
+    """usi computes; reading and writing files is scoring's and data's job."""
+    graph, _ = import_graph()
+    assert not graph["usersim_utils.usi"] & {"usersim_utils.scoring", "usersim_utils.data", "usersim_utils.handover"}
+    assert graph["usersim_utils.schema"] == set()  # the conventions depend on nothing
+
+
+@pytest.mark.parametrize("module", sorted(module_names()))
+def test_every_module_imports(module: str) -> None:
+    os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
+    if module.endswith(".__main__"):  # runs its command on import
+        return
+    importlib.import_module(module)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["usersim_utils.demo", "usersim_utils.data.study", "usersim_utils.overview",
+                                    "usersim_utils.handover", "usersim_utils.scoring", "usersim_utils.usi"])
+def test_modules_once_in_a_cycle_import_first_in_a_fresh_interpreter(module: str) -> None:
+    """Import order cannot matter without cycles; checked for the modules that had one
+    (every module, one interpreter each, takes minutes)."""
+    env = {**os.environ, "LITELLM_OFFLINE_MODE": "true", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
