@@ -48,7 +48,7 @@ VENDOR_FILES: tuple[tuple[str, str], ...] = (
 #: Pages copied from docs/ as they are.
 STATIC_PAGES: tuple[str, ...] = ("method.md", "teaching.md")
 #: Figures shown on the landing page, in this order, when the notebooks wrote them.
-HEADLINE_FIGURES: tuple[str, ...] = ("04_usi_breakdown", "06_usi_intervals", "06_rank_probability")
+HEADLINE_FIGURES: tuple[str, ...] = ("04_usi_breakdown", "06_usi_forest", "06_rank_uncertainty")
 LEADERBOARD_NOTEBOOK = "04_derive_user_sim_index"
 #: A quote of the study is this many characters of a message or free-text answer (white
 #: space collapsed); shorter texts ("yes please") are too common to tell anything.
@@ -292,6 +292,12 @@ def notebook_title(nb: nbformat.NotebookNode, fallback: str) -> str:
 
 
 # --------------------------------------------------------------------------- pages
+def _banner_admonition() -> str:
+    """The SYNTHETIC warning as a red admonition (the theme's banner also tops every page)."""
+    title, _, body = SYNTHETIC_BANNER.partition(": ")
+    return f":::{{admonition}} {title}\n:class: danger\n{body[0].upper()}{body[1:]}\n:::\n\n"
+
+
 def _cell(cell: Any, digits: int) -> str:
     if not isinstance(cell, Sequence) or len(cell) != 2 or cell[0] is None:
         return "–"
@@ -305,15 +311,24 @@ LEADERBOARD_METRICS: tuple[tuple[str, str, int], ...] = (
 )
 
 
-def _interval_lookup(provenance: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[float, float, float]]:
-    """``{simulator: (low, high, level)}`` of the USI bootstrap interval, from any notebook's
-    provenance that records ``usi_intervals`` as rows ``{name, low, high[, level]}``."""
-    out: dict[str, tuple[float, float, float]] = {}
+#: Interval columns a notebook may record for USI, in order of preference: (low, high, kind).
+INTERVAL_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("centred_low", "centred_high", "centred bootstrap"), ("low", "high", "bootstrap"),
+)
+
+
+def _interval_lookup(provenance: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, tuple[float, float]], str]:
+    """``({simulator: (low, high)}, column title)`` of the USI bootstrap interval recorded by
+    a notebook's provenance as ``usi_intervals`` rows (notebook 06); empty when none is."""
     for info in provenance.values():
-        for row in info.get("usi_intervals") or ():
-            if isinstance(row, Mapping) and {"name", "low", "high"} <= row.keys():
-                out[str(row["name"])] = (float(row["low"]), float(row["high"]), float(row.get("level", 0.95)))
-    return out
+        rows = [r for r in info.get("usi_intervals") or () if isinstance(r, Mapping) and "name" in r]
+        for low, high, kind in INTERVAL_COLUMNS:
+            found = {str(r["name"]): (float(r[low]), float(r[high])) for r in rows
+                     if isinstance(r.get(low), (int, float)) and isinstance(r.get(high), (int, float))}
+            if found:
+                level = float((info.get("parameters") or {}).get("level", 0.95))
+                return found, f"USI {level:.0%} interval ({kind})"
+    return {}, ""
 
 
 def leaderboard_markdown(provenance: Mapping[str, Mapping[str, Any]]) -> str:
@@ -322,11 +337,10 @@ def leaderboard_markdown(provenance: Mapping[str, Mapping[str, Any]]) -> str:
     rows = (provenance.get(LEADERBOARD_NOTEBOOK) or {}).get("leaderboard")
     if not rows:
         return "*No leaderboard yet: notebook 04 has not recorded one (run `make run`).*\n"
-    intervals = _interval_lookup(provenance)
+    intervals, interval_title = _interval_lookup(provenance)
     header = ["simulator", *(label for _, label, _ in LEADERBOARD_METRICS)]
     if intervals:
-        level = next(iter(intervals.values()))[2]
-        header.insert(2, f"USI {level:.0%} interval")
+        header.insert(2, interval_title)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [str(row.get("name", "?")).replace("|", "/")]
@@ -338,12 +352,24 @@ def leaderboard_markdown(provenance: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _short_title(title: str) -> str:
+    """A notebook's title up to its first colon, for the navigation bar."""
+    return title.split(":", 1)[0].strip().replace("<", "").replace(">", "")
+
+
+def headline_figures(folder: Path) -> list[str]:
+    """The landing page's figures: :data:`HEADLINE_FIGURES` that exist, else notebook 04's."""
+    preferred = [name for name in HEADLINE_FIGURES if (folder / f"{name}.svg").is_file()]
+    return preferred or sorted(p.stem for p in folder.glob("04_*.svg"))
+
+
 def landing_page(notebooks: Sequence[tuple[str, str]], provenance: Mapping[str, Mapping[str, Any]],
                  figures: Sequence[str], synthetic: bool) -> str:
     """``index.md``: what the study is, the leaderboard, the headline figures, the pages."""
-    banner = f":::{{danger}}\n{SYNTHETIC_BANNER}\n:::\n\n" if synthetic else ""
+    banner = _banner_admonition() if synthetic else ""
     figure_md = "".join(f"```{{image}} figures/{name}.svg\n:alt: {name}\n:width: 100%\n```\n\n" for name in figures)
-    toc = "\n".join(["method", *(f"notebooks/{stem}" for stem, _ in notebooks), "provenance", "teaching"])
+    toc = "\n".join(["Method <method>", *(f"{_short_title(title)} <notebooks/{stem}>" for stem, title in notebooks),
+                     "Data and provenance <provenance>", "Teaching <teaching>"])
     listing = "\n".join(f"{i}. [{title}](notebooks/{stem})" for i, (stem, title) in enumerate(notebooks, 1))
     return f"""# How human-like is your user simulator?
 
@@ -361,7 +387,9 @@ Each cell is the mean ± standard deviation over the three human batches (for th
 over the three pairs of batches). ECE is lower-is-better; every other term is 0-100,
 higher-is-better. [The method](method.md) defines every term.
 
-{leaderboard_markdown(provenance)}
+:::{{container}} usersim-leaderboard
+{leaderboard_markdown(provenance)}:::
+
 ## Headline figures
 
 {figure_md or '*No figure yet: run `make run`.*'}
@@ -391,7 +419,7 @@ def provenance_page(provenance: Mapping[str, Mapping[str, Any]], synthetic: bool
     """``provenance.md``: commit, package versions, parameters and data digests of every notebook."""
     lines = ["# Data and provenance", ""]
     if synthetic:
-        lines += [":::{danger}", SYNTHETIC_BANNER, ":::", ""]
+        lines += [_banner_admonition()]
     else:
         lines += [
             "The human data is the gated dataset `cmu-lti/tau-usi` (CC-BY-NC-4.0 with extra terms: "
@@ -470,7 +498,7 @@ def stage(reports: Path, staging: Path, js_modules: Path, finder: QuoteFinder | 
         charts[path.stem] = report.charts
         if report.withheld:
             withheld[path.stem] = report.withheld
-    figures = [name for name in HEADLINE_FIGURES if (reports / "figures" / f"{name}.svg").is_file()]
+    figures = headline_figures(reports / "figures")
     (staging / "figures").mkdir()
     for name in figures:
         shutil.copy2(reports / "figures" / f"{name}.svg", staging / "figures" / f"{name}.svg")

@@ -42,12 +42,13 @@ mathjax_path = "npm/mathjax/tex-svg-full.js"  # relative to _static: MathJax fro
 html_copy_source = False  # the notebooks' sources stay out of the site
 html_show_sourcelink = False
 html_last_updated_fmt = None
+html_sidebars = {"**": []}  # no left sidebar: the navigation bar lists every page, charts get the width
 html_theme_options = {
     "announcement": _SITE["banner_html"],  # shown on every page; empty for the real study
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "navbar_align": "left",
-    "header_links_before_dropdown": 6,
+    "header_links_before_dropdown": 9,
     "icon_links": [],
     "footer_start": ["copyright"],
     "footer_end": [],

@@ -7,26 +7,40 @@ the kernel import the copy, whose ``paths.REPO_ROOT`` is that folder. The real c
 ``data/processed`` and ``reports`` are never touched.
 
 Notebook 02 is not run: it plays new conversations with the embedded model (minutes of CPU)
-and reads no row of the study. Resampling counts are cut down so a run takes about a minute.
+and reads no row of the study. Resampling counts are cut down so a run takes about two minutes.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from usersim_utils import demo, paths
 
+#: A tag that fetches a script, a stylesheet, a font, an image or a frame from another host.
+REMOTE_RESOURCE = re.compile(
+    r"<(?:script|img|iframe|source|embed|object)\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//"
+    r"|<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//",
+    re.IGNORECASE,
+)
+REMOTE_CSS = re.compile(r"url\(\s*[\"']?(?:https?:)?//|@import\s+[\"']?(?:url\()?[\"']?(?:https?:)?//", re.IGNORECASE)
+
 REPO = paths.REPO_ROOT
 JS_MODULES = REPO / "docs" / "js" / "node_modules"
 SKIPPED_NOTEBOOKS = ("02_run_simulator_rollouts",)
-#: Small resampling counts; a notebook without such a parameter ignores it.
-FAST_PARAMETERS = {"n_boot": 20, "n_perm": 20, "include_rollouts": False}
+#: Small resampling counts; ``show_examples`` makes notebook 05 print example sessions even
+#: for real data, as a user may do locally: the site must still not show them. A notebook
+#: without such a parameter ignores it.
+RUN_PARAMETERS = {"n_boot": 20, "n_perm": 20, "include_rollouts": False, "show_examples": True}
 
 
 def ensure_site_js() -> str | None:
@@ -70,7 +84,7 @@ def run_notebooks(sandbox: Path, study_dir: Path) -> list[Path]:
     for notebook in sorted((sandbox / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         if notebook.stem in SKIPPED_NOTEBOOKS:
             continue
-        parameters = {"study_dir": str(study_dir), **FAST_PARAMETERS}
+        parameters = {"study_dir": str(study_dir), **RUN_PARAMETERS}
         command = [sys.executable, "-m", "papermill", "--cwd", str(sandbox / "notebooks"), "--kernel", "python3",
                    "--no-progress-bar", str(notebook), str(out_dir / notebook.name)]
         for name, value in parameters.items():
@@ -83,31 +97,103 @@ def run_notebooks(sandbox: Path, study_dir: Path) -> list[Path]:
     return executed
 
 
-def build_site(sandbox: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """Run the sandbox's docs/build_site.py over its reports; returns (site folder, process)."""
-    site = sandbox / "reports" / "site"
-    command = [sys.executable, str(sandbox / "docs" / "build_site.py"), "--reports", str(sandbox / "reports"),
+def build_site(sandbox: Path, reports: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """Run the sandbox's docs/build_site.py over ``reports``; returns (``reports/site``, process)."""
+    site = reports / "site"
+    command = [sys.executable, str(sandbox / "docs" / "build_site.py"), "--reports", str(reports),
                "--out", str(site), "--js", str(JS_MODULES)]
     result = subprocess.run(command, cwd=sandbox, env=sandbox_env(sandbox), capture_output=True, text=True)
     return site, result
 
 
-def demo_site(base: Path) -> Path:
-    """The site of the notebooks run on the SYNTHETIC demo panel, built once under ``base``
-    (pytest's session folder) and shared by the tests that read it; skips when the site's
-    JavaScript cannot be installed."""
-    sandbox = base / "demo-site-checkout"
-    site = sandbox / "reports" / "site"
-    if (site / "site.json").is_file():
-        return site
+def plant_markers(study: Path, marker: str) -> dict[str, str]:
+    """Write unique markers into a copy of a study: at the start of a human user turn, as a
+    human free-text survey answer, and into a simulator's turn. Returns ``{where: marker}``."""
+    markers = {where: f"{marker}{where.upper()}" for where in ("turn", "answer", "rollout")}
+    human_path = study / paths.HUMAN_FILE
+    records = json.loads(human_path.read_text())
+    for record in records.values():
+        turns = [m for m in record["conversation"] if m["role"] == "user" and not m["content"].startswith("\\")]
+        if record.get("keep", True) is not False and turns:
+            turns[0]["content"] = f"{markers['turn']} {turns[0]['content']}"
+            record["survey"]["specific_examples"] = {"question": "Specific examples?",
+                                                     "answer": f"{markers['answer']} the agent asked twice"}
+            break
+    human_path.write_text(json.dumps(records))
+    rollout_path = sorted((study / paths.EVAL_RESULTS_SUBDIR).glob("eval_results_*.json"))[0]
+    rollouts = json.loads(rollout_path.read_text())
+    first = next(iter(rollouts.values()))
+    next(m for m in first["conversation"] if m["role"] == "user")["content"] += f" {markers['rollout']}"
+    rollout_path.write_text(json.dumps(rollouts))
+    return markers
+
+
+@dataclass(frozen=True)
+class SiteRun:
+    """One run of the notebooks on a study that counts as real, and the two sites built from it.
+
+    ``study`` is a copy of the demo panel outside any SYNTHETIC folder, with ``markers``
+    planted (:func:`plant_markers`); ``real_site`` is what `make site` builds from it (the
+    build's stderr in ``real_stderr``). ``demo_site`` is built from the same executed notebooks
+    with their provenance marked synthetic, which is what the data is: the site a default
+    `make run && make site` gives, banner included, without a second run of the notebooks.
+    """
+
+    sandbox: Path
+    study: Path
+    markers: dict[str, str]
+    real_site: Path
+    real_returncode: int
+    real_stderr: str
+    demo_site: Path
+
+
+def _synthetic_copy(reports: Path, dest: Path) -> Path:
+    """``reports`` copied to ``dest`` with every provenance file's data marked synthetic."""
+    for part in ("notebooks", "figures", "provenance"):
+        shutil.copytree(reports / part, dest / part)
+    for path in (dest / "provenance").glob("*.json"):
+        info = json.loads(path.read_text())
+        if isinstance(info.get("data"), dict):
+            info["data"]["synthetic"] = True
+            path.write_text(json.dumps(info, indent=2))
+    return dest
+
+
+def site_run(base: Path) -> SiteRun:
+    """The :class:`SiteRun` under ``base`` (pytest's session folder), made on first use and
+    shared by the test modules; skips when the site's JavaScript cannot be installed."""
+    root = base / "site-run"
+    record = root / "run.json"
+    if record.is_file():
+        facts = json.loads(record.read_text())
+        return SiteRun(**{k: Path(v) if k in ("sandbox", "study", "real_site", "demo_site") else v
+                          for k, v in facts.items()})
     why_not = ensure_site_js()
     if why_not:
         pytest.skip(why_not)
-    if sandbox.exists():  # an earlier attempt failed half-way
-        shutil.rmtree(sandbox)
-    make_sandbox(sandbox)
-    run_notebooks(sandbox, Path(demo.ensure_demo_panel()))
-    site, result = build_site(sandbox)
-    if result.returncode != 0:
-        raise RuntimeError(f"the site build failed:\n{result.stderr}")
-    return site
+    if root.exists():  # an earlier attempt failed half-way
+        shutil.rmtree(root)
+    sandbox = make_sandbox(root / "checkout")
+    study = root / "gated-study" / "tau-usi"
+    shutil.copytree(demo.ensure_demo_panel(), study)
+    markers = plant_markers(study, f"GATEDMARKER{uuid.uuid4().hex}")
+    run_notebooks(sandbox, study)
+    real_site, real = build_site(sandbox, sandbox / "reports")
+    demo_site, built = build_site(sandbox, _synthetic_copy(sandbox / "reports", root / "demo-reports"))
+    if built.returncode != 0:
+        raise RuntimeError(f"the site build failed:\n{built.stderr}")
+    run = SiteRun(sandbox, study, markers, real_site, real.returncode, real.stderr, demo_site)
+    record.write_text(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in run.__dict__.items()}))
+    return run
+
+
+def remote_resources(site: Path) -> list[str]:
+    """``["file: tag"]`` for every script, style, font or image the site would fetch from another host."""
+    found = []
+    for path in site.rglob("*"):
+        if path.suffix == ".html":
+            found += [f"{path.relative_to(site)}: {m.group(0)}" for m in REMOTE_RESOURCE.finditer(path.read_text())]
+        elif path.suffix == ".css":
+            found += [f"{path.relative_to(site)}: {m.group(0)}" for m in REMOTE_CSS.finditer(path.read_text())]
+    return found

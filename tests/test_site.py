@@ -7,10 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import shutil
 import sys
-import uuid
-import warnings
 from pathlib import Path
 
 import altair as alt
@@ -18,21 +15,12 @@ import nbformat
 import pytest
 
 import site_sandbox
-from usersim_utils import data, demo, paths
+from usersim_utils import data, paths
 
 _spec = importlib.util.spec_from_file_location("build_site", paths.REPO_ROOT / "docs" / "build_site.py")
 build_site = importlib.util.module_from_spec(_spec)
 sys.modules["build_site"] = build_site  # dataclasses look their module up by name
 _spec.loader.exec_module(build_site)
-
-#: A tag that fetches a script, a stylesheet, a font, an image or a frame from another host.
-REMOTE_RESOURCE = re.compile(
-    r"<(?:script|img|iframe|source|embed|object)\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//"
-    r"|<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//",
-    re.IGNORECASE,
-)
-REMOTE_CSS = re.compile(r"url\(\s*[\"']?(?:https?:)?//|@import\s+[\"']?(?:url\()?[\"']?(?:https?:)?//", re.IGNORECASE)
-
 
 def _altair_html(chart: alt.TopLevelMixin) -> str:
     """The HTML output a notebook cell shows for ``chart`` (altair's HTML renderer)."""
@@ -44,17 +32,6 @@ def _altair_html(chart: alt.TopLevelMixin) -> str:
 
 def _chart() -> alt.Chart:
     return alt.Chart(alt.Data(values=[{"x": 1, "y": 2}, {"x": 2, "y": 3}])).mark_bar().encode(x="x:O", y="y:Q")
-
-
-def remote_resources(site: Path) -> list[str]:
-    """``["file: tag"]`` for every script, style, font or image the site would fetch from another host."""
-    found = []
-    for path in site.rglob("*"):
-        if path.suffix == ".html":
-            found += [f"{path.relative_to(site)}: {m.group(0)}" for m in REMOTE_RESOURCE.finditer(path.read_text())]
-        elif path.suffix == ".css":
-            found += [f"{path.relative_to(site)}: {m.group(0)}" for m in REMOTE_CSS.finditer(path.read_text())]
-    return found
 
 
 # --------------------------------------------------------------------------- pieces
@@ -127,12 +104,13 @@ def test_leaderboard_table_shows_cells_and_intervals() -> None:
             {"name": "human", "usi": [92.9, 0.9], "ece": [0.069, 0.022], "eval_agree": None},
             {"name": "sim|a", "usi": [70.0, 1.2], "ece": [0.2, 0.01]},
         ]},
-        "06_quantify_uncertainty": {"usi_intervals": [{"name": "sim|a", "low": 68.0, "high": 71.5, "level": 0.95}]},
+        "06_quantify_uncertainty": {"parameters": {"level": 0.9}, "usi_intervals": [
+            {"name": "sim|a", "estimate": 70.0, "centred_low": 68.0, "centred_high": 71.5, "percentile_low": 1.0}]},
     }
     table = build_site.leaderboard_markdown(provenance)
     assert "| human | 92.9 ± 0.9 | – |" in table
     assert "| sim/a | 70.0 ± 1.2 | [68.0, 71.5] |" in table
-    assert "0.069 ± 0.022" in table and "USI 95% interval" in table
+    assert "0.069 ± 0.022" in table and "USI 90% interval (centred bootstrap)" in table
     assert "No leaderboard" in build_site.leaderboard_markdown({})
 
 
@@ -147,70 +125,47 @@ def test_build_refuses_without_executed_notebooks(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- whole sites
 @pytest.fixture(scope="session")
-def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site of the notebooks run on the SYNTHETIC demo panel (shared with the browser test)."""
-    return site_sandbox.demo_site(tmp_path_factory.getbasetemp())
+def site_run(tmp_path_factory: pytest.TempPathFactory) -> site_sandbox.SiteRun:
+    """The notebooks run once on a marked study that counts as real, and the sites built from
+    that run (shared with the browser test)."""
+    return site_sandbox.site_run(tmp_path_factory.getbasetemp())
 
 
 @pytest.mark.slow
-def test_demo_site_is_complete_offline_and_bannered(demo_site: Path) -> None:
-    facts = json.loads((demo_site / "site.json").read_text())
+def test_demo_site_is_complete_offline_and_bannered(site_run: site_sandbox.SiteRun) -> None:
+    site = site_run.demo_site
+    facts = json.loads((site / "site.json").read_text())
     assert facts["synthetic"] is True
-    pages = sorted(demo_site.rglob("*.html"))
-    names = {p.relative_to(demo_site).as_posix() for p in pages}
+    pages = sorted(p for p in site.rglob("*.html") if p.relative_to(site).parts[0] != "_static")
+    names = {p.relative_to(site).as_posix() for p in pages}
     assert {"index.html", "method.html", "provenance.html", "teaching.html"} <= names
-    for stem in facts["notebooks"]:
-        assert f"notebooks/{stem}.html" in names
+    assert facts["notebooks"] and all(f"notebooks/{stem}.html" in names for stem in facts["notebooks"])
     assert sum(facts["charts"].values()) >= 5
     for page in pages:
         assert build_site.SYNTHETIC_BANNER.split(":")[0] in page.read_text(), f"{page.name} has no SYNTHETIC banner"
-    assert remote_resources(demo_site) == []
-    provenance = (demo_site / "provenance.html").read_text()
+    assert site_sandbox.remote_resources(site) == []
+    provenance = (site / "provenance.html").read_text()
     assert re.search(r"[0-9a-f]{64}", provenance), "no data digest on the provenance page"
     assert "study_dir" in provenance
+    assert "interval (centred bootstrap)" in (site / "index.html").read_text()
 
 
 @pytest.mark.slow
-def test_no_gated_rows_in_site(tmp_path: Path) -> None:
+def test_no_gated_rows_in_site(site_run: site_sandbox.SiteRun) -> None:
     """A copy of the demo panel outside any SYNTHETIC folder counts as the real study: the site
-    built from it must hold aggregates only."""
-    why_not = site_sandbox.ensure_site_js()
-    if why_not:
-        pytest.skip(why_not)
-    sandbox = site_sandbox.make_sandbox(tmp_path / "checkout")
-    study = tmp_path / "gated-study" / "tau-usi"
-    shutil.copytree(demo.ensure_demo_panel(), study)
-    marker = f"GATEDMARKER{uuid.uuid4().hex}"
-    turn_marker, answer_marker, rollout_marker = (f"{marker}{kind}" for kind in ("TURN", "ANSWER", "ROLLOUT"))
-
-    human_path = study / paths.HUMAN_FILE
-    records = json.loads(human_path.read_text())
-    for key, record in records.items():
-        user_turns = [m for m in record["conversation"] if m["role"] == "user" and not m["content"].startswith("\\")]
-        if record.get("keep", True) and user_turns:
-            user_turns[0]["content"] = f"{turn_marker} {user_turns[0]['content']}"
-            record["survey"]["specific_examples"] = {"question": "Specific examples?",
-                                                     "answer": f"{answer_marker} the agent asked twice"}
-            break
-    human_path.write_text(json.dumps(records))
-    rollout_path = sorted((study / paths.EVAL_RESULTS_SUBDIR).glob("eval_results_*.json"))[0]
-    rollouts = json.loads(rollout_path.read_text())
-    first = next(iter(rollouts.values()))
-    next(m for m in first["conversation"] if m["role"] == "user")["content"] += f" {rollout_marker}"
-    rollout_path.write_text(json.dumps(rollouts))
-
-    loaded = data.load_study(study)
-    assert loaded.synthetic is False
-    assert loaded.records[key]["survey"]["specific_examples"]["answer"].startswith(answer_marker)
-
-    site_sandbox.run_notebooks(sandbox, study)
-    site, result = site_sandbox.build_site(sandbox)
-    assert result.returncode == 0, result.stderr
+    built from it holds aggregates only, so the markers planted in a conversation turn, a
+    survey free-text answer and a simulator's turn appear nowhere in it, although notebook 05
+    ran with ``show_examples=True`` and printed example sessions (the builder withholds them)."""
+    study = data.load_study(site_run.study)
+    assert study.synthetic is False
+    assert any(site_run.markers["answer"] in json.dumps(r["survey"]) for r in study.records.values())
+    assert site_run.real_returncode == 0, site_run.real_stderr
+    site = site_run.real_site
     facts = json.loads((site / "site.json").read_text())
     assert facts["synthetic"] is False and facts["notebooks"]
-    assert len(list(site.rglob("*.html"))) >= 6
+    assert len(list(site.glob("notebooks/*.html"))) == len(facts["notebooks"]) >= 5
     for path in site.rglob("*"):
         if path.is_file():
-            assert marker.encode() not in path.read_bytes(), f"{path.relative_to(site)} holds a row of the study"
-    if facts["withheld"]:  # the site is safe; the notebooks printed rows of real data all the same
-        warnings.warn(f"notebook outputs quoting the study were withheld from the site: {facts['withheld']}")
+            content = path.read_bytes()
+            for where, marker in site_run.markers.items():
+                assert marker.encode() not in content, f"{path.relative_to(site)} holds a {where} of the study"
