@@ -187,6 +187,43 @@ def test_script_only_imports_are_the_known_entry_points() -> None:
     assert scripts == ENTRY_POINT_IMPORTS
 
 
+#: The layers of the module map (usersim_utils/__init__.py): a module may import its own
+#: layer and those below. A package name covers its modules.
+LAYERS: dict[str, int] = {
+    **dict.fromkeys(["schema", "paths", "errors", "atomic"], 0),
+    **dict.fromkeys(["ids", "survey", "features", "usi"], 1),
+    **dict.fromkeys(["trajectories", "data", "overview", "demo", "scoring", "scorer", "handover", "published",
+                     "rollout"], 2),
+    **dict.fromkeys(["behavior", "feedback", "uncertainty", "fidelity", "stats", "baselines",
+                     "distinguish", "diversity", "audit"], 3),
+    **dict.fromkeys(["figures", "provenance", "notebooks"], 4),
+}
+
+
+def layer_of(module: str) -> int:
+    """The layer of a module of the package; fails for one missing from :data:`LAYERS`."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return -1  # the package itself: a docstring and __version__
+    assert parts[1] in LAYERS, f"{module} is not in the module map (usersim_utils/__init__.py, LAYERS here)"
+    return LAYERS[parts[1]]
+
+
+def test_no_module_imports_a_higher_layer() -> None:
+    graph, _ = import_graph()
+    upward = {(m, t) for m, targets in graph.items() for t in targets if layer_of(t) > layer_of(m)}
+    assert upward == set()
+
+
+def test_the_module_map_names_every_module() -> None:
+    import usersim_utils
+
+    top = {m.split(".")[1] for m in module_names() if "." in m}
+    assert top <= set(LAYERS)
+    for name in top:
+        assert f"``{name}" in usersim_utils.__doc__, name
+
+
 def test_the_pure_index_imports_no_io_module() -> None:
     """usi computes; reading and writing files is scoring's and data's job."""
     graph, _ = import_graph()

@@ -1,16 +1,54 @@
 """usersim_utils: the tested logic behind the User-Sim Index notebooks.
 
-Modules (pure logic first, I/O last):
+Module map: each module has one job. A module imports only modules of its own group and
+of the groups listed before it, and the package has no import cycle (both checked by
+``tests/test_structure.py``, whose ``LAYERS`` must name every new module).
 
-* ``ids``        instance-id grammar: domains, tasks, batches, runs
-* ``survey``     the 8 ordinal survey items and the Eval agreement (spec §6)
-* ``features``   the 19 behavioural features of one conversation (spec §2-3)
-* ``usi``        rows, Dice, D1-D4, ECE, Eval, the human ceiling and USI (spec §4-7)
-* ``data``       reading and validating the study's files; ``python -m usersim_utils.data``
-* ``demo``       the seeded SYNTHETIC demo panel used when the real data is absent
-* ``figures``    the one altair theme, colours and PNG/SVG export
-* ``provenance`` what produced a result: code, data, parameters
-* ``paths``      every location, resolved from the repository root
+The study's conventions and plumbing (import nothing above them)
+
+* ``schema``       the study's conventions: file names and prefixes, folder layout, batch
+                   suffixes, greeting, stop and meta markers, re-rating and human labels
+* ``paths``        every location the project reads or writes, from the repository root
+* ``errors``       bad input in one line: ``DataError``, ``DataWarning``, excerpts
+* ``atomic``       atomic file writes
+
+The metric, as pure functions (no file I/O)
+
+* ``ids``          the instance-id grammar: domains, tasks, batches, runs
+* ``survey``       the 8 ordinal survey items and the Eval agreement (spec §6)
+* ``features``     the 19 behavioural features of a conversation, and the x100 rule (spec §2-3)
+* ``usi``          rows, Dice, D1-D4, ECE, Eval, the human ceiling and USI (spec §4-7)
+
+The study's files: reading, summarising, writing
+
+* ``trajectories`` tau-bench trajectories -> the study's rollout format
+* ``data/``        reading and validating the study's files: ``io``, ``validate``, ``tables``,
+                   ``study`` (``resolve_study``), ``download``, ``cli`` (``usersim-data``)
+* ``overview``     the files at a glance: counts and shares, never rows (notebook 01, ``usersim-data``)
+* ``demo``         the seeded SYNTHETIC demo study used when the real data is absent
+* ``scoring``      scoring files: the index's inputs, difficulty modes, its CLI (``usersim-usi``);
+                   ``scorer`` is its old name
+* ``handover``     every file one notebook writes and a later one reads
+* ``published``    the paper's numbers, Arena ratings and the authors' difficulty map
+* ``rollout/``     running a simulator against an agent on the study's tasks (``usersim-rollout``)
+
+Analyses beyond the index (one module per question)
+
+* ``behavior``     human vs simulator behaviour, feature by feature
+* ``feedback``     simulated vs human feedback; rule-based reward vs human judgement
+* ``uncertainty``  bootstrap intervals, paired comparisons, rank uncertainty, the ceiling
+* ``fidelity``     distribution-level fidelity and the sensitivity of the ranking
+* ``stats``        multiple testing and clustered statistics shared by the analyses
+* ``baselines``    design-matched human baselines (``usersim-baselines``)
+* ``distinguish``  can a classifier tell simulated conversations from human ones?
+* ``diversity``    is a simulator as varied as people?
+* ``audit``        rule-based flags of simulator misbehaviour and what they cost the agent
+
+Outputs and house rules
+
+* ``figures``      the altair theme, colours and PNG/SVG export
+* ``provenance``   what produced a result: code, data, parameters
+* ``notebooks``    the notebooks' house rules, checked and enforced (``strip``, ``refresh``)
 """
 
 __version__ = "0.1.0"

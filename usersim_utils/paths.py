@@ -9,6 +9,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# The study folder's layout is a convention of the study, defined in usersim_utils.schema;
+# the names stay here too, where the code has always found them.
+from .schema import EVAL_RESULTS_SUBDIR as EVAL_RESULTS_SUBDIR
+from .schema import HUMAN_FILE as HUMAN_FILE
+from .schema import SURVEY_SUBDIR as SURVEY_SUBDIR
+
 #: The repository root (the folder holding ``pyproject.toml``); the package is
 #: installed editable, so this is the checkout itself.
 REPO_ROOT: Path = Path(__file__).resolve().parent.parent
@@ -36,10 +42,6 @@ NOTEBOOKS_DIR: Path = REPO_ROOT / "notebooks"
 
 #: Environment variable that points the loader at a local copy of ``cmu-lti/tau-usi``.
 STUDY_DIR_ENV = "USERSIM_TAU_USI_DIR"
-
-HUMAN_FILE = Path("data") / "tau_bench_tasks_unified.json"
-EVAL_RESULTS_SUBDIR = "eval_results"
-SURVEY_SUBDIR = "survey_data"
 
 
 def study_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
