@@ -331,6 +331,13 @@ def _interval_lookup(provenance: Mapping[str, Mapping[str, Any]]) -> tuple[dict[
     return {}, ""
 
 
+def _rank_key(row: Mapping[str, Any]) -> tuple[int, float, str]:
+    """Human ceiling first, then by USI, highest first; rows without USI last."""
+    usi = row.get("usi")
+    has_usi = isinstance(usi, Sequence) and len(usi) == 2 and isinstance(usi[0], (int, float))
+    return (0 if row.get("name") == "human" else 1 + (not has_usi), -usi[0] if has_usi else 0.0, str(row.get("name")))
+
+
 def leaderboard_markdown(provenance: Mapping[str, Mapping[str, Any]]) -> str:
     """The leaderboard recorded by notebook 04 as a Markdown table (mean ± std over human
     batches), with the bootstrap interval of USI when notebook 06 recorded one."""
@@ -342,7 +349,7 @@ def leaderboard_markdown(provenance: Mapping[str, Mapping[str, Any]]) -> str:
     if intervals:
         header.insert(2, interval_title)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
+    for row in sorted(rows, key=_rank_key):
         cells = [str(row.get("name", "?")).replace("|", "/")]
         cells += [_cell(row.get(metric), digits) for metric, _, digits in LEADERBOARD_METRICS]
         if intervals:

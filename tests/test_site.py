@@ -103,6 +103,8 @@ def test_leaderboard_table_shows_cells_and_intervals() -> None:
         "04_derive_user_sim_index": {"leaderboard": [
             {"name": "human", "usi": [92.9, 0.9], "ece": [0.069, 0.022], "eval_agree": None},
             {"name": "sim|a", "usi": [70.0, 1.2], "ece": [0.2, 0.01]},
+            {"name": "no-usi", "usi": None},
+            {"name": "b-best", "usi": [75.0, 0.5]},
         ]},
         "06_quantify_uncertainty": {"parameters": {"level": 0.9}, "usi_intervals": [
             {"name": "sim|a", "estimate": 70.0, "centred_low": 68.0, "centred_high": 71.5, "percentile_low": 1.0}]},
@@ -111,6 +113,8 @@ def test_leaderboard_table_shows_cells_and_intervals() -> None:
     assert "| human | 92.9 ± 0.9 | – |" in table
     assert "| sim/a | 70.0 ± 1.2 | [68.0, 71.5] |" in table
     assert "0.069 ± 0.022" in table and "USI 90% interval (centred bootstrap)" in table
+    order = [line.split(" | ")[0].lstrip("| ") for line in table.splitlines()[2:]]
+    assert order == ["human", "b-best", "sim/a", "no-usi"]
     assert "No leaderboard" in build_site.leaderboard_markdown({})
 
 
