@@ -118,6 +118,16 @@ def test_leaderboard_table_shows_cells_and_intervals() -> None:
     assert "No leaderboard" in build_site.leaderboard_markdown({})
 
 
+def test_remote_resources_are_found_and_plain_links_allowed(tmp_path: Path) -> None:
+    (tmp_path / "a.html").write_text('<a href="https://arxiv.org/abs/2603.11245">paper</a>'
+                                     '<script src="_static/npm/vega.min.js"></script>')
+    assert site_sandbox.remote_resources(tmp_path) == []
+    (tmp_path / "b.html").write_text('<script defer src="https://cdn.example/vega.js"></script>'
+                                     '<link rel="stylesheet" href="//fonts.example/css">')
+    (tmp_path / "c.css").write_text("@font-face { src: url('https://fonts.example/x.woff2'); }")
+    assert len(site_sandbox.remote_resources(tmp_path)) == 3
+
+
 def test_build_refuses_without_executed_notebooks(tmp_path: Path) -> None:
     with pytest.raises(build_site.SiteError, match="run `make run` first"):
         build_site.executed_notebooks(tmp_path)

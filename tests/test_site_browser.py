@@ -154,7 +154,8 @@ def test_every_page_loads_draws_its_charts_and_links_locally(browser_context, si
         charts += facts["charts"]
         if page == "index.html":
             facts["tab"].screenshot(path=str(SCREENSHOTS / "landing.png"), full_page=True)
-        if page == shot_notebook:
+        if page == shot_notebook:  # the viewport around the notebook's first chart
+            facts["tab"].locator("div.usersim-chart").first.scroll_into_view_if_needed()
             facts["tab"].screenshot(path=str(SCREENSHOTS / "notebook.png"), full_page=False)
         facts["tab"].close()
         if problems:
