@@ -71,7 +71,8 @@ def sandbox_env(sandbox: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(PYTHONPATH=str(sandbox), LITELLM_OFFLINE_MODE="true", HF_HUB_OFFLINE="1",
                PYDEVD_DISABLE_FILE_VALIDATION="1")
-    env.pop(paths.STUDY_DIR_ENV, None)
+    for name in (paths.STUDY_DIR_ENV, "USERSIM_OUTPUT_DIR"):  # the sandbox's own folders, nothing else
+        env.pop(name, None)
     return env
 
 
