@@ -161,7 +161,8 @@ def test_unreachable_api_base_is_one_line_before_the_run(tmp_path: Path, capsys:
     ],
 )
 def test_bad_timeouts_and_endpoints_are_usage_errors(argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    status = cli.main(["--domains", "retail:0", "--out", str(tmp_path), *argv])
+    # scripted models: should validation ever let these through, no real model runs
+    status = cli.main(["--simulator", "scripted/user", "--agent", "scripted/agent", "--domains", "retail:0", "--out", str(tmp_path), *argv])
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and err.startswith(f"error: {message}")
 
