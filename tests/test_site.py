@@ -14,8 +14,9 @@ import altair as alt
 import nbformat
 import pytest
 
-import site_sandbox
 from usersim_utils import data, paths
+
+import site_sandbox
 
 _spec = importlib.util.spec_from_file_location("build_site", paths.REPO_ROOT / "docs" / "build_site.py")
 build_site = importlib.util.module_from_spec(_spec)
@@ -68,7 +69,8 @@ def test_study_quotes_cover_messages_free_text_and_invalid_answers_only(tmp_path
         "conversation": [{"role": "user", "content": long_turn}, {"role": "user", "content": "yes please"},
                          {"role": "assistant", "content": "Hi! How can I help you today? I can look that up."}],
         "survey": {"specific_examples": {"question": "q", "answer": free_text},
-                   "task_success": {"question": "q", "answer": "No - Due to a policy issue, which the agent clearly explained"},
+                   "task_success": {"question": "q",
+                                    "answer": "No - Due to a policy issue, which the agent clearly explained"},
                    "efficiency": {"question": "q", "answer": "an invalid answer that is long enough to quote"}},
     }}
     (tmp_path / "data").mkdir()

@@ -20,8 +20,9 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
-import site_sandbox
 from usersim_utils import paths
+
+import site_sandbox
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
 CHROMIUM_FLAGS = [
@@ -83,7 +84,8 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory):
 
 def _pages(site: Path) -> list[str]:
     """Every page of the site (``_static`` holds the theme's templates, not pages)."""
-    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html") if p.relative_to(site).parts[0] != "_static")
+    relative = (p.relative_to(site) for p in site.rglob("*.html"))
+    return sorted(r.as_posix() for r in relative if r.parts[0] != "_static")
 
 
 def _local_target(site: Path, page_url: str, href: str, base: str) -> Path | None:
@@ -122,7 +124,8 @@ def _visit(context, site: Path, base: str, page: str) -> tuple[list[str], dict]:
                        const g = el.querySelector('svg.marks, canvas.marks');
                        if (!g) return false;
                        const box = g.getBoundingClientRect();
-                       return box.width > 0 && box.height > 0 && (g.tagName === 'CANVAS' || g.querySelector('path, rect, line, text, symbol'));
+                       const drawn = g.tagName === 'CANVAS' || g.querySelector('path, rect, line, text, symbol');
+                       return box.width > 0 && box.height > 0 && drawn;
                    })""",
                 timeout=CHART_TIMEOUT_MS,
             )
