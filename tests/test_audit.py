@@ -1,0 +1,307 @@
+"""The misbehaviour audit: each rule on small conversations, each flag planted in a real
+tau-bench trajectory, the flag rates on the unmodified trajectories, and the command."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from usersim_utils import audit, data, ids, paths
+
+from panel import make_panel
+
+SHARED_TAU_BENCH = paths.REPO_ROOT.parent / "shared" / "data" / "tau-bench" / "gpt-4o-airline.json"
+needs_shared = pytest.mark.skipif(not SHARED_TAU_BENCH.exists(), reason="../shared/data is absent")
+#: Highest rate of each flag tolerated on the unmodified GPT-4o trajectories. early_stop
+#: also fires when the agent never made the required change and the user, rightly, ends.
+FLAG_RATE_BOUNDS = {"early_stop": 0.30, "instruction_copy": 0.10}
+DEFAULT_BOUND = 0.02
+
+CONTEXT = audit.TaskContext(
+    domain="airline",
+    instruction="You are mia_li_3668. You want to fly from New York to Seattle on May 20 (one way) in economy "
+                "and you do not want to fly before 11am est.",
+    required={"book_reservation": 1},
+    transfer=frozenset({"transfer_to_human_agents"}),
+    known=frozenset({"mia_li_3668", "ZFA04Y"}),
+)
+
+
+def _conv(*turns: tuple[str, str]) -> list[dict[str, str]]:
+    return [{"role": role, "content": content} for role, content in turns]
+
+
+def _flags(conversation, source="llm", context=CONTEXT) -> list[tuple[str, int]]:
+    return [(f.flag, f.turn) for f in audit.audit_conversation(conversation, source, context)]
+
+
+OK = _conv(("assistant", "Hi! How can I help you today?"),
+           ("user", "I want to book a flight to Seattle."),
+           ("assistant", "Sure, what is your user id?"),
+           ("user", "It is mia_li_3668."),
+           ("assistant", '<function=book_reservation><parameter=user_id>mia_li_3668</parameter></function>'
+                         "<|tool|>{}<|/tool|>Booked."),
+           ("user", "Thanks! ###STOP###"))
+
+
+# --- Each rule. ------------------------------------------------------------------------------------
+def test_a_clean_conversation_raises_nothing() -> None:
+    assert _flags(OK) == []
+
+
+def test_empty_turn_but_not_a_bare_stop() -> None:
+    conv = OK[:3] + _conv(("user", "  \n")) + OK[3:]
+    assert ("empty_turn", 3) in _flags(conv)
+    assert not [f for f in _flags(OK[:5] + _conv(("user", "###STOP###"))) if f[0] == "empty_turn"]
+
+
+def test_repeated_turn_needs_the_same_long_text_twice_in_a_row() -> None:
+    conv = OK[:3] + _conv(("user", "I want to BOOK a flight  to Seattle."), ("assistant", "Your id?")) + OK[3:]
+    assert ("repeated_turn", 3) in _flags(conv)
+    short = OK[:2] + _conv(("user", "yes please"), ("assistant", "ok?"), ("user", "yes please")) + OK[2:]
+    assert not [f for f in _flags(short) if f[0] == "repeated_turn"]
+
+
+def test_role_flip_on_agent_phrases_only() -> None:
+    conv = copy.deepcopy(OK)
+    conv[3]["content"] = "It is mia_li_3668. How can I assist you today?"
+    assert ("role_flip", 3) in _flags(conv)
+    conv[3]["content"] = "Could you please provide your user id?"
+    assert ("role_flip", 3) in _flags(conv)
+    conv[3]["content"] = "Would you like my user id? I see that the flight is late."  # customer phrasing
+    assert not [f for f in _flags(conv) if f[0] == "role_flip"]
+
+
+def test_instruction_copy_needs_twelve_consecutive_words() -> None:
+    conv = copy.deepcopy(OK)
+    conv[1]["content"] = "Hello. You want to fly from New York to Seattle on May 20 (one way) in economy!"
+    assert ("instruction_copy", 1) in _flags(conv)
+    conv[1]["content"] = "I want to fly from New York to Seattle on May 20, please."  # 11 words shared
+    assert not [f for f in _flags(conv) if f[0] == "instruction_copy"]
+
+
+def test_invented_id_is_one_found_nowhere() -> None:
+    conv = copy.deepcopy(OK)
+    conv[3]["content"] = "It is mia_li_3668 and the reservation is QX7Z9K."
+    assert ("invented_id", 3) in _flags(conv)
+    conv[2]["content"] = "Your reservation QX7Z9K was found."  # the agent named it first
+    assert not [f for f in _flags(conv) if f[0] == "invented_id"]
+    conv[3]["content"] = "Reservation zfa04y, email mia.li2399@example.com."  # in the database; not an id
+    conv[2]["content"] = "Your id?"
+    assert not [f for f in _flags(conv) if f[0] == "invented_id"]
+
+
+def test_early_stop_after_the_first_exchange_or_before_the_required_action() -> None:
+    assert _flags(OK[:3] + _conv(("user", "###STOP###"))) == [("early_stop", 3)]
+    before_booking = OK[:4] + _conv(("assistant", "Let me look."), ("user", "Never mind. ###STOP###"))
+    assert ("early_stop", 5) in _flags(before_booking)
+    transferred = OK[:4] + _conv(("assistant", "<function=transfer_to_human_agents></function>"),
+                                 ("user", "###STOP###"))
+    assert not [f for f in _flags(transferred) if f[0] == "early_stop"]
+
+
+def test_restart_after_stop_in_a_later_message_or_after_the_marker() -> None:
+    assert ("restart_after_stop", 6) in _flags(OK + _conv(("user", "Wait, one more thing.")))
+    conv = copy.deepcopy(OK)
+    conv[5]["content"] = "Thanks! ###STOP### Actually, can you add a bag?"
+    assert ("restart_after_stop", 5) in _flags(conv)
+    conv[5]["content"] = "Thanks! ###STOP###."
+    assert not [f for f in _flags(conv) if f[0] == "restart_after_stop"]
+
+
+def test_human_sessions_drop_meta_messages_and_stop_at_slash_stop() -> None:
+    session = _conv(("user", "\\tau task_index:airline-0 model:gpt-5.2"),
+                    ("assistant", "<|canvas|>the task<|/canvas|>Hi! How can I help you today?"),
+                    *[(m["role"], m["content"].replace(" ###STOP###", "")) for m in OK[1:]],
+                    ("user", "/stop"), ("assistant", "<|survey|>{}<|/survey|>"), ("user", "\\reward"))
+    assert _flags(session, "human") == []
+    assert ("restart_after_stop", 10) in _flags(session + _conv(("user", "hello again")), "human")
+    messages = audit.read_conversation(session, "human")
+    assert [m.position for m in messages if m.stop] == [7] and 0 not in [m.position for m in messages]
+
+
+def test_ids_are_normalised_to_the_database_form() -> None:
+    assert audit.find_ids("order w1234567 and #W7654321, user Mia_Li_3668", "retail") == [
+        ("user_id", "mia_li_3668"), ("order_id", "#W1234567"), ("order_id", "#W7654321")]
+    assert audit.find_ids("zfa04y, HAT136, IFOYYZ", "airline") == [
+        ("reservation_id", "ZFA04Y"), ("reservation_id", "HAT136")]
+
+
+def test_task_context_comes_from_tau_bench() -> None:
+    context = audit.task_context("airline_0")
+    assert context.instruction.startswith("Your user id is mia_li_3668") or "mia_li_3668" in context.instruction
+    assert dict(context.required) == {"book_reservation": 1}
+    assert {"mia_li_3668", "HAT136"} <= context.known
+    assert "get_user_details" not in audit.write_tools("airline")
+    assert {"cancel_pending_order", "return_delivered_order_items"} <= audit.write_tools("retail")
+
+
+# --- Planted in a real trajectory (tau-bench, MIT; ../shared, read-only). ------------------------------
+@pytest.fixture(scope="module")
+def trajectories() -> dict[str, dict]:
+    if not SHARED_TAU_BENCH.exists():
+        pytest.skip("../shared/data is absent")
+    return data.load_eval_results(SHARED_TAU_BENCH)
+
+
+def _clean_base(trajectories: dict[str, dict]) -> tuple[str, list[dict]]:
+    """A trajectory with no finding, a required action and at least 4 user turns."""
+    for key, record in trajectories.items():
+        conv = record["conversation"]
+        context = audit.task_context(ids.task_key(key))
+        users = [m for m in conv if m["role"] == "user"]
+        if context.required and len(users) >= 4 and not audit.audit_conversation(conv, "llm", context):
+            return key, conv
+    raise AssertionError("no clean trajectory")
+
+
+def _plant(flag: str, conv: list[dict], context: audit.TaskContext) -> tuple[list[dict], int]:
+    """The conversation with ``flag`` planted, and the position where it must be found."""
+    conv = copy.deepcopy(conv)
+    users = [i for i, m in enumerate(conv) if m["role"] == "user"]
+    second = users[1]
+    if flag == "empty_turn":
+        conv.insert(second, {"role": "user", "content": ""})
+        return conv, second
+    if flag == "repeated_turn":
+        long_turn = next(i for i in users[:-1] if len(conv[i]["content"].split()) >= audit.MIN_REPEAT_WORDS)
+        conv.insert(long_turn + 2, {"role": "user", "content": conv[long_turn]["content"]})
+        return conv, long_turn + 2
+    if flag == "role_flip":
+        conv[second]["content"] += " Is there anything else I can help you with?"
+        return conv, second
+    if flag == "instruction_copy":
+        conv[second]["content"] += " " + " ".join(context.instruction.split()[:15])
+        return conv, second
+    if flag == "invented_id":
+        assert "QX7Z9K" not in context.known
+        conv[second]["content"] += " My other reservation is QX7Z9K."
+        return conv, second
+    if flag == "early_stop":
+        write = next(i for i, m in enumerate(conv) if m["role"] == "assistant"
+                     and any(f"<function={name}>" in m["content"] for name in context.required))
+        return conv[:write] + [{"role": "user", "content": "###STOP###"}], write
+    assert flag == "restart_after_stop"
+    conv.append({"role": "user", "content": "Actually, could you also add one checked bag?"})
+    return conv, len(conv) - 1
+
+
+@needs_shared
+@pytest.mark.parametrize("flag", audit.FLAGS)
+def test_every_flag_is_found_when_planted_in_a_real_trajectory(trajectories, flag: str) -> None:
+    key, conv = _clean_base(trajectories)
+    context = audit.task_context(ids.task_key(key))
+    planted, position = _plant(flag, conv, context)
+    found = [(f.flag, f.turn) for f in audit.audit_conversation(planted, "llm", context)]
+    assert (flag, position) in found, found
+
+
+@needs_shared
+def test_a_stop_right_after_the_first_exchange_of_a_real_trajectory(trajectories) -> None:
+    key, conv = _clean_base(trajectories)
+    assert [m["role"] for m in conv[:3]] == ["assistant", "user", "assistant"]
+    cut = conv[:3] + [{"role": "user", "content": "Thanks, bye! ###STOP###"}]
+    found = audit.audit_conversation(cut, "llm", audit.task_context(ids.task_key(key)))
+    assert [(f.flag, f.turn) for f in found] == [("early_stop", 3)]
+
+
+@needs_shared
+def test_flag_rates_on_the_unmodified_trajectories_are_low(trajectories) -> None:
+    _, conversations = audit.audit_records(trajectories, source="llm", name="gpt-4o-airline")
+    rates = audit.flag_rates(conversations).set_index("flag")["rate"]
+    print("\nflag rates on the 200 unmodified GPT-4o airline trajectories:", rates.round(3).to_dict())
+    assert len(conversations) == 200
+    for flag, rate in rates.items():
+        assert rate <= FLAG_RATE_BOUNDS.get(flag, DEFAULT_BOUND), (flag, rate)
+    # an early stop by the missing-action rule means the gold database was not reached
+    assert conversations.loc[conversations["early_stop"], "success"].sum() == 0
+
+
+# --- Rates and reward gaps. ------------------------------------------------------------------------------
+def test_rates_have_wilson_intervals_and_every_flag() -> None:
+    conversations = pd.DataFrame({"name": ["a"] * 4, "record": list("wxyz"), "task_key": ["retail_1"] * 4,
+                                  "success": [1, 0, 0, 1], **{f: [False] * 4 for f in audit.FLAGS}})
+    conversations.loc[[1, 2], "early_stop"] = True
+    rates = audit.flag_rates(conversations)
+    assert list(rates.columns) == list(audit.RATE_COLUMNS) and list(rates["flag"]) == list(audit.FLAGS)
+    row = rates.set_index("flag").loc["early_stop"]
+    assert (row["count"], row["conversations"], row["rate"]) == (2, 4, 0.5)
+    assert 0.15 < row["low"] < 0.5 < row["high"] < 0.85
+    gaps = audit.reward_gaps(conversations, {"retail_1": 0.5})
+    assert list(gaps["flag"]) == ["early_stop", "early_stop"]
+    overall, bin2 = gaps.iloc[0], gaps.iloc[1]
+    assert pd.isna(overall["difficulty_bin"]) and bin2["difficulty_bin"] == 2
+    assert overall["difference"] == pytest.approx(0.0 - 1.0) and bin2["n_flagged"] == 2
+
+
+# --- The command line. -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("study")
+    panel = make_panel()
+    (root / "data").mkdir()
+    (root / "data" / "tau_bench_tasks_unified.json").write_text(json.dumps(panel["human"]))
+    (root / "eval_results_single.json").write_text(json.dumps(panel["sims"]["single"]))
+    return root
+
+
+def _run(capsys, *args: str) -> tuple[int, str, str]:
+    code = audit.main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_command_writes_findings_and_rates_without_excerpts(study: Path, tmp_path: Path, capsys) -> None:
+    out_json = tmp_path / "audit.json"
+    code, out, err = _run(capsys, "--eval-results", str(study / "eval_results_single.json"),
+                          "--human", str(study), "--json", str(out_json), "--difficulty", "published")
+    assert code == 0, err
+    result = json.loads(out_json.read_text())
+    assert set(result) == {"findings", "rates", "reward_gaps"}
+    assert {r["name"] for r in result["rates"]} == {"human", "single"}
+    assert len(result["rates"]) == 2 * len(audit.FLAGS)
+    assert set(result["rates"][0]) == set(audit.RATE_COLUMNS)
+    human_flips = [f for f in result["findings"] if f["name"] == "human" and f["flag"] == "role_flip"]
+    assert human_flips, "the test panel's phrases include 'how can i help you'"
+    assert all(set(f) == set(audit.FINDING_COLUMNS) and f["excerpt"] is None for f in result["findings"])
+    assert out.splitlines()[0].split()[1:] == list(audit.FLAGS)
+    code, _, _ = _run(capsys, "--eval-results", str(study / "eval_results_single.json"), "--human", str(study),
+                      "--json", str(out_json), "--show-excerpts")
+    shown = json.loads(out_json.read_text())["findings"]
+    assert code == 0 and all(isinstance(f["excerpt"], str) for f in shown)
+    assert any("how can i help you" in f["excerpt"] for f in shown if f["flag"] == "role_flip")
+
+
+@needs_shared
+def test_command_accepts_tau_bench_trajectories(tmp_path: Path, capsys) -> None:
+    out_json = tmp_path / "audit.json"
+    code, _, err = _run(capsys, "--eval-results", str(SHARED_TAU_BENCH), "--json", str(out_json))
+    assert code == 0, err
+    assert "published difficulty map" in err  # one file cannot pool a difficulty: said on stderr
+    rates = json.loads(out_json.read_text())["rates"]
+    assert {r["name"] for r in rates} == {"gpt-4o-airline"} and rates[0]["conversations"] == 200
+
+
+@pytest.mark.parametrize("case", ["missing", "human_as_rollouts", "bad_difficulty", "bad_record", "output_is_a_folder"])
+def test_command_bad_input_is_one_line_exit_2(study: Path, tmp_path: Path, capsys, case: str) -> None:
+    args = ["--json", str(tmp_path if case == "output_is_a_folder" else tmp_path / "o.json")]
+    if case == "missing":
+        args += ["--eval-results", str(tmp_path / "nope.json")]
+    elif case == "output_is_a_folder":
+        args += ["--eval-results", str(study / "eval_results_single.json")]
+    elif case == "human_as_rollouts":
+        args += ["--eval-results", str(study / "data" / "tau_bench_tasks_unified.json")]
+    elif case == "bad_difficulty":
+        args += ["--eval-results", str(study / "eval_results_single.json"), "--difficulty", "sometimes"]
+    else:
+        (tmp_path / "eval_results_bad.json").write_text(json.dumps({"retail_1": {"conversation": "hello"}}))
+        args += ["--eval-results", str(tmp_path / "eval_results_bad.json")]
+    code, out, err = _run(capsys, *args)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert not (tmp_path / "o.json").exists()
+    assert ("folder" in err) == (case == "output_is_a_folder")

@@ -1,0 +1,272 @@
+"""The classifier two-sample test: known answers on simulated studies, its parts, its command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from usersim_utils import distinguish, features, ids, paths, uncertainty
+
+from panel import make_panel
+
+SHARED_TAU_BENCH = paths.REPO_ROOT.parent / "shared" / "data" / "tau-bench" / "gpt-4o-airline.json"
+BENCH = paths.REPO_ROOT / "benchmarks" / "bench_distinguish.py"
+TASKS = ids.parse_task_spec("retail:0-39,airline:0-19")  # 60 tasks
+
+
+def _human(rng: np.random.Generator, tasks=TASKS) -> pd.DataFrame:
+    keys = [f"{t}{suffix}" for suffix in ("", "_ann2", "_ann3") for t in tasks]
+    success = {t: 0.5 for t in tasks}
+    return uncertainty.synthetic_table(rng, "human", keys, uncertainty.SYNTHETIC_HUMAN_MEANS, success,
+                                       source="human", drop_rate=0.03)
+
+
+def _simulator(rng: np.random.Generator, means: dict[str, float], label: str = "sim", tasks=TASKS) -> pd.DataFrame:
+    keys = [f"{t}_{run}" for run in (1, 2, 3) for t in tasks]
+    return uncertainty.synthetic_table(rng, label, keys, means, {t: 0.5 for t in tasks})
+
+
+UNLIKE = {**uncertainty.SYNTHETIC_HUMAN_MEANS, "user_words_per_turn": 33.0, "politeness_rate": 0.6,
+          "short_msg_rate": 0.02}
+
+
+# --- The parts. ---------------------------------------------------------------------------------
+def test_weighted_auc_equals_sklearn_with_ties_and_weights() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 6, 200).astype(float)  # many ties
+    labels = rng.integers(0, 2, 200)
+    weights = rng.integers(0, 4, (5, 200)).astype(float)
+    got = distinguish.weighted_auc(scores, labels, weights)
+    want = [roc_auc_score(labels, scores, sample_weight=w) for w in weights]
+    assert np.allclose(got, want, atol=1e-12)
+    no_positive = distinguish.weighted_auc(scores, labels, np.where(labels == 1, 0.0, 1.0)[None, :])
+    assert np.isnan(no_positive[0])
+
+
+def test_indistinguishability_is_100_at_chance_and_0_when_told_apart() -> None:
+    assert distinguish.indistinguishability(0.5) == 100.0
+    assert distinguish.indistinguishability(1.0) == 0.0
+    assert distinguish.indistinguishability(0.0) == 0.0
+    assert distinguish.indistinguishability(0.75) == pytest.approx(50.0)
+
+
+def test_folds_never_put_a_task_on_both_sides() -> None:
+    tasks = np.array([t for t in TASKS for _ in range(4)])
+    folds = distinguish.task_folds(tasks)
+    assert len(folds) == distinguish.N_SPLITS
+    for train, test in folds:
+        assert not set(tasks[train]) & set(tasks[test])
+    assert sorted(np.concatenate([test for _, test in folds])) == list(range(len(tasks)))
+    assert len(distinguish.task_folds(np.array(["a", "a", "b", "b"]))) == 2
+    with pytest.raises(ValueError, match="at least 2 tasks"):
+        distinguish.task_folds(np.array(["a", "a"]))
+
+
+def test_only_shared_tasks_and_usable_rows_enter_a_comparison() -> None:
+    rng = np.random.default_rng(0)
+    human = _human(rng)
+    sim = _simulator(rng, uncertainty.SYNTHETIC_HUMAN_MEANS, tasks=[*TASKS[:10], "retail_100", "retail_101"])
+    problem = distinguish.simulator_problem(human, sim)
+    assert set(problem.tasks) == set(TASKS[:10])
+    h, s = distinguish.shared_rows(human, sim)
+    assert len(problem.y) == len(h) + len(s) and problem.y.sum() == len(s)
+    assert h["keep"].all() and h["has_features"].all() and s["has_features"].all()
+    assert problem.X.shape == (len(problem.y), len(features.FEATURES))
+
+
+# --- Known answers. -------------------------------------------------------------------------------
+def test_a_simulator_drawn_from_the_human_process_is_at_chance() -> None:
+    rng = np.random.default_rng(11)
+    human = _human(rng)
+    row = distinguish.c2st_simulator(human, _simulator(rng, uncertainty.SYNTHETIC_HUMAN_MEANS), "twin",
+                                     np.random.default_rng(1))
+    assert row.low <= 0.5 <= row.high, row
+    assert row.indistinguishability > 80
+    assert row.n_tasks == len(TASKS) and row.n_simulator > 0 and row.n_human > 0
+
+
+def test_a_clearly_unlike_simulator_is_told_apart_by_what_differs() -> None:
+    rng = np.random.default_rng(12)
+    row = distinguish.c2st_simulator(_human(rng), _simulator(rng, UNLIKE), "unlike", np.random.default_rng(2))
+    assert row.auc > 0.9 and row.low > 0.85
+    assert row.indistinguishability < 20
+    top = {f for f, _ in row.giveaways[:3]}
+    assert top & {"user_words_per_turn", "politeness_rate", "short_msg_rate"}
+    assert all(v > 0 for _, v in row.giveaways)
+
+
+def test_humans_against_humans_are_at_chance() -> None:
+    row = distinguish.c2st_human(_human(np.random.default_rng(13)), np.random.default_rng(3))
+    assert row.name == "human" and row.low <= 0.5 <= row.high, row
+    assert row.n_simulator == 0 and row.n_tasks == len(TASKS)
+
+
+def test_the_interval_covers_chance_for_most_twin_simulators() -> None:
+    """Coverage, not one lucky draw: 12 twin simulators of one human panel."""
+    rng = np.random.default_rng(21)
+    human = _human(rng)
+    children = np.random.default_rng(5).spawn(12)
+    covered = [distinguish.c2st_simulator(human, _simulator(rng, uncertainty.SYNTHETIC_HUMAN_MEANS), "twin", c,
+                                          n_boot=500) for c in children]
+    assert sum(r.low <= 0.5 <= r.high for r in covered) >= 10
+
+
+def test_boosting_also_tells_the_unlike_simulator_apart() -> None:
+    rng = np.random.default_rng(14)
+    row = distinguish.c2st_simulator(_human(rng), _simulator(rng, UNLIKE), "unlike", np.random.default_rng(4),
+                                     model="boosting", n_boot=200)
+    assert row.auc > 0.9
+
+
+def test_same_seed_same_rows_and_rows_are_in_order() -> None:
+    rng = np.random.default_rng(15)
+    human = _human(rng)
+    sims = {"twin": _simulator(rng, uncertainty.SYNTHETIC_HUMAN_MEANS, "twin"),
+            "unlike": _simulator(rng, UNLIKE, "unlike")}
+    a = distinguish.distinguish_all(human, sims, np.random.default_rng(7), n_boot=200)
+    b = distinguish.distinguish_all(human, sims, np.random.default_rng(7), n_boot=200)
+    assert [r.name for r in a] == ["human", "twin", "unlike"]
+    assert a == b
+    assert a[2].to_json()["indistinguishability"] == pytest.approx(a[2].indistinguishability)
+
+
+def test_a_simulator_sharing_one_task_is_refused() -> None:
+    rng = np.random.default_rng(0)
+    sim = _simulator(rng, uncertainty.SYNTHETIC_HUMAN_MEANS, tasks=TASKS[:1])
+    with pytest.raises(ValueError, match="shares 1 task"):
+        distinguish.c2st_simulator(_human(rng), sim, "tiny", rng)
+
+
+# --- The text test. ---------------------------------------------------------------------------------
+HUMAN_WORDS = "yes ok sure my order id is please cancel it thanks i need to change the flight no wait".split()
+FORMAL_WORDS = "Certainly I would greatly appreciate your assistance regarding my reservation kindly".split()
+
+
+def _texts(rng: np.random.Generator, label: str, keys: list[str], words: list[str], source: str) -> pd.DataFrame:
+    records = {k: {"conversation": [{"role": "user", "content": " ".join(rng.choice(words, rng.integers(3, 12)))}
+                                    for _ in range(3)]} for k in keys}
+    return distinguish.user_texts(records, source=source, label=label)
+
+
+def test_text_test_is_at_chance_for_a_twin_and_tells_a_formal_simulator_apart() -> None:
+    rng = np.random.default_rng(16)
+    tasks = TASKS[:40]
+    human = _texts(rng, "human", [f"{t}{s}" for s in ("", "_ann2", "_ann3") for t in tasks], HUMAN_WORDS, "human")
+    sim_keys = [f"{t}_{r}" for r in (1, 2, 3) for t in tasks]
+    sims = {"twin": _texts(rng, "twin", sim_keys, HUMAN_WORDS, "llm"),
+            "formal": _texts(rng, "formal", sim_keys, FORMAL_WORDS, "llm")}
+    rows = distinguish.text_distinguish_all(human, sims, np.random.default_rng(8), n_boot=300)
+    by_name = {r.name: r for r in rows}
+    assert by_name["human"].low <= 0.5 <= by_name["human"].high
+    assert by_name["twin"].low <= 0.5 <= by_name["twin"].high
+    assert by_name["formal"].auc > 0.99
+    assert by_name["formal"].giveaways and all(isinstance(g, str) for g, _ in by_name["formal"].giveaways)
+
+
+def test_user_texts_keep_only_user_turns_without_meta_or_markup() -> None:
+    records = {"retail_1": {"conversation": [
+        {"role": "user", "content": "\\tau task_index:retail-1 model:gpt-5.2"},
+        {"role": "assistant", "content": "Hi! How can I help you today?"},
+        {"role": "user", "content": "cancel <|think|>x<|/think|>my order"},
+        {"role": "user", "content": "/stop"}]}}
+    table = distinguish.user_texts(records, source="human", label="human")
+    assert list(table.columns) == list(distinguish.TEXT_COLUMNS)
+    assert table.loc[0, "text"] == "cancel my order" and table.loc[0, "batch"] == 1 and table.loc[0, "has_features"]
+
+
+# --- The command line. ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("study")
+    panel = make_panel()
+    (root / "data").mkdir()
+    (root / "data" / "tau_bench_tasks_unified.json").write_text(json.dumps(panel["human"]))
+    for label in ("big_a", "single"):
+        (root / f"eval_results_{label}.json").write_text(json.dumps(panel["sims"][label]))
+    return root
+
+
+def _run(capsys, *args: str) -> tuple[int, str, str]:
+    code = distinguish.main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_command_writes_rows_with_a_human_row(study: Path, tmp_path: Path, capsys) -> None:
+    out_json, text_json = tmp_path / "c2st.json", tmp_path / "text.json"
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", str(study / "eval_results_big_a.json"),
+                          str(study / "eval_results_single.json"), "--json", str(out_json),
+                          "--text-json", str(text_json), "--seed", "3")
+    assert code == 0, err
+    rows = json.loads(out_json.read_text())
+    assert [r["name"] for r in rows] == ["human", "big_a", "single"]
+    assert set(rows[0]) >= {"name", "auc", "low", "high", "indistinguishability", "giveaways"}
+    for r in rows:
+        assert 0 <= r["low"] <= r["high"] <= 1 and 0 <= r["auc"] <= 1
+        assert r["indistinguishability"] == pytest.approx(100 * (1 - abs(2 * r["auc"] - 1)))
+    assert [r["name"] for r in json.loads(text_json.read_text())] == ["human", "big_a", "single"]
+    assert out.splitlines()[1].startswith("human")
+    code, _, _ = _run(capsys, "--human", str(study), "--eval-results", str(study / "eval_results_big_a.json"),
+                      "--json", str(tmp_path / "again.json"), "--seed", "3")
+    assert json.loads((tmp_path / "again.json").read_text())[:2] == rows[:2]
+
+
+@pytest.mark.parametrize("case", ["missing", "human_as_rollouts", "bad_json", "no_shared_task", "output_is_a_folder"])
+def test_command_bad_input_is_one_line_exit_2(study: Path, tmp_path: Path, capsys, case: str) -> None:
+    human, out_json = str(study), tmp_path / "o.json"
+    if case == "missing":
+        files = [str(tmp_path / "eval_results_nope.json")]
+    elif case == "human_as_rollouts":
+        files = [str(study / "data" / "tau_bench_tasks_unified.json")]
+    elif case == "output_is_a_folder":
+        files, out_json = [str(study / "eval_results_single.json")], tmp_path
+    elif case == "bad_json":
+        (tmp_path / "eval_results_bad.json").write_text("{not json")
+        files = [str(tmp_path / "eval_results_bad.json")]
+    else:
+        (tmp_path / "eval_results_far.json").write_text(json.dumps(
+            {"retail_110": {"conversation": [{"role": "user", "content": "hi"}], "reward": 1.0}}))
+        files = [str(tmp_path / "eval_results_far.json")]
+    code, out, err = _run(capsys, "--human", human, "--eval-results", *files, "--json", str(out_json))
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert not (tmp_path / "o.json").exists()
+    assert ("folder" in err) == (case == "output_is_a_folder")
+
+
+@pytest.mark.skipif(not SHARED_TAU_BENCH.exists(), reason="../shared/data is absent")
+def test_command_accepts_tau_bench_trajectories(study: Path, tmp_path: Path, capsys) -> None:
+    out_json = tmp_path / "c2st.json"
+    code, _, err = _run(capsys, "--human", str(study), "--eval-results", str(SHARED_TAU_BENCH),
+                        "--json", str(out_json))
+    assert code == 0, err
+    rows = json.loads(out_json.read_text())
+    assert rows[1]["name"] == "gpt-4o-airline"
+    assert rows[1]["n_tasks"] == 8  # the test panel's airline tasks 0-7 (20-39 are not in its human file)
+    assert rows[1]["n_simulator"] == 8 * 4  # four trials each
+
+
+def _bench(n_simulators: int) -> dict:
+    out = subprocess.run([sys.executable, str(BENCH), "--simulators", str(n_simulators)],
+                         capture_output=True, text=True, check=True, timeout=900)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_benchmark_runs_on_a_small_study() -> None:
+    result = _bench(2)
+    assert result["conversations"] == 495 + 2 * 3 * 165
+    assert result["rows"] == 3
+
+
+@pytest.mark.slow
+def test_whole_study_is_told_apart_in_under_a_minute() -> None:
+    result = _bench(31)
+    assert result["conversations"] == 495 + 31 * 3 * 165 and result["rows"] == 32
+    assert result["total_s"] < 60.0, result
