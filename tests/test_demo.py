@@ -315,17 +315,28 @@ def test_ensure_regenerates_missing_edited_or_stale_panels(tmp_path: Path) -> No
 #: SHA-256 of the default panel's files. The nbval-checked notebook outputs are computed on
 #: these bytes: change them only on purpose, then `make refresh` the notebooks.
 DEFAULT_PANEL_SHA256 = {
-    "SYNTHETIC_README.md": "2f1920a4c0f1abcc59574a7859f6a84f58770539ba17c07973d8a79fb1916853",
-    "data/tau_bench_tasks_unified.json": "8e37e48b0f52368962a419ecab388d2151fd0eab79b731bb421beaad83ddfd71",
-    "eval_results/eval_results_SYNTHETIC-agentlike.json": "7dafb6773e2e7811a0a0b3af67b458f8c975fa28a7f3549bc93cd8a05df8f10f",
-    "eval_results/eval_results_SYNTHETIC-eager.json": "4fe6ce028ac53e029b0d912c020ee9f47f2fc11aaeb0891deba8c744f76cf7c4",
-    "eval_results/eval_results_SYNTHETIC-humanlike.json": "ad6db3e1d69cd402ea2db5ffe99c496b0277046e37b8f61c36f2d7d8545bef1f",
-    "eval_results/eval_results_SYNTHETIC-terse.json": "27996f660ade18659d8027e7eb5d60be0b26dd23b0285117264cf5752d41395b",
-    "survey_data/survey_comparable_SYNTHETIC-agentlike.json": "b11dacaf646ac240e36f503bf00a05ce1411bcc944a179819a1746d516090c18",
-    "survey_data/survey_comparable_SYNTHETIC-eager.json": "655f889f385f1b258217626be03b779b3ccc0d0010576ebf8ec23e4523a973c2",
-    "survey_data/survey_comparable_SYNTHETIC-humanlike.json": "34705e442606f951d822903dbd3640f60d36f08b0996e26ca1a8d1e06e637673",
-    "survey_data/survey_comparable_SYNTHETIC-terse.json": "89af618e56898170a1dd0c89cb2826be4e2767de10b7a294059d1c3e249996c7",
-    "survey_data/survey_comparable_human-eval-100.json": "edd38cdc0e0e49d4ee53f4a7eadebff6a38ac12a601ca532dcfdf3698b5ef068",
+    "SYNTHETIC_README.md":
+        "2f1920a4c0f1abcc59574a7859f6a84f58770539ba17c07973d8a79fb1916853",
+    "data/tau_bench_tasks_unified.json":
+        "8e37e48b0f52368962a419ecab388d2151fd0eab79b731bb421beaad83ddfd71",
+    "eval_results/eval_results_SYNTHETIC-agentlike.json":
+        "7dafb6773e2e7811a0a0b3af67b458f8c975fa28a7f3549bc93cd8a05df8f10f",
+    "eval_results/eval_results_SYNTHETIC-eager.json":
+        "4fe6ce028ac53e029b0d912c020ee9f47f2fc11aaeb0891deba8c744f76cf7c4",
+    "eval_results/eval_results_SYNTHETIC-humanlike.json":
+        "ad6db3e1d69cd402ea2db5ffe99c496b0277046e37b8f61c36f2d7d8545bef1f",
+    "eval_results/eval_results_SYNTHETIC-terse.json":
+        "27996f660ade18659d8027e7eb5d60be0b26dd23b0285117264cf5752d41395b",
+    "survey_data/survey_comparable_SYNTHETIC-agentlike.json":
+        "b11dacaf646ac240e36f503bf00a05ce1411bcc944a179819a1746d516090c18",
+    "survey_data/survey_comparable_SYNTHETIC-eager.json":
+        "655f889f385f1b258217626be03b779b3ccc0d0010576ebf8ec23e4523a973c2",
+    "survey_data/survey_comparable_SYNTHETIC-humanlike.json":
+        "34705e442606f951d822903dbd3640f60d36f08b0996e26ca1a8d1e06e637673",
+    "survey_data/survey_comparable_SYNTHETIC-terse.json":
+        "89af618e56898170a1dd0c89cb2826be4e2767de10b7a294059d1c3e249996c7",
+    "survey_data/survey_comparable_human-eval-100.json":
+        "edd38cdc0e0e49d4ee53f4a7eadebff6a38ac12a601ca532dcfdf3698b5ef068",
 }
 
 
