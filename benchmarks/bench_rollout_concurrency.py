@@ -98,7 +98,8 @@ class StubServer:
                         stub.in_flight += 1
                         stub.peak_in_flight = max(stub.peak_in_flight, stub.in_flight)
                 if over:
-                    return self._send(400, {"error": {"message": "benchmark budget exhausted", "type": "invalid_request_error"}})
+                    exhausted = {"message": "benchmark budget exhausted", "type": "invalid_request_error"}
+                    return self._send(400, {"error": exhausted})
                 try:
                     custom = stub.respond(n, body, self.headers) if stub.respond else None
                     if custom is None:
@@ -137,7 +138,7 @@ class StubServer:
         with self._lock:
             self.peak_in_flight = self.in_flight
 
-    def __enter__(self) -> "StubServer":
+    def __enter__(self) -> StubServer:
         self._thread.start()
         return self
 

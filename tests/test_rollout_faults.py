@@ -115,19 +115,30 @@ def test_a_failing_server_sees_each_attempt_once(tmp_path: Path, bench: Any) -> 
     client retried every attempt twice more on its own (6 requests)."""
     error = (500, {"error": {"message": "overloaded", "type": "server_error"}})
     with bench.StubServer(0.0, 2, 100, 60, respond=lambda n, body, headers: error) as stub:
-        cfg = config(tmp_path, "retail:0", simulator="openai/stub-user", agent="openai/stub-agent", api_base=stub.url, max_retries=1)
+        cfg = config(
+            tmp_path,
+            "retail:0",
+            simulator="openai/stub-user",
+            agent="openai/stub-agent",
+            api_base=stub.url,
+            max_retries=1,
+        )
         summary = run_rollouts(cfg, progress=False, sleep=lambda s: None)
         assert stub.requests == 2
     assert list(summary.failures) == ["retail_0"] and summary.failures["retail_0"].startswith("InternalServerError: ")
 
 
-def test_request_timeout_and_retry_budget_bound_a_hung_server(tmp_path: Path, bench: Any, capsys: pytest.CaptureFixture) -> None:
+def test_request_timeout_and_retry_budget_bound_a_hung_server(
+    tmp_path: Path, bench: Any, capsys: pytest.CaptureFixture
+) -> None:
     def hang(n: int, body: Any, headers: Any) -> None:
         stub.closing.wait(30)
 
     with bench.StubServer(0.0, 2, 100, 60, respond=hang) as stub:
         started = time.monotonic()
-        argv = stub_argv(stub.url, tmp_path, "retail:0", "--request-timeout", "0.5", "--retry-budget", "2", "--max-retries", "20")
+        argv = stub_argv(
+            stub.url, tmp_path, "retail:0", "--request-timeout", "0.5", "--retry-budget", "2", "--max-retries", "20"
+        )
         status = cli.main(argv)
         elapsed = time.monotonic() - started
     out, err = capsys.readouterr()
@@ -145,7 +156,11 @@ def test_unreachable_api_base_is_one_line_before_the_run(tmp_path: Path, capsys:
     elapsed = time.monotonic() - started
     out, err = capsys.readouterr()
     assert status == 2 and elapsed < 5, elapsed
-    assert err.count("\n") == 1 and err.startswith(f"error: cannot reach {url} (127.0.0.1 port ") and "Traceback" not in err
+    assert (
+        err.count("\n") == 1
+        and err.startswith(f"error: cannot reach {url} (127.0.0.1 port ")
+        and "Traceback" not in err
+    )
     assert out.splitlines() == ["conversations=0 model_calls=0 cache_hits=0 cost_usd=0.000000"]
     assert not (tmp_path / ".work").exists()
 
@@ -160,9 +175,23 @@ def test_unreachable_api_base_is_one_line_before_the_run(tmp_path: Path, capsys:
         (["--max-retries", "-1"], "--max-retries must be >= 0"),
     ],
 )
-def test_bad_timeouts_and_endpoints_are_usage_errors(argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_bad_timeouts_and_endpoints_are_usage_errors(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     # scripted models: should validation ever let these through, no real model runs
-    status = cli.main(["--simulator", "scripted/user", "--agent", "scripted/agent", "--domains", "retail:0", "--out", str(tmp_path), *argv])
+    status = cli.main(
+        [
+            "--simulator",
+            "scripted/user",
+            "--agent",
+            "scripted/agent",
+            "--domains",
+            "retail:0",
+            "--out",
+            str(tmp_path),
+            *argv,
+        ]
+    )
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and err.startswith(f"error: {message}")
 
@@ -170,7 +199,9 @@ def test_bad_timeouts_and_endpoints_are_usage_errors(argv: list[str], message: s
 # --- 2. Ctrl-C stops at once ---------------------------------------------------------
 
 
-def test_ctrl_c_during_a_slow_reply_exits_at_once_and_resumes(tmp_path: Path, bench: Any, capsys: pytest.CaptureFixture) -> None:
+def test_ctrl_c_during_a_slow_reply_exits_at_once_and_resumes(
+    tmp_path: Path, bench: Any, capsys: pytest.CaptureFixture
+) -> None:
     """retail_0 (5 calls) finishes; retail_1's first call hangs for 60 s; SIGINT then
     ends the process within seconds (it waited for the reply before: 139 s seen)."""
     hanging = [True]
@@ -199,13 +230,17 @@ def test_ctrl_c_during_a_slow_reply_exits_at_once_and_resumes(tmp_path: Path, be
             proc.kill()
         hanging[0] = False
         assert proc.returncode == 130 and elapsed < 5, (proc.returncode, elapsed, err)
-        assert err.splitlines() == ["error: interrupted; finished conversations are saved, rerun the same command to resume"]
+        assert err.splitlines() == [
+            "error: interrupted; finished conversations are saved, rerun the same command to resume"
+        ]
         assert out == ""
         finished = sorted(p.name for p in (tmp_path / ".work").rglob("*.json"))
         assert finished == ["retail_0__run1.json"]
         # the same command resumes: retail_0 is not played again
         assert cli.main(argv) == 0
-        assert capsys.readouterr().out.splitlines()[-1] == "conversations=2 model_calls=5 cache_hits=0 cost_usd=0.000000"
+        assert (
+            capsys.readouterr().out.splitlines()[-1] == "conversations=2 model_calls=5 cache_hits=0 cost_usd=0.000000"
+        )
         assert json.loads((tmp_path / "ledger_openai-stub-user.json").read_text())["reused_conversations"] == 1
 
 
@@ -213,9 +248,13 @@ def test_ctrl_c_during_a_slow_reply_exits_at_once_and_resumes(tmp_path: Path, be
 
 
 def test_an_unparseable_survey_fails_its_conversation_and_is_not_replayed(tmp_path: Path) -> None:
-    first = run_rollouts(config(tmp_path, "retail:0-1"), completion_fn=ScriptedModels(survey_text=DEEP_JSON), progress=False)
+    first = run_rollouts(
+        config(tmp_path, "retail:0-1"), completion_fn=ScriptedModels(survey_text=DEEP_JSON), progress=False
+    )
     assert sorted(first.failures) == ["retail_0", "retail_1"] and first.records == {}
-    assert set(first.failures.values()) == {"ReplyError: the survey reply cannot be parsed: its JSON is nested too deep"}
+    assert set(first.failures.values()) == {
+        "ReplyError: the survey reply cannot be parsed: its JSON is nested too deep"
+    }
     cache_dir = tmp_path / ".cache" / "responses"
     assert DEEP_JSON not in "".join(p.read_text() for p in cache_dir.rglob("*.json"))  # never recorded
     good = ScriptedModels()
@@ -228,7 +267,9 @@ def test_an_unparseable_survey_fails_its_conversation_and_is_not_replayed(tmp_pa
 def test_a_poisoned_cache_entry_is_discarded_and_asked_again(tmp_path: Path) -> None:
     """A survey reply recorded by an older version that cannot be parsed now."""
     run_rollouts(config(tmp_path, "retail:0"), completion_fn=ScriptedModels(), progress=False)
-    entries = [p for p in (tmp_path / ".cache" / "responses").rglob("*.json") if VALID_SURVEY["efficiency"] in p.read_text()]
+    entries = [
+        p for p in (tmp_path / ".cache" / "responses").rglob("*.json") if VALID_SURVEY["efficiency"] in p.read_text()
+    ]
     assert len(entries) == 1
     entry = json.loads(entries[0].read_text())
     entries[0].write_text(json.dumps(dict(entry, content=DEEP_JSON)))
@@ -245,8 +286,13 @@ def test_tool_arguments_nested_too_deep_are_a_malformed_call() -> None:
     deep = "[" * 100_000 + "]" * 100_000
     assert protocol.parse_tool_arguments(deep) is None
     client = ModelClient(None, completion_fn=ScriptedModels(plan=[("get_order_details", deep)], stop_after=2))
-    record = protocol.run_conversation("retail_0", 1, "retail_0", client, protocol.ProtocolSettings("scripted/u", "scripted/a"))
-    assert "<|tool|>Error: the arguments of get_order_details are not a JSON object" in record["conversation"][2]["content"]
+    record = protocol.run_conversation(
+        "retail_0", 1, "retail_0", client, protocol.ProtocolSettings("scripted/u", "scripted/a")
+    )
+    assert (
+        "<|tool|>Error: the arguments of get_order_details are not a JSON object"
+        in record["conversation"][2]["content"]
+    )
 
 
 def test_unreadable_work_and_cache_files_are_misses(tmp_path: Path) -> None:
@@ -297,7 +343,9 @@ def test_more_runs_later_rekey_the_whole_file(tmp_path: Path) -> None:
     assert sorted(surveys(tmp_path)) == ["retail_0", "retail_1", "retail_1_ann2"]
 
 
-def test_other_settings_are_set_aside_not_mixed(tmp_path: Path, capsys: pytest.CaptureFixture, scripted_provider: ScriptedModels) -> None:
+def test_other_settings_are_set_aside_not_mixed(
+    tmp_path: Path, capsys: pytest.CaptureFixture, scripted_provider: ScriptedModels
+) -> None:
     run_rollouts(config(tmp_path, "retail:0-1"), completion_fn=ScriptedModels(), progress=False)
     argv = ["--simulator", "scripted/user", "--agent", "scripted/agent", "--domains", "retail:2"]
     assert cli.main([*argv, "--max-user-turns", "2", "--out", str(tmp_path), "--no-progress"]) == 0
@@ -326,12 +374,24 @@ def held_lock(tmp_path: Path) -> Iterator[None]:
         yield
 
 
-def test_a_second_process_on_the_label_refuses(tmp_path: Path, held_lock: None, capsys: pytest.CaptureFixture, scripted_provider: ScriptedModels) -> None:
+def test_a_second_process_on_the_label_refuses(
+    tmp_path: Path, held_lock: None, capsys: pytest.CaptureFixture, scripted_provider: ScriptedModels
+) -> None:
     fake = ScriptedModels()
     with pytest.raises(RunLockedError, match=r"another process \(pid 4242\) is rolling out label 'scripted-user'"):
         run_rollouts(config(tmp_path, "retail:0"), completion_fn=fake, progress=False)
     assert sum(fake.calls.values()) == 0
-    argv = ["--simulator", "scripted/user", "--agent", "scripted/agent", "--domains", "retail:0", "--out", str(tmp_path), "--no-progress"]
+    argv = [
+        "--simulator",
+        "scripted/user",
+        "--agent",
+        "scripted/agent",
+        "--domains",
+        "retail:0",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+    ]
     assert cli.main(argv) == 2
     out, err = capsys.readouterr()
     assert err.count("\n") == 1 and err.startswith("error: another process (pid 4242)")
@@ -348,10 +408,22 @@ def test_the_lock_is_released_after_a_run(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("where", ["file", "under_file"])
-def test_out_that_is_not_a_folder_is_one_line(where: str, tmp_path: Path, capsys: pytest.CaptureFixture, scripted_provider: ScriptedModels) -> None:
+def test_out_that_is_not_a_folder_is_one_line(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture, scripted_provider: ScriptedModels
+) -> None:
     (tmp_path / "f").write_text("x")
     out = tmp_path / "f" if where == "file" else tmp_path / "f" / "sub"
-    argv = ["--simulator", "scripted/user", "--agent", "scripted/agent", "--domains", "retail:0", "--out", str(out), "--no-progress"]
+    argv = [
+        "--simulator",
+        "scripted/user",
+        "--agent",
+        "scripted/agent",
+        "--domains",
+        "retail:0",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     assert cli.main(argv) == 2
     stdout, err = capsys.readouterr()
     assert err == f"error: cannot use --out {out}: not a folder\n"
@@ -360,10 +432,22 @@ def test_out_that_is_not_a_folder_is_one_line(where: str, tmp_path: Path, capsys
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
-def test_unwritable_out_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, scripted_provider: ScriptedModels) -> None:
+def test_unwritable_out_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, scripted_provider: ScriptedModels
+) -> None:
     out = tmp_path / "ro"
     out.mkdir(mode=0o500)
-    argv = ["--simulator", "scripted/user", "--agent", "scripted/agent", "--domains", "retail:0", "--out", str(out), "--no-progress"]
+    argv = [
+        "--simulator",
+        "scripted/user",
+        "--agent",
+        "scripted/agent",
+        "--domains",
+        "retail:0",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     assert cli.main(argv) == 2
     assert capsys.readouterr().err == f"error: cannot write {out / ('.lock-' + LABEL)}: Permission denied\n"
 
@@ -371,7 +455,9 @@ def test_unwritable_out_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
 REAL_WRITE = cache_mod.atomic_write_text
 
 
-def fill_disk_after(monkeypatch: pytest.MonkeyPatch, writes: int | None = None, name: str | None = None, code: int = errno.ENOSPC) -> None:
+def fill_disk_after(
+    monkeypatch: pytest.MonkeyPatch, writes: int | None = None, name: str | None = None, code: int = errno.ENOSPC
+) -> None:
     """The rollout's writes fail with ``code`` after ``writes`` successful ones, or when
     the file name starts with ``name``. (A real failure inside ``atomic_write`` removes
     its temporary file; the test checks none is left either way.)"""
@@ -392,19 +478,35 @@ def disk_freed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
 def test_a_full_disk_mid_run_stops_with_one_line_and_resumes(
-    code: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, scripted_provider: ScriptedModels
+    code: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    scripted_provider: ScriptedModels,
 ) -> None:
     """6 cache entries and 1 conversation file per conversation: the 10th write (the
     3rd call of retail_1) fails. The run stops there with one line (retail_2 is not
     played), and resumes: retail_1 replays its 2 recorded calls."""
-    argv = ["--simulator", "scripted/user", "--agent", "scripted/agent", "--domains", "retail:0-2", "--concurrency", "1"]
+    argv = [
+        "--simulator",
+        "scripted/user",
+        "--agent",
+        "scripted/agent",
+        "--domains",
+        "retail:0-2",
+        "--concurrency",
+        "1",
+    ]
     argv += ["--max-user-turns", "10", "--out", str(tmp_path), "--no-progress"]
     fill_disk_after(monkeypatch, writes=9, code=code)
     assert cli.main(argv) == 1
     out, err = capsys.readouterr()
     [line] = error_lines(err)
     assert re.fullmatch(rf"error: cannot write {re.escape(str(tmp_path))}/\S+\.json: {os.strerror(code)}", line), line
-    assert "Traceback" not in err and out.splitlines()[-1] == "conversations=1 model_calls=9 cache_hits=0 cost_usd=0.000000"
+    assert (
+        "Traceback" not in err
+        and out.splitlines()[-1] == "conversations=1 model_calls=9 cache_hits=0 cost_usd=0.000000"
+    )
     assert task_hint("retail_2") not in json.dumps([r["messages"] for r in scripted_provider.requests])
     assert sorted(p.name for p in (tmp_path / ".work").rglob("*.json")) == ["retail_0__run1.json"]
     assert not list(tmp_path.rglob("*.tmp")) and not (tmp_path / f"eval_results_{LABEL}.json").exists()
@@ -422,7 +524,9 @@ def test_a_full_disk_when_writing_the_results_keeps_the_work(
     fill_disk_after(monkeypatch, name="eval_results_")
     assert cli.main(argv) == 1
     out, err = capsys.readouterr()
-    assert error_lines(err) == [f"error: cannot write {tmp_path / f'eval_results_{LABEL}.json'}: No space left on device"]
+    assert error_lines(err) == [
+        f"error: cannot write {tmp_path / f'eval_results_{LABEL}.json'}: No space left on device"
+    ]
     assert out.splitlines()[-1].startswith("conversations=2 model_calls=12 ")
     disk_freed(monkeypatch)
     summary = run_rollouts(config(tmp_path, "retail:0-1"), completion_fn=ScriptedModels(), progress=False)
@@ -441,8 +545,11 @@ def test_known_secret_values_are_redacted(monkeypatch: pytest.MonkeyPatch) -> No
         "SHORT_KEY": "abc",  # too short to be a key; redacting it would garble words
         "PATH": "/usr/bin:/bin",
     }
-    assert sorted(secret_values(env)) == sorted(["sk-abcdefgh12345678", "hf_zyxwvutsrq", "aws/secret+key", "hunter2hunter2"])
-    text = "401: key sk-abcdefgh12345678 / hf_zyxwvutsrq, aws/secret+key; abc at /usr/bin:/bin, Authorization: Bearer tok_9"
+    assert sorted(secret_values(env)) == sorted(
+        ["sk-abcdefgh12345678", "hf_zyxwvutsrq", "aws/secret+key", "hunter2hunter2"]
+    )
+    text = "401: key sk-abcdefgh12345678 / hf_zyxwvutsrq, aws/secret+key; abc at /usr/bin:/bin, "
+    text += "Authorization: Bearer tok_9"
     assert redact(text, secret_values(env)) == (
         f"401: key {REDACTED} / {REDACTED}, {REDACTED}; abc at /usr/bin:/bin, Authorization: Bearer {REDACTED}"
     )
@@ -450,13 +557,20 @@ def test_known_secret_values_are_redacted(monkeypatch: pytest.MonkeyPatch) -> No
     assert describe(ValueError("bad sk-ant-0123456789\nsecond line")) == f"ValueError: bad {REDACTED}"
 
 
-def test_a_server_echoing_the_key_never_shows_it(tmp_path: Path, bench: Any, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
+def test_a_server_echoing_the_key_never_shows_it(
+    tmp_path: Path, bench: Any, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+) -> None:
     key = "sk-test-secret-0123456789abcdef"
     monkeypatch.setenv("OPENAI_API_KEY", key)
 
     def unauthorized(n: int, body: Any, headers: Any) -> tuple[int, Any]:
         auth = headers.get("Authorization")
-        return 401, {"error": {"message": f"Incorrect API key provided: {auth} ({auth.split()[-1]})", "type": "invalid_request_error"}}
+        return 401, {
+            "error": {
+                "message": f"Incorrect API key provided: {auth} ({auth.split()[-1]})",
+                "type": "invalid_request_error",
+            }
+        }
 
     with bench.StubServer(0.0, 2, 100, 60, respond=unauthorized) as stub:
         assert cli.main(stub_argv(stub.url, tmp_path, "retail:0-1")) == 1
@@ -490,7 +604,9 @@ def completion(choices: Any) -> dict[str, Any]:
     ],
     ids=["no-choices", "null-message", "no-message", "no-choices-key", "choices-not-a-list", "not-an-object"],
 )
-def test_malformed_replies_are_one_clear_line(payload: Any, message: str, tmp_path: Path, bench: Any, capsys: pytest.CaptureFixture) -> None:
+def test_malformed_replies_are_one_clear_line(
+    payload: Any, message: str, tmp_path: Path, bench: Any, capsys: pytest.CaptureFixture
+) -> None:
     with bench.StubServer(0.0, 2, 100, 60, respond=lambda n, body, headers: (200, payload)) as stub:
         assert cli.main(stub_argv(stub.url, tmp_path, "retail:0")) == 1
         assert stub.requests == 1  # not retried
@@ -514,6 +630,8 @@ def test_normalise_response_names_empty_and_null() -> None:
 
 
 def test_a_traceback_inside_an_error_is_cut() -> None:
-    exc = litellm.APIError(500, "Invalid thing Traceback (most recent call last):\n  File x\nAttributeError: y", "openai", "m")
+    exc = litellm.APIError(
+        500, "Invalid thing Traceback (most recent call last):\n  File x\nAttributeError: y", "openai", "m"
+    )
     line = describe(exc)
     assert "Traceback" not in line and "\n" not in line and line.endswith("Invalid thing")

@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=4, help="conversations played at the same time")
     p.add_argument("--max-user-turns", type=int, default=80, help="simulator turns per conversation")
     p.add_argument("--max-tool-calls", type=int, default=64, help="agent tool calls per agent turn")
-    p.add_argument("--out", type=Path, default=paths.ROLLOUTS_DIR, help="output folder (default data/processed/rollouts)")
+    p.add_argument(
+        "--out", type=Path, default=paths.ROLLOUTS_DIR, help="output folder (default data/processed/rollouts)"
+    )
     p.add_argument("--label", default=None, help="output label (default: derived from --simulator)")
     p.add_argument("--api-base", default=None, help="OpenAI-compatible endpoint for both models")
     p.add_argument("--simulator-api-base", default=None, help="endpoint for the simulator only")

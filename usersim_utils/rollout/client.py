@@ -90,7 +90,7 @@ class Reply:
         return out
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], *, cached: bool) -> "Reply":
+    def from_json(cls, data: Mapping[str, Any], *, cached: bool) -> Reply:
         """Inverse of :meth:`to_json`."""
         return cls(
             content=str(data.get("content") or ""),

@@ -152,7 +152,7 @@ def _gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_domain(name: str) -> Domain:
     """The ``retail`` or ``airline`` domain with its first 115 / 50 test tasks."""
     if name not in _SOURCES:

@@ -111,7 +111,8 @@ def _message_text(message: dict[str, Any]) -> str:
         content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
     for call in message.get("tool_calls") or ():
         fn = call.get("function", {})
-        content += f'<tool_call>{{"name": {json.dumps(fn.get("name"))}, "arguments": {fn.get("arguments") or "{}"}}}</tool_call>'
+        arguments = fn.get("arguments") or "{}"
+        content += f'<tool_call>{{"name": {json.dumps(fn.get("name"))}, "arguments": {arguments}}}</tool_call>'
     return str(content)
 
 
@@ -149,7 +150,10 @@ def parse_tool_calls(text: str) -> tuple[str, list[dict[str, Any]]]:
                 {
                     "id": f"call_{digest}_{len(calls)}",
                     "type": "function",
-                    "function": {"name": item["name"], "arguments": args if isinstance(args, str) else json.dumps(args)},
+                    "function": {
+                        "name": item["name"],
+                        "arguments": args if isinstance(args, str) else json.dumps(args),
+                    },
                 }
             )
     content = _TOOL_CALL_RE.sub("", text).strip() if calls else text.strip()
@@ -229,4 +233,5 @@ def register() -> None:
     """Make ``local/smollm2-135m`` available to ``litellm.completion`` (idempotent;
     loads nothing until the first call)."""
     if not any(item.get("provider") == PROVIDER for item in litellm.custom_provider_map):
-        litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": PROVIDER, "custom_handler": LocalSmolLM2()}]
+        handler = {"provider": PROVIDER, "custom_handler": LocalSmolLM2()}
+        litellm.custom_provider_map = [*litellm.custom_provider_map, handler]

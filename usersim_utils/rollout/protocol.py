@@ -64,7 +64,7 @@ ROLE_PLAY_RULES = """Rules:
 - If the instruction goal is satisified, generate '###STOP###' as a standalone message without anything else to end the conversation.
 - Do not repeat the exact instruction in the conversation. Instead, use your own words to convey the same information.
 - Try to make the conversation as natural as possible, and stick to the personalities in the instruction.
-"""
+"""  # noqa: E501 (verbatim)
 
 
 def simulator_system_prompt(instruction: str) -> str:
@@ -323,7 +323,9 @@ class ConversationCalls:
     def complete(self, role: str, model: str, messages: list[dict[str, Any]], **params: Any) -> Reply:
         """One call of ``model`` on ``messages`` for ``role`` (see :meth:`ModelClient.complete`)."""
         seed = self.seed if model.startswith(LOCAL_PREFIX) else None
-        return self.client.complete(role, model, messages, tally=self.tally, cache_tag=self.cache_tag, seed=seed, **params)
+        return self.client.complete(
+            role, model, messages, tally=self.tally, cache_tag=self.cache_tag, seed=seed, **params
+        )
 
 
 @dataclass
@@ -336,7 +338,9 @@ class AgentTurn:
     tool_calls: int
 
 
-def agent_turn(calls: ConversationCalls, settings: ProtocolSettings, env: TaskEnv, messages: list[dict[str, Any]]) -> AgentTurn:
+def agent_turn(
+    calls: ConversationCalls, settings: ProtocolSettings, env: TaskEnv, messages: list[dict[str, Any]]
+) -> AgentTurn:
     """Let the agent act until it writes to the user: each tool call runs against
     ``env``; after ``max_tool_calls`` calls it is asked for text only (``tool_choice:
     none``) and any further tool call is ignored. Malformed arguments come back to the
@@ -363,7 +367,9 @@ def agent_turn(calls: ConversationCalls, settings: ProtocolSettings, env: TaskEn
         for call in reply.tool_calls:
             args = parse_tool_arguments(call.arguments)
             if n_calls >= settings.max_tool_calls:
-                observation = f"Error: limit of {settings.max_tool_calls} tool calls per turn reached; reply to the user."
+                observation = (
+                    f"Error: limit of {settings.max_tool_calls} tool calls per turn reached; reply to the user."
+                )
             elif args is None:
                 observation = f"Error: the arguments of {call.name} are not a JSON object: {call.arguments}"
                 n_calls += 1

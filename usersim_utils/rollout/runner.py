@@ -133,7 +133,7 @@ class RolloutConfig:
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
     retry_budget_s: float = DEFAULT_RETRY_BUDGET_S
 
-    def validated(self) -> "RolloutConfig":
+    def validated(self) -> RolloutConfig:
         """This config with tasks checked and the label filled in; ``ValueError`` (one
         line) on anything wrong."""
         if not self.simulator.strip() or not self.agent.strip():
@@ -325,7 +325,10 @@ def check_endpoints(settings: ProtocolSettings, timeout_s: float) -> None:
     (:func:`~usersim_utils.rollout.client.check_endpoint`)."""
     endpoints = {
         base
-        for model, base in ((settings.simulator, settings.simulator_api_base), (settings.agent, settings.agent_api_base))
+        for model, base in (
+            (settings.simulator, settings.simulator_api_base),
+            (settings.agent, settings.agent_api_base),
+        )
         if base and not model.startswith(LOCAL_PREFIX)
     }
     for base in sorted(endpoints):
@@ -338,7 +341,7 @@ _Outcome = tuple[_Job, dict[str, Any] | None, BaseException | None]
 
 def start_workers(
     todo: Sequence[_Job], play: Callable[[str, int], dict[str, Any]], concurrency: int, cancel: threading.Event
-) -> "queue.Queue[_Outcome]":
+) -> queue.Queue[_Outcome]:
     """Play ``todo`` on ``min(concurrency, len(todo))`` threads; each job's outcome
     ``(job, record, None)`` or ``(job, None, exception)`` arrives on the returned queue.
 
@@ -434,12 +437,14 @@ def run_rollouts(
         failures: dict[str, str] = {}
 
         def play(task: str, run: int) -> dict[str, Any]:
-            record = run_conversation(task, run, instance_id(task, run, config.runs), client, settings, cache_tag=f"{task}/run{run}")
+            iid = instance_id(task, run, config.runs)
+            record = run_conversation(task, run, iid, client, settings, cache_tag=f"{task}/run{run}")
             write_json_atomic(conversation_file(work_dir, task, run), record)
             return record
 
         stopped: RolloutError | None = None
-        with tqdm(total=len(jobs), initial=reused, desc=f"rollouts {config.label}", unit="conv", disable=not progress) as bar:
+        bar = tqdm(total=len(jobs), initial=reused, desc=f"rollouts {config.label}", unit="conv", disable=not progress)
+        with bar:
             outcomes = start_workers(todo, play, config.concurrency, cancel)
             try:
                 for _ in todo:
@@ -456,7 +461,8 @@ def run_rollouts(
                     bar.update(1)
             finally:
                 cancel.set()  # no new conversation; those in flight stop at their next model call
-        summary = _summary(config, jobs, finished, client, reused, failures, set_aside=_count_set_aside(out, config.label, work_dir))
+        set_aside = _count_set_aside(out, config.label, work_dir)
+        summary = _summary(config, jobs, finished, client, reused, failures, set_aside=set_aside)
         if stopped is not None:
             summary.written = False
             stopped.summary = summary
