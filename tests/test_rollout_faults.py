@@ -28,11 +28,20 @@ import pytest
 from test_rollout import VALID_SURVEY, ScriptedModels, config, no_network, task_hint  # noqa: F401 (autouse fixture)
 from test_rollout_bench import load_benchmark
 
+from usersim_utils import atomic
 from usersim_utils.rollout import __main__ as cli
 from usersim_utils.rollout import cache as cache_mod
 from usersim_utils.rollout import protocol
 from usersim_utils.rollout.client import ModelClient, normalise_response
-from usersim_utils.rollout.errors import REDACTED, ReplyError, RunLockedError, describe, redact, secret_values
+from usersim_utils.rollout.errors import (
+    REDACTED,
+    OutputError,
+    ReplyError,
+    RunLockedError,
+    describe,
+    redact,
+    secret_values,
+)
 from usersim_utils.rollout.runner import run_rollouts
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic")
@@ -635,3 +644,17 @@ def test_a_traceback_inside_an_error_is_cut() -> None:
     )
     line = describe(exc)
     assert "Traceback" not in line and "\n" not in line and line.endswith("Invalid thing")
+
+
+def test_a_full_disk_inside_the_atomic_write_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic.os, "fsync", no_space)
+    with pytest.raises(
+        OutputError, match=rf"^cannot write {re.escape(str(tmp_path / 'a.json'))}: No space left on device$"
+    ):
+        cache_mod.write_json_atomic(tmp_path / "a.json", {"x": 1})
+    assert list(tmp_path.iterdir()) == []
