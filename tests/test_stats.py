@@ -189,6 +189,19 @@ def test_reward_judgement_reports_interval_bound_and_adjusted_p():
     assert rows.loc["task_success", "r"] == pytest.approx(scipy_stats.pearsonr(x["success"], x["value_norm"]).statistic)
 
 
+
+def test_reward_judgement_bound_is_the_equivalence_test_at_the_interval_level():
+    # level 0.95: TOST at alpha 0.05, the 90% interval's larger end (it was the 95% interval's)
+    answers = reward_answers_table(np.random.default_rng(4), n_tasks=30)
+    table = stats.reward_judgement(answers, np.random.default_rng(3), n_boot=200, level=0.95)
+    rows = answers[answers["item"] == SURVEY_ITEMS[0]]
+    x, y, clusters = rows["success"].to_numpy(float), rows["value_norm"].to_numpy(float), rows["task_key"].to_numpy()
+    rng = np.random.default_rng(3)
+    stats.clustered_correlation(x, y, clusters, rng, n_boot=200, level=0.95)  # the interval comes first
+    assert table.loc[0, "largest_abs_r"] == stats.largest_correlation(x, y, clusters, rng, alpha=0.05, n_boot=200)
+    with pytest.raises(ValueError, match="0.5"):
+        stats.reward_judgement(answers, np.random.default_rng(3), level=0.5)
+
 def test_overrating_adds_adjusted_p_values_to_the_feedback_table():
     rng = np.random.default_rng(9)
     records = []

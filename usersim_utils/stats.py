@@ -263,12 +263,14 @@ def reward_judgement(
     ``success``, ``item``, ``value_norm``). Per item over sessions with a valid
     answer: ``r`` (Pearson = point-biserial, or Spearman), its task-clustered
     interval at ``level`` (``r_low``, ``r_high``), ``largest_abs_r``
-    (:func:`largest_correlation` with alpha = (1 − level)/2: the (2·level − 1)
-    interval's larger end), ``p`` (scipy's test, which treats sessions as independent)
+    (:func:`largest_correlation` with alpha = 1 − level, the equivalence test at the
+    interval's own level: the (2·level − 1) interval's larger end; ``level`` must
+    exceed 0.5), ``p`` (scipy's test, which treats sessions as independent)
     and its Holm and BH adjustments over the items. ``rng`` is consumed item by
     item: interval, then bound.
     """
-    _check_level(level)
+    if not 0.5 < level < 1:
+        raise ValueError(f"confidence level must be in (0.5, 1) for the equivalence bound, not {level!r}")
     records = []
     for item in SURVEY_ITEMS:
         rows = reward_answers[(reward_answers["item"] == item) & reward_answers["value_norm"].notna()]
@@ -281,7 +283,7 @@ def reward_judgement(
         else:
             out = clustered_correlation(x, y, clusters, rng, kind=kind, n_boot=n_boot, level=level)
             r, low, high = out["r"], out["low"], out["high"]
-            bound = largest_correlation(x, y, clusters, rng, alpha=(1.0 - level) / 2.0, kind=kind, n_boot=n_boot)
+            bound = largest_correlation(x, y, clusters, rng, alpha=1.0 - level, kind=kind, n_boot=n_boot)
             test = scipy_stats.pearsonr(x, y) if kind == "pearson" else scipy_stats.spearmanr(x, y)
             p = float(test.pvalue)
         records.append({"item": item, "n": len(rows), "n_tasks": int(pd.Series(clusters).nunique()), "r": r,
