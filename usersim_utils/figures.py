@@ -1,7 +1,17 @@
-"""The one figure helper: an altair theme, a fixed colour per simulator, and
-PNG/SVG export through vl-convert (no browser, works offline).
+"""The one figure helper: an altair theme, a fixed colour per simulator, the charts the
+notebooks draw more than once, and PNG/SVG export through vl-convert (no browser, offline).
 
-Importing this module registers and enables the ``usersim`` theme.
+Importing this module changes nothing in altair: a notebook calls :func:`use_theme` once in
+its import cell; :func:`save` applies the theme to the chart it writes and returns either way.
+
+Chart helpers are pure: a tidy DataFrame in (the columns each needs are named in its
+docstring), an altair chart out, to be shown or passed to :func:`save`.
+
+* :func:`interval_chart`: a point (or tick) with its interval, per category, optionally
+  offset and coloured by group, with a reference rule, faceted;
+* :func:`quantile_boxes`: 10/25/50/75/90th percentile box-and-whisker plus the mean, per facet;
+* :func:`distribution_facets`: cumulative distributions (step lines) or histograms, per facet;
+* :func:`bar_chart` and :func:`dot_chart`: one value per category, grouped or faceted.
 """
 
 from __future__ import annotations
@@ -9,12 +19,14 @@ from __future__ import annotations
 import hashlib
 import textwrap
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import altair as alt
+import numpy as np
 import pandas as pd
+from altair.utils import update_nested
 
 from . import paths
 
@@ -27,10 +39,12 @@ PALETTE: tuple[str, ...] = (
     "#356e2c", "#b39412", "#7d4b6f", "#d16873", "#6b4c3a", "#7f7874",
 )
 FONT = "DejaVu Sans"
+THEME_NAME = "usersim"
 
 
-@alt.theme.register("usersim", enable=True)
-def _theme() -> alt.theme.ThemeConfig:
+def theme() -> alt.theme.ThemeConfig:
+    """The ``usersim`` theme: font, default view size, axis and legend sizes, and
+    :data:`PALETTE` as the categorical range."""
     return alt.theme.ThemeConfig(
         {
             "config": {
@@ -46,8 +60,21 @@ def _theme() -> alt.theme.ThemeConfig:
     )
 
 
-# Tables are aggregated in pandas before charting; the row cap only gets in the way.
-alt.data_transformers.disable_max_rows()
+def use_theme() -> None:
+    """Enable the ``usersim`` theme for every chart drawn from now on (inline ones too), and
+    lift altair's 5,000-row cap (tables are aggregated in pandas before charting; the cap
+    only gets in the way). Call it once, in a notebook's import cell."""
+    alt.theme.register(THEME_NAME, enable=True)(theme)
+    alt.data_transformers.disable_max_rows()
+
+
+def with_theme(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """A copy of ``chart`` carrying the ``usersim`` theme in its own ``config`` (settings the
+    chart already has win), so that it looks the same whether or not the theme is enabled."""
+    own = chart.config.to_dict() if chart.config is not alt.Undefined else {}
+    themed = chart.copy(deep=False)
+    themed.config = alt.Config.from_dict(update_nested(dict(theme()["config"]), own, copy=True))
+    return themed
 
 
 #: Labels that appear together in the shipped notebooks get distinct colours by hand;
@@ -156,9 +183,10 @@ def save(
 
     A chart with nothing to draw (:func:`empty_reason`, checked before rendering, which
     may fail on it) is replaced by a :func:`placeholder` that says ``if_empty`` (the
-    notebook's one line on what is undefined and what to do)."""
-    with warnings.catch_warnings():  # altair cannot infer a type from an empty column: irrelevant here
-        warnings.simplefilter("ignore", UserWarning)
+    notebook's one line on what is undefined and what to do). The chart written and
+    returned carries the theme (:func:`with_theme`), whether or not :func:`use_theme` ran."""
+    with warnings.catch_warnings(), alt.data_transformers.disable_max_rows():
+        warnings.simplefilter("ignore", UserWarning)  # altair cannot infer a type from an empty column
         empty = empty_reason(chart.to_dict(validate=False))
     if empty is not None:
         chart = placeholder(title or name, if_empty or f"The chart has {empty}.")
@@ -167,9 +195,333 @@ def save(
         heading = alt.TitleParams(text=title, subtitle=lines)
     else:  # Vega draws no subtitle under an empty title: the caption becomes the title
         heading = alt.TitleParams(text=lines, fontSize=12, fontWeight="normal")
-    chart = chart.properties(title=heading)
+    chart = with_theme(chart.properties(title=heading))
     folder = folder or paths.FIGURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    chart.save(str(folder / f"{name}.png"), scale_factor=2)
-    chart.save(str(folder / f"{name}.svg"))
+    with alt.data_transformers.disable_max_rows():
+        chart.save(str(folder / f"{name}.png"), scale_factor=2)
+        chart.save(str(folder / f"{name}.svg"))
     return chart
+
+
+# --- chart helpers ----------------------------------------------------------------------------
+
+#: How a chart colours its groups: "simulators" gives each label its fixed colour
+#: (:func:`color_of`), "theme" the theme's palette in order; or an explicit ``alt.Scale``.
+Palette = Literal["simulators", "theme"] | alt.Scale
+#: A category order: the categories in order, an altair sort, or None for first appearance.
+Sort = Sequence[str] | alt.EncodingSortField | None
+
+
+def _order(table: pd.DataFrame, column: str, sort: Sort) -> Any:
+    """``sort`` as altair takes it; None becomes the column's values in order of first appearance."""
+    if sort is None:
+        return list(dict.fromkeys(table[column].astype(str))) if column in table else []
+    return sort if isinstance(sort, alt.EncodingSortField) else list(sort)
+
+
+def _colour(table: pd.DataFrame, column: str, palette: Palette, *, legend: bool, title: str | None,
+            sort: Sort = None) -> alt.Color:
+    """The colour channel of ``column`` with ``palette``; no legend when ``legend`` is False."""
+    order = _order(table, column, sort)
+    if isinstance(palette, alt.Scale):
+        scale = palette
+    elif palette == "simulators":
+        scale = color_scale(order if isinstance(order, list) else table[column].astype(str))
+    else:
+        scale = alt.Undefined
+    kwargs: dict[str, Any] = {"scale": scale, "title": title}
+    if isinstance(order, list):
+        kwargs["sort"] = order
+    if not legend:
+        kwargs["legend"] = None
+    return alt.Color(f"{column}:N", **kwargs)
+
+
+def _value_scale(domain: tuple[float, float] | None) -> alt.Scale:
+    return alt.Scale(domain=list(domain)) if domain is not None else alt.Scale(zero=False)
+
+
+def _facet(chart: alt.TopLevelMixin, table: pd.DataFrame, facet: str | None, *, columns: int,
+           sort: Sort, independent: Literal["value", "category"] | None, value_axis: str) -> alt.TopLevelMixin:
+    """``chart`` faceted by ``facet`` (wrapped in ``columns``), with the named axis independent."""
+    if facet is None:
+        return chart
+    faceted = chart.facet(facet=alt.Facet(f"{facet}:N", title=None, sort=_order(table, facet, sort)),
+                          columns=columns)
+    if independent is None:
+        return faceted
+    axis = value_axis if independent == "value" else ("y" if value_axis == "x" else "x")
+    return faceted.resolve_scale(**{axis: "independent"})
+
+
+def interval_chart(
+    table: pd.DataFrame,
+    category: str,
+    *,
+    estimate: str = "estimate",
+    low: str = "low",
+    high: str = "high",
+    group: str | None = None,
+    color: str | None = None,
+    palette: Palette = "simulators",
+    legend: bool = True,
+    legend_title: str | None = None,
+    marker: Literal["point", "black_point", "tick"] = "point",
+    reference: float | None = None,
+    vertical: bool = False,
+    category_type: Literal["N", "O"] = "N",
+    category_sort: Sort = None,
+    group_sort: Sort = None,
+    value_title: str = "",
+    value_format: str | None = None,
+    domain: tuple[float, float] | None = None,
+    facet: str | None = None,
+    facet_sort: Sort = None,
+    columns: int = 2,
+    tooltip: Sequence[Any] | None = None,
+    width: float | alt.Step | None = None,
+    height: float | alt.Step | None = None,
+) -> alt.LayerChart | alt.FacetChart:
+    """Each row of ``table`` as a rule from ``low`` to ``high`` and a mark at ``estimate``.
+
+    ``table``: one row per interval, with columns ``category`` (one band per value, on the
+    y axis, or the x axis when ``vertical``), ``estimate``, ``low``, ``high``, and optionally
+    ``group`` (rows of one category side by side inside its band), ``color`` (colours the
+    rules; default ``group``; may be ``category`` itself) and ``facet``. Rows whose values
+    are missing draw nothing.
+
+    ``marker``: "point", a point coloured like its rule; "black_point"; or "tick", one black
+    tick per category across its band, at the mean of its rows' estimates (a point estimate
+    shared by several intervals, e.g. a published ± and bootstrap intervals of one score).
+    ``reference``: a black rule at this value (e.g. 0 for differences). ``domain``: the
+    value axis's range (default: fitted, not from zero); ``value_format``: its d3 format
+    (e.g. "%"). ``width``/``height``: the default gives each category a band of 12 px per
+    group (at least 20) and the value axis 420 px (260 px when ``vertical``).
+    """
+    pos, offset_channel = (alt.X, alt.XOffset) if vertical else (alt.Y, alt.YOffset)
+    val, val2 = ("y", "y2") if vertical else ("x", "x2")
+    n_groups = max(1, table[group].nunique()) if group is not None and group in table else 1
+    band = alt.Step(max(20, 12 * n_groups))
+    axis_kwargs = {"labelAngle": 0} if vertical else {}
+    encoding: dict[str, Any] = {
+        ("x" if vertical else "y"): pos(f"{category}:{category_type}", sort=_order(table, category, category_sort),
+                                        title=None, axis=alt.Axis(**axis_kwargs)),
+    }
+    if group is not None:
+        encoding["xOffset" if vertical else "yOffset"] = offset_channel(
+            f"{group}:N", sort=_order(table, group, group_sort))
+    color = color if color is not None else group
+    if color is not None:
+        encoding["color"] = _colour(table, color, palette, legend=legend, title=legend_title,
+                                    sort=group_sort if color == group else None)
+    value_axis = alt.Axis(format=value_format) if value_format else alt.Axis()
+    value = alt.X if not vertical else alt.Y
+    rule = alt.Chart().mark_rule(strokeWidth=3 if marker != "point" else 2).encode(
+        **encoding, **{val: value(f"{low}:Q", scale=_value_scale(domain), title=value_title, axis=value_axis),
+                       val2: f"{high}:Q"})
+    tips = list(tooltip) if tooltip is not None else [
+        c for c in (category, group, estimate, low, high) if c is not None]
+    size = {"width": width if width is not None else (band if vertical else 420),
+            "height": height if height is not None else (260 if vertical else band)}
+    if marker == "tick":
+        shared = {k: v for k, v in encoding.items() if k in ("x", "y")}
+        extent = size["width" if vertical else "height"]
+        n_categories = max(1, len(_order(table, category, None)))
+        across = extent.step if isinstance(extent, alt.Step) else extent / n_categories
+        mark = alt.Chart().mark_tick(color="black", thickness=2, size=0.75 * across)
+        mark = mark.encode(**shared, **{val: value(f"mean({estimate}):Q")})
+    else:
+        point_encoding = encoding if marker == "point" else {k: v for k, v in encoding.items() if k != "color"}
+        mark = alt.Chart().mark_point(filled=True, size=50, **({"color": "black"} if marker != "point" else {}))
+        mark = mark.encode(**point_encoding, **{val: f"{estimate}:Q"}, tooltip=tips)
+    layers = [rule, mark]
+    if reference is not None:
+        layers.insert(0, alt.Chart().mark_rule(color="black").encode(**{val: alt.datum(reference)}))
+    chart = alt.layer(*layers, data=table).properties(**size)
+    return _facet(chart, table, facet, columns=columns, sort=facet_sort, independent=None, value_axis=val)
+
+
+#: The columns :func:`quantile_boxes` draws (``behavior.feature_summary`` gives them).
+QUANTILE_COLUMNS: tuple[str, ...] = ("q10", "q25", "q50", "q75", "q90", "mean")
+
+
+def quantile_boxes(
+    summary: pd.DataFrame,
+    *,
+    category: str = "label",
+    facet: str | None = "feature",
+    category_sort: Sort = None,
+    facet_sort: Sort = None,
+    palette: Palette = "simulators",
+    columns: int = 4,
+    width: float = 190,
+) -> alt.LayerChart | alt.FacetChart:
+    """Box-and-whisker per row of ``summary``: whiskers from the 10th to the 90th percentile,
+    a box from the 25th to the 75th, a black tick at the median and a black dot at the mean.
+
+    ``summary``: one row per (``category``, ``facet``) with the columns
+    :data:`QUANTILE_COLUMNS` (``q10``, ``q25``, ``q50``, ``q75``, ``q90``, ``mean``), e.g.
+    ``behavior.feature_summary``. One row of 18 px per category, coloured by category;
+    facets have independent value axes (features have different units).
+    """
+    order = _order(summary, category, category_sort)
+    base = alt.Chart().encode(y=alt.Y(f"{category}:N", title=None, sort=order),
+                              color=_colour(summary, category, palette, legend=True, title=None, sort=category_sort))
+    boxes = alt.layer(
+        base.mark_rule().encode(x=alt.X("q10:Q", title=None), x2="q90:Q"),
+        base.mark_bar(size=10, opacity=0.5).encode(x="q25:Q", x2="q75:Q"),
+        base.mark_tick(color="black", thickness=2, size=12).encode(x="q50:Q"),
+        base.mark_point(filled=True, color="black", size=25).encode(x="mean:Q"),
+        data=summary,
+    ).properties(width=width, height=18 * max(1, len(order)))
+    return _facet(boxes, summary, facet, columns=columns, sort=facet_sort, independent="value", value_axis="x")
+
+
+def cumulative_curves(values: Mapping[str, pd.DataFrame], columns: Sequence[str], *,
+                      n_points: int = 41) -> pd.DataFrame:
+    """The empirical quantile function of each column of each table, for
+    :func:`distribution_facets`: long, with columns ``label`` (the mapping's key),
+    ``feature`` (the column), ``share`` (``n_points`` levels from 0 to 1) and ``value``
+    (the quantile at that level; NaN when the column has a missing value)."""
+    shares = np.linspace(0, 1, n_points)
+    curves = [pd.DataFrame({"label": label, "feature": column, "share": shares,
+                            "value": np.quantile(table[column], shares)})
+              for label, table in values.items() for column in columns]
+    if not curves:
+        return pd.DataFrame(columns=["label", "feature", "share", "value"])
+    return pd.concat(curves, ignore_index=True)
+
+
+def distribution_facets(
+    table: pd.DataFrame,
+    *,
+    kind: Literal["cumulative", "histogram"] = "cumulative",
+    value: str = "value",
+    share: str = "share",
+    count: str = "count",
+    color: str | None = "label",
+    facet: str | None = "feature",
+    palette: Palette = "simulators",
+    legend_title: str | None = None,
+    facet_sort: Sort = None,
+    value_title: str | None = None,
+    count_title: str = "count",
+    bin_step: float = 1,
+    columns: int = 4,
+    width: float = 170,
+    height: float = 120,
+) -> alt.Chart | alt.FacetChart:
+    """Distributions of ``value``, one panel per ``facet`` (independent value axes), one
+    colour per ``color`` group.
+
+    ``kind="cumulative"``: step lines of ``share`` (0-1, y) against ``value`` (x), e.g.
+    :func:`cumulative_curves`. ``kind="histogram"``: bars of width ``bin_step`` stacked by
+    colour, ``value`` binned and the ``count`` column summed (counts aggregated in pandas:
+    one row per value and group). ``facet=None`` draws one panel.
+    """
+    colour = (_colour(table, color, palette, legend=True, title=legend_title)
+              if color is not None else alt.Undefined)
+    if kind == "cumulative":
+        chart = alt.Chart(table).mark_line(interpolate="step-after").encode(
+            x=alt.X(f"{value}:Q", title=value_title), y=alt.Y(f"{share}:Q", title="share of conversations"),
+            color=colour)
+    else:
+        tips = [f"{color}:N"] if color is not None else []
+        chart = alt.Chart(table).mark_bar().encode(
+            x=alt.X(f"{value}:Q", bin=alt.Bin(step=bin_step), title=value_title, axis=alt.Axis(format="d")),
+            y=alt.Y(f"sum({count}):Q", title=count_title), color=colour,
+            tooltip=[*tips, alt.Tooltip(f"sum({count}):Q", title=count_title)])
+    if facet is None:
+        return chart
+    chart = chart.properties(width=width, height=height)
+    return _facet(chart, table, facet, columns=columns, sort=facet_sort, independent="value", value_axis="x")
+
+
+def bar_chart(
+    table: pd.DataFrame,
+    value: str,
+    category: str,
+    *,
+    group: str | None = None,
+    color: str | None = None,
+    palette: Palette = "simulators",
+    legend: bool = True,
+    legend_title: str | None = None,
+    vertical: bool = False,
+    category_type: Literal["N", "O"] = "N",
+    category_sort: Sort = None,
+    category_title: str | None = None,
+    value_title: str | None = None,
+    value_format: str | None = None,
+    domain: tuple[float, float] | None = None,
+    facet: str | None = None,
+    facet_sort: Sort = None,
+    independent: Literal["value", "category"] | None = None,
+    columns: int = 2,
+    tooltip: Sequence[Any] | None = None,
+    width: float | alt.Step | None = None,
+    height: float | alt.Step | None = None,
+) -> alt.Chart | alt.FacetChart:
+    """One bar per row of ``table``: ``value`` (quantitative) per ``category`` (a band on
+    the y axis, the x axis when ``vertical``), ``group`` side by side inside the band,
+    coloured by ``color`` (default ``group``), faceted by ``facet`` with ``independent``
+    axes ("value" or "category") if asked. ``domain``: the value axis's range (default:
+    from zero); ``value_format``: its d3 format. Default size: 18 px per category band
+    (12 px per group) and 200 px of value axis (260 px when ``vertical``).
+    """
+    pos, val = (alt.X, alt.Y) if vertical else (alt.Y, alt.X)
+    n_groups = max(1, table[group].nunique()) if group is not None and group in table else 1
+    band = alt.Step(max(18, 12 * n_groups))
+    category_axis = alt.Axis(labelAngle=0) if vertical else alt.Axis(labelLimit=400)
+    encoding: dict[str, Any] = {
+        ("x" if vertical else "y"): pos(f"{category}:{category_type}", sort=_order(table, category, category_sort),
+                                        title=category_title, axis=category_axis),
+        ("y" if vertical else "x"): val(f"{value}:Q", title=value_title,
+                                        scale=alt.Scale(domain=list(domain)) if domain is not None else alt.Scale(),
+                                        axis=alt.Axis(format=value_format) if value_format else alt.Axis()),
+    }
+    if group is not None:
+        offset = alt.XOffset if vertical else alt.YOffset
+        encoding["xOffset" if vertical else "yOffset"] = offset(f"{group}:N", sort=_order(table, group, None))
+    color = color if color is not None else group
+    if color is not None:
+        encoding["color"] = _colour(table, color, palette, legend=legend, title=legend_title)
+    if tooltip is not None:
+        encoding["tooltip"] = list(tooltip)
+    size = {"width": width if width is not None else (band if vertical else 200),
+            "height": height if height is not None else (260 if vertical else band)}
+    chart = alt.Chart(table).mark_bar().encode(**encoding).properties(**size)
+    return _facet(chart, table, facet, columns=columns, sort=facet_sort, independent=independent,
+                  value_axis="y" if vertical else "x")
+
+
+def dot_chart(
+    table: pd.DataFrame,
+    value: str,
+    category: str,
+    *,
+    color: str | None = None,
+    shape: str | None = None,
+    palette: Palette = "theme",
+    legend_title: str | None = None,
+    shape_title: str | None = None,
+    category_sort: Sort = None,
+    value_title: str | None = None,
+    domain: tuple[float, float] | None = None,
+    width: float = 360,
+    height: float | None = None,
+) -> alt.Chart:
+    """One filled point per row of ``table``: ``value`` (x) per ``category`` (y, in
+    ``category_sort`` order, default first appearance), coloured by ``color`` and shaped by
+    ``shape`` (columns, optional). Default height: 16 px per row."""
+    encoding: dict[str, Any] = {
+        "x": alt.X(f"{value}:Q", title=value_title, scale=_value_scale(domain)),
+        "y": alt.Y(f"{category}:N", sort=_order(table, category, category_sort), title=None),
+    }
+    if color is not None:
+        encoding["color"] = _colour(table, color, palette, legend=True, title=legend_title)
+    if shape is not None:
+        encoding["shape"] = alt.Shape(f"{shape}:N", title=shape_title)
+    return alt.Chart(table).mark_point(filled=True, size=70).encode(**encoding).properties(
+        width=width, height=height if height is not None else 16 * max(1, len(table)))

@@ -1,0 +1,183 @@
+"""The figure helpers: the theme is explicit, and each chart helper draws the columns its
+docstring names (read from the Vega-Lite spec; one render per kind through vl-convert)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import pytest
+
+from usersim_utils import figures
+
+
+@pytest.fixture
+def default_theme():
+    """Leave altair's global theme and row cap as the test found them."""
+    theme, transformer = alt.theme.active, alt.data_transformers.active
+    yield
+    alt.theme.enable(theme)
+    alt.data_transformers.enable(transformer)
+
+
+def _layers(spec: dict) -> list[dict]:
+    inner = spec.get("spec", spec)
+    return inner.get("layer", [inner])
+
+
+def _marks(spec: dict) -> list[str]:
+    return [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in _layers(spec)]
+
+
+INTERVALS = pd.DataFrame({
+    "name": ["human", "SYNTHETIC-terse", "human", "SYNTHETIC-terse"],
+    "interval": ["published", "published", "centred", "centred"],
+    "estimate": [86.0, 52.0, 86.0, 52.0],
+    "low": [85.0, 51.0, 80.0, 49.0],
+    "high": [87.0, 53.0, 91.0, 55.0],
+})
+
+
+# --- the theme ----------------------------------------------------------------------------------
+
+
+def test_importing_figures_changes_nothing_in_altair() -> None:
+    code = ("import altair as alt; from usersim_utils import figures; "
+            "print(alt.theme.active, alt.data_transformers.options.get('max_rows', 5000))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["default", "5000"]
+
+
+def test_use_theme_enables_the_theme_and_lifts_the_row_cap(default_theme) -> None:
+    figures.use_theme()
+    assert alt.theme.active == figures.THEME_NAME
+    big = pd.DataFrame({"x": np.arange(6000.0)})
+    spec = alt.Chart(big).mark_point().encode(x="x:Q").to_dict()  # over the 5,000-row cap
+    assert spec["config"]["font"] == figures.FONT
+
+
+def test_with_theme_adds_the_theme_under_the_charts_own_settings() -> None:
+    chart = alt.Chart(pd.DataFrame({"x": [1.0]})).mark_point().encode(x="x:Q").configure_axis(labelFontSize=20)
+    config = figures.with_theme(chart).to_dict()["config"]
+    assert config["font"] == figures.FONT and config["range"]["category"] == list(figures.PALETTE)
+    assert config["axis"]["labelFontSize"] == 20 and config["axis"]["titleFontSize"] == 12
+    assert "font" not in chart.to_dict().get("config", {})  # the original is untouched
+
+
+def test_save_applies_the_theme_without_use_theme(tmp_path: Path, default_theme) -> None:
+    alt.theme.enable("default")
+    chart = alt.Chart(pd.DataFrame({"x": [1.0, 2.0]})).mark_point().encode(x="x:Q")
+    saved = figures.save(chart, "themed", synthetic=False, caption="c", folder=tmp_path)
+    assert saved.to_dict()["config"]["font"] == figures.FONT
+    assert figures.FONT in (tmp_path / "themed.svg").read_text()
+
+
+# --- interval chart ---------------------------------------------------------------------------
+
+
+def test_interval_chart_draws_a_rule_from_low_to_high_and_a_point_at_the_estimate() -> None:
+    spec = figures.interval_chart(INTERVALS, "name", group="interval").to_dict()
+    rule, point = _layers(spec)
+    assert _marks(spec) == ["rule", "point"]
+    assert (rule["encoding"]["x"]["field"], rule["encoding"]["x2"]["field"]) == ("low", "high")
+    assert point["encoding"]["x"]["field"] == "estimate"
+    assert rule["encoding"]["y"]["sort"] == ["human", "SYNTHETIC-terse"]
+    assert rule["encoding"]["yOffset"]["field"] == "interval"
+    assert rule["encoding"]["color"]["field"] == "interval"
+
+
+def test_interval_chart_colours_simulators_with_their_fixed_colours() -> None:
+    spec = figures.interval_chart(INTERVALS.iloc[2:], "name", color="name", legend=False).to_dict()
+    colour = _layers(spec)[0]["encoding"]["color"]
+    assert colour["scale"]["range"] == [figures.HUMAN_COLOR, figures.color_of("SYNTHETIC-terse")]
+    assert colour["legend"] is None
+
+
+def test_interval_chart_tick_marks_each_category_once_across_its_band() -> None:
+    spec = figures.interval_chart(INTERVALS, "name", group="interval", marker="tick", height=68).to_dict()
+    tick = _layers(spec)[1]
+    assert tick["mark"]["type"] == "tick" and tick["mark"]["color"] == "black"
+    assert tick["mark"]["size"] == pytest.approx(0.75 * 34)  # 68 px over two categories
+    assert tick["encoding"]["x"]["aggregate"] == "mean" and "yOffset" not in tick["encoding"]
+
+
+def test_interval_chart_reference_rule_vertical_and_facets() -> None:
+    spec = figures.interval_chart(INTERVALS, "name", group="interval", reference=0.0, vertical=True,
+                                  value_format="%", domain=(0, 100), facet="interval").to_dict()
+    reference, rule, _ = _layers(spec)
+    assert reference["encoding"] == {"y": {"datum": 0.0}} and reference["mark"]["color"] == "black"
+    assert rule["encoding"]["y"]["field"] == "low" and rule["encoding"]["y2"]["field"] == "high"
+    assert rule["encoding"]["x"]["field"] == "name" and rule["encoding"]["xOffset"]["field"] == "interval"
+    assert rule["encoding"]["y"]["scale"]["domain"] == [0, 100] and rule["encoding"]["y"]["axis"]["format"] == "%"
+    assert spec["facet"]["field"] == "interval"
+
+
+def test_an_interval_chart_renders_and_without_rows_becomes_a_placeholder(tmp_path: Path) -> None:
+    chart = figures.interval_chart(INTERVALS, "name", group="interval", reference=80.0, facet="interval")
+    figures.save(chart, "intervals", synthetic=True, caption="c", folder=tmp_path)
+    assert "SYNTHETIC-terse" in (tmp_path / "intervals.svg").read_text()
+    empty = figures.interval_chart(INTERVALS.iloc[:0], "name", group="interval", marker="tick")
+    figures.save(empty, "none", synthetic=True, caption="c", folder=tmp_path, if_empty="No USI.")
+    assert "Nothing to draw." in (tmp_path / "none.svg").read_text()
+
+
+# --- quantile boxes and distributions ---------------------------------------------------------
+
+
+def test_quantile_boxes_draw_whiskers_box_median_and_mean_per_facet() -> None:
+    summary = pd.DataFrame({"label": ["human", "a"], "feature": ["f", "f"], "q10": [0, 1], "q25": [1, 2],
+                            "q50": [2, 3], "q75": [3, 4], "q90": [4, 5], "mean": [2, 3]})
+    spec = figures.quantile_boxes(summary, facet_sort=["f"]).to_dict()
+    assert _marks(spec) == ["rule", "bar", "tick", "point"]
+    fields = [(layer["encoding"]["x"]["field"], layer["encoding"].get("x2", {}).get("field"))
+              for layer in _layers(spec)]
+    assert fields == [("q10", "q90"), ("q25", "q75"), ("q50", None), ("mean", None)]
+    assert spec["facet"]["field"] == "feature" and spec["resolve"] == {"scale": {"x": "independent"}}
+
+
+def test_cumulative_curves_are_the_quantile_function_of_each_column() -> None:
+    values = {"human": pd.DataFrame({"f": [0.0, 1.0, 2.0, 10.0]}), "a": pd.DataFrame({"f": [5.0, 5.0]})}
+    curves = figures.cumulative_curves(values, ["f"], n_points=5)
+    assert list(curves.columns) == ["label", "feature", "share", "value"] and len(curves) == 10
+    human = curves[curves["label"] == "human"]
+    assert human["value"].tolist() == list(np.quantile([0, 1, 2, 10], [0, 0.25, 0.5, 0.75, 1]))
+    assert (curves.loc[curves["label"] == "a", "value"] == 5.0).all()
+    assert figures.cumulative_curves({}, ["f"]).empty
+
+
+def test_distribution_facets_cumulative_steps_and_histogram_bins() -> None:
+    curves = figures.cumulative_curves({"human": pd.DataFrame({"f": [0.0, 1.0]})}, ["f"])
+    spec = figures.distribution_facets(curves).to_dict()
+    assert spec["spec"]["mark"] == {"type": "line", "interpolate": "step-after"}
+    assert spec["spec"]["encoding"]["y"]["field"] == "share" and spec["resolve"]["scale"]["x"] == "independent"
+    counts = pd.DataFrame({"turns": [1, 2], "sessions": [3, 4], "domain": ["airline", "retail"]})
+    hist = figures.distribution_facets(counts, kind="histogram", value="turns", count="sessions", color="domain",
+                                       facet=None, bin_step=1).to_dict()
+    assert hist["mark"]["type"] == "bar" and hist["encoding"]["x"]["bin"] == {"step": 1}
+    assert hist["encoding"]["y"] == {"aggregate": "sum", "field": "sessions", "title": "count", "type": "quantitative"}
+
+
+# --- bars and dots ----------------------------------------------------------------------------
+
+
+def test_bar_chart_groups_facets_and_resolves_axes() -> None:
+    table = pd.DataFrame({"batch": [1, 1, 2], "domain": ["airline", "retail", "airline"], "rate": [0.4, 0.5, 0.6]})
+    grouped = figures.bar_chart(table, "rate", "batch", group="domain", vertical=True, category_type="O",
+                                palette="theme", domain=(0, 1)).to_dict()
+    assert grouped["encoding"]["x"]["type"] == "ordinal" and grouped["encoding"]["xOffset"]["field"] == "domain"
+    assert grouped["encoding"]["y"]["scale"]["domain"] == [0, 1] and "scale" not in grouped["encoding"]["color"]
+    faceted = figures.bar_chart(table, "rate", "domain", facet="batch", independent="category").to_dict()
+    assert faceted["resolve"] == {"scale": {"y": "independent"}}
+
+
+def test_dot_chart_colours_and_shapes_each_row() -> None:
+    taus = pd.DataFrame({"variant": ["b", "a"], "group": ["bins", "lexicon"], "tau": [0.5, 1.0],
+                         "changed": [False, True]})
+    spec = figures.dot_chart(taus, "tau", "variant", color="group", shape="changed", domain=(-1, 1)).to_dict()
+    assert spec["encoding"]["y"]["sort"] == ["b", "a"]  # rows in the table's order
+    assert spec["encoding"]["shape"]["field"] == "changed" and spec["encoding"]["x"]["scale"]["domain"] == [-1, 1]
+    assert spec["height"] == 32
