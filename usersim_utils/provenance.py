@@ -1,23 +1,31 @@
 """The one place for provenance: what code, data and parameters produced a result.
 
 Each notebook calls :func:`record` at the end; the JSON lands in
-``reports/provenance/<notebook>.json`` beside the executed notebook.
+``reports/provenance/<notebook>.json`` beside the executed notebook. The parameters it
+records are read, not retyped: ``notebook_parameters(globals())`` takes the names from the
+notebook's ``parameters`` cell and their values as the run left them (papermill's
+``injected-parameters`` included).
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import platform
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import nbformat
+
 from . import __version__, paths
 from .atomic import atomic_write_text
+from .notebooks import PARAMETERS_TAG
 
 #: Packages whose versions change numbers or figures.
 TRACKED_PACKAGES: tuple[str, ...] = (
@@ -72,6 +80,56 @@ def data_state(study: Any) -> dict[str, Any]:
     }
 
 
+def parameters_cell_names(source: str) -> list[str] | None:
+    """The names a parameters cell assigns, in order, or None when ``source`` is not one:
+    a cell made only of typed assignments to names (``n_boot: int = 200  # ...``), the
+    house rule for a notebook's ``parameters`` cell (``usersim_utils.notebooks``)."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return None
+    if not body or not all(isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) for node in body):
+        return None
+    return [node.target.id for node in body]  # type: ignore[union-attr]
+
+
+def _names_from_file(notebook: Path) -> list[str]:
+    nb = nbformat.read(notebook, as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])]
+    names = parameters_cell_names(cells[0].source) if len(cells) == 1 else None
+    if names is None:
+        raise ValueError(f"{notebook}: no single parameters cell of typed assignments ({len(cells)} tagged cells)")
+    return names
+
+
+def _names_from_history(history: Sequence[str]) -> list[str]:
+    found = [names for source in history if (names := parameters_cell_names(source or "")) is not None]
+    if not found:
+        raise ValueError("no parameters cell in this kernel's input history (In): run the notebook's parameters "
+                         "cell first, or pass the notebook's path")
+    return found[-1]  # a parameters cell run again (edited) replaces the first run
+
+
+def notebook_parameters(namespace: Mapping[str, Any], notebook: Path | str | None = None) -> dict[str, Any]:
+    """The notebook's parameters as the run left them: ``{name: value}``.
+
+    The names come from the notebook's ``parameters`` cell; the values from ``namespace``
+    (pass ``globals()``), where papermill's ``injected-parameters`` cell has already
+    replaced the defaults. The cell is read from ``notebook`` (an ``.ipynb`` path) when
+    given, else from the kernel's input history (``In``, which IPython keeps in the
+    notebook's globals): the last executed cell made only of typed assignments, which is the
+    house rule for a parameters cell and what papermill's plain ``name = value`` cell is not.
+    Raises ValueError when there is no such cell or a name has no value."""
+    if notebook is not None:
+        names = _names_from_file(Path(notebook))
+    else:
+        names = _names_from_history(namespace.get("In") or namespace.get("_ih") or [])
+    missing = [name for name in names if name not in namespace]
+    if missing:
+        raise ValueError(f"parameters without a value in this namespace: {', '.join(missing)}")
+    return {name: namespace[name] for name in names}
+
+
 def record(
     notebook: str,
     parameters: dict[str, Any],
@@ -82,7 +140,8 @@ def record(
 ) -> dict[str, Any]:
     """Write ``reports/provenance/<notebook>.json`` and return its content.
 
-    Parameters are recorded as given, so never pass secrets (the notebooks never have any).
+    ``parameters``: ``{name: value}``, usually :func:`notebook_parameters` of the notebook's
+    ``globals()``. Recorded as given, so never pass secrets (the notebooks never have any).
     """
     info: dict[str, Any] = {
         "notebook": notebook,
