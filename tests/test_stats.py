@@ -1,4 +1,5 @@
-"""Tests of usersim_utils.stats: adjusted p-values equal statsmodels', weighted
+"""Tests of usersim_utils.stats (and of the analyses that moved out of it: feedback's
+reward_judgement and overrating, arena): adjusted p-values equal statsmodels', weighted
 correlations equal scipy's on the expanded sample, task-clustered intervals cover the
 truth where session-level intervals do not, and the equivalence bound behaves."""
 
@@ -12,8 +13,8 @@ import pytest
 from scipy import stats as scipy_stats
 from statsmodels.stats.multitest import multipletests
 
-from usersim_utils import feedback, published
-from usersim_utils import stats
+from usersim_utils import arena as arena_module
+from usersim_utils import feedback, published, stats
 from usersim_utils.survey import SURVEY_ITEMS
 
 
@@ -173,7 +174,7 @@ def reward_answers_table(rng: np.random.Generator, n_tasks: int = 80) -> pd.Data
 
 def test_reward_judgement_reports_interval_bound_and_adjusted_p():
     answers = reward_answers_table(np.random.default_rng(4))
-    table = stats.reward_judgement(answers, np.random.default_rng(0), n_boot=300)
+    table = feedback.reward_judgement(answers, np.random.default_rng(0), n_boot=300)
     assert list(table.columns) == list(stats.REWARD_JUDGEMENT_COLUMNS)
     assert list(table["item"]) == list(SURVEY_ITEMS)
     rows = table.set_index("item")
@@ -193,14 +194,14 @@ def test_reward_judgement_reports_interval_bound_and_adjusted_p():
 def test_reward_judgement_bound_is_the_equivalence_test_at_the_interval_level():
     # level 0.95: TOST at alpha 0.05, the 90% interval's larger end (it was the 95% interval's)
     answers = reward_answers_table(np.random.default_rng(4), n_tasks=30)
-    table = stats.reward_judgement(answers, np.random.default_rng(3), n_boot=200, level=0.95)
+    table = feedback.reward_judgement(answers, np.random.default_rng(3), n_boot=200, level=0.95)
     rows = answers[answers["item"] == SURVEY_ITEMS[0]]
     x, y, clusters = rows["success"].to_numpy(float), rows["value_norm"].to_numpy(float), rows["task_key"].to_numpy()
     rng = np.random.default_rng(3)
     stats.clustered_correlation(x, y, clusters, rng, n_boot=200, level=0.95)  # the interval comes first
     assert table.loc[0, "largest_abs_r"] == stats.largest_correlation(x, y, clusters, rng, alpha=0.05, n_boot=200)
     with pytest.raises(ValueError, match="0.5"):
-        stats.reward_judgement(answers, np.random.default_rng(3), level=0.5)
+        feedback.reward_judgement(answers, np.random.default_rng(3), level=0.5)
 
 def test_overrating_adds_adjusted_p_values_to_the_feedback_table():
     rng = np.random.default_rng(9)
@@ -215,12 +216,12 @@ def test_overrating_adds_adjusted_p_values_to_the_feedback_table():
                                     "human_value": 1.0, "sim_value": 1.0, "human_norm": human,
                                     "sim_norm": float(np.clip(human + shift + rng.normal(0, 0.1), 0, 1))})
     pairs = pd.DataFrame(records)
-    table = stats.overrating(pairs, np.random.default_rng(1), n_boot=100, n_perm=200)
+    table = feedback.overrating(pairs, np.random.default_rng(1), n_boot=100, n_perm=200)
     plain = feedback.mean_differences(pairs, np.random.default_rng(1), n_boot=100, n_perm=200)
     pd.testing.assert_frame_equal(table[plain.columns], plain)
     for column in ("wilcoxon_p", "sign_flip_p"):
         assert np.array_equal(table[f"{column}_holm"], multipletests(table[column], method="holm")[1])
-    per_label = stats.overrating(pairs, np.random.default_rng(1), n_boot=100, n_perm=200, by=["label"])
+    per_label = feedback.overrating(pairs, np.random.default_rng(1), n_boot=100, n_perm=200, by=["label"])
     a = per_label["label"] == "sim-a"
     assert np.array_equal(per_label.loc[a, "wilcoxon_p_bh"],
                           multipletests(per_label.loc[a, "wilcoxon_p"], method="fdr_bh")[1])
@@ -238,7 +239,7 @@ def test_arena_family_correlations_count_points_and_sit_beside_the_paper():
     usi_values = {"gpt-5": 70.6, "gpt-5.1": 70.9, "gpt-4o": 69.3, "gpt-4o-mini": 66.0, "claude-3-haiku-20240307": 60.0,
                   "claude-opus-4-20250514-v1_0": 65.0, "Claude-Sonnet-4": 64.0, "gemini-2.0-flash": 73.3,
                   "gemini-2.5-flash": float("nan"), "human": 92.9}
-    table = stats.arena_family_correlations(usi_values, arena).set_index("family")
+    table = arena_module.arena_family_correlations(usi_values, arena).set_index("family")
     assert table.loc["GPT", "n"] == 4 and table.loc["Claude", "n"] == 3 and table.loc["Gemini", "n"] == 1
     expected = scipy_stats.pearsonr([1440, 1450, 1340, 1315], [70.6, 70.9, 69.3, 66.0]).statistic
     assert table.loc["GPT", "r"] == pytest.approx(expected)
@@ -250,10 +251,24 @@ def test_arena_family_correlations_count_points_and_sit_beside_the_paper():
 
 def test_arena_file_gives_a_row_per_family_with_the_published_usi():
     published_usi = published.published_table().set_index("name")["usi"].dropna()
-    table = stats.arena_family_correlations(published_usi.to_dict(), families=["GPT", "Claude", "Gemini"])
+    table = arena_module.arena_family_correlations(published_usi.to_dict(), families=["GPT", "Claude", "Gemini"])
     assert list(table["family"]) == ["GPT", "Claude", "Gemini"]
     arena = published.arena_elo()
     for row in table.itertuples():
         rated = {published.resolve_name(m) for m in arena.loc[arena["family"] == row.family, "model"]}
         assert row.n == len(rated & set(published_usi.index)), row.family
     assert table.set_index("family").loc["GPT", "models"] == "GPT-5, GPT-4o"
+
+
+def test_the_old_names_find_the_moved_statistics_and_analyses():
+    """stats gathered the generic statistics; the analyses it held moved out; both old
+    spellings still give the same objects."""
+    assert stats.reward_judgement is feedback.reward_judgement
+    assert stats.overrating is feedback.overrating
+    assert stats.REWARD_JUDGEMENT_COLUMNS is feedback.REWARD_JUDGEMENT_COLUMNS
+    assert stats.arena_family_correlations is arena_module.arena_family_correlations
+    for name in ("wilson_interval", "fisher_interval", "bootstrap_mean_interval", "sign_flip_test", "wilcoxon_p",
+                 "weighted_kappa", "bootstrap_spearman_interval"):
+        assert getattr(feedback, name) is getattr(stats, name), name
+    with pytest.raises(AttributeError):
+        stats.no_such_statistic  # noqa: B018

@@ -191,10 +191,10 @@ def test_script_only_imports_are_the_known_entry_points() -> None:
 #: layer and those below. A package name covers its modules.
 LAYERS: dict[str, int] = {
     **dict.fromkeys(["schema", "paths", "errors", "atomic"], 0),
-    **dict.fromkeys(["ids", "survey", "features", "usi"], 1),
+    **dict.fromkeys(["ids", "survey", "features", "usi", "stats"], 1),
     **dict.fromkeys(["trajectories", "data", "overview", "demo", "scoring", "scorer", "handover", "published",
                      "rollout"], 2),
-    **dict.fromkeys(["behavior", "feedback", "uncertainty", "fidelity", "stats", "baselines",
+    **dict.fromkeys(["behavior", "feedback", "uncertainty", "fidelity", "arena", "baselines",
                      "distinguish", "diversity", "audit"], 3),
     **dict.fromkeys(["figures", "provenance", "notebooks"], 4),
 }

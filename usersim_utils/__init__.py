@@ -12,12 +12,15 @@ The study's conventions and plumbing (import nothing above them)
 * ``errors``       bad input in one line: ``DataError``, ``DataWarning``, excerpts
 * ``atomic``       atomic file writes
 
-The metric, as pure functions (no file I/O)
+The metric and generic statistics, as pure functions (no file I/O)
 
 * ``ids``          the instance-id grammar: domains, tasks, batches, runs
 * ``survey``       the 8 ordinal survey items and the Eval agreement (spec §6)
 * ``features``     the 19 behavioural features of a conversation, and the x100 rule (spec §2-3)
 * ``usi``          rows, Dice, D1-D4, ECE, Eval, the human ceiling and USI (spec §4-7)
+* ``stats``        generic statistics used by every analysis: intervals (Wilson, Fisher,
+                   percentile, centred, BCa), paired tests, kappa, Kendall's tau, multiple
+                   testing, cluster bootstrap
 
 The study's files: reading, summarising, writing
 
@@ -35,10 +38,12 @@ The study's files: reading, summarising, writing
 Analyses beyond the index (one module per question)
 
 * ``behavior``     human vs simulator behaviour, feature by feature
-* ``feedback``     simulated vs human feedback; rule-based reward vs human judgement
+* ``feedback/``    simulated vs human feedback: ``answers`` (pairing, over-rating),
+                   ``agreement`` (Eval per item, kappa), ``reward`` (reward vs judgement),
+                   ``outcomes`` ("easy mode"), ``free_text``
 * ``uncertainty``  bootstrap intervals, paired comparisons, rank uncertainty, the ceiling
 * ``fidelity``     distribution-level fidelity and the sensitivity of the ranking
-* ``stats``        multiple testing and clustered statistics shared by the analyses
+* ``arena``        USI against Chatbot Arena ratings, within each model family
 * ``baselines``    design-matched human baselines (``usersim-baselines``)
 * ``distinguish``  can a classifier tell simulated conversations from human ones?
 * ``diversity``    is a simulator as varied as people?

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from .features import DIMENSIONS, FEATURES, UNSCALED_FEATURES
+from .features import DIMENSIONS, FEATURE_SCALE, FEATURES
+from .schema import HUMAN_LABEL
 
 #: The study's headline contrasts: humans write short, impolite-ish, piecemeal turns,
 #: show frustration and push back; simulators are polite, front-load and pivot quietly.
@@ -31,8 +32,7 @@ def long_features(table: pd.DataFrame) -> pd.DataFrame:
     ``value`` (rates and ``info_frontload`` x 100, as in the index rows)."""
     rows = usable(table)
     long = rows.melt(id_vars=["label", "key"], value_vars=list(FEATURES), var_name="feature")
-    scale = long["feature"].map(lambda f: 1.0 if f in UNSCALED_FEATURES else 100.0)
-    long["value"] = long["value"] * scale
+    long["value"] = long["value"] * long["feature"].map(FEATURE_SCALE)
     long["dimension"] = long["feature"].map(FEATURE_DIMENSION)
     return long[["label", "key", "feature", "dimension", "value"]]
 
@@ -59,9 +59,9 @@ def headline_contrasts(
     Columns: ``label``, ``feature``, ``value``, ``n`` (conversations); humans first.
     """
     rows = []
-    for label, table in {"human": human, **simulators}.items():
+    for label, table in {HUMAN_LABEL: human, **simulators}.items():
         used = usable(table)
         for f in features:
-            scale = 1.0 if f in UNSCALED_FEATURES else 100.0
-            rows.append({"label": label, "feature": f, "value": float(used[f].mean() * scale), "n": len(used)})
+            rows.append({"label": label, "feature": f, "value": float(used[f].mean() * FEATURE_SCALE[f]),
+                         "n": len(used)})
     return pd.DataFrame(rows, columns=["label", "feature", "value", "n"])

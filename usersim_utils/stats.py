@@ -1,5 +1,17 @@
-"""Honest statistics over many tests and clustered data.
+"""Statistics shared by every analysis: intervals, tests, agreement and rank
+correlation, multiple testing and clustered data. Generic: nothing here knows the
+study; the analyses (``feedback``, ``uncertainty``, ``fidelity``, ``baselines``,
+``arena``, ...) call these.
 
+* **Intervals.** Of a proportion (:func:`wilson_interval`), of a correlation
+  (:func:`fisher_interval`), and from bootstrap replicates: percentile, centred
+  (shifted by the bootstrap bias) and BCa (:func:`confidence_interval`), with the
+  resampling weights (:func:`resample_counts`, :func:`jackknife_weights`) and
+  ready-made bootstraps of a mean (:func:`bootstrap_mean_interval`), of Spearman's
+  rho (:func:`bootstrap_spearman_interval`) and of any weighted statistic
+  (:func:`bootstrap_interval`).
+* **Tests and agreement.** Paired sign-flip permutation test and Wilcoxon
+  signed-rank p-value; weighted Cohen's kappa; Kendall's τ-b of two rankings.
 * **Multiplicity.** Eight survey items x every simulator x several tests is a large
   family: :func:`adjust_pvalues` and :func:`adjust_table` add Holm (family-wise
   error) and Benjamini-Hochberg (false discovery rate) adjusted p-values, from
@@ -13,21 +25,20 @@
   the largest |correlation| the data still allow: the equivalence margin that two
   one-sided tests at level α would just reject, i.e. max(|low|, |high|) of the
   clustered (1 − 2α) interval.
-* **Arena per family**: correlations of USI with Chatbot Arena ratings within each
-  model family, with Fisher-z intervals and the number of points, beside the
-  paper's values (:func:`arena_family_correlations`).
 
-Drop-in tables for notebook 05: :func:`reward_judgement` (reward versus each
-survey item, clustered intervals, the bound, adjusted p-values) and
-:func:`overrating` (the over-rating table of :func:`feedback.mean_differences`,
-whose intervals are already clustered by task, with adjusted p-values).
 Every resampling function takes an explicit ``numpy.random.Generator``.
+
+Old names: ``reward_judgement`` and ``overrating`` (now in :mod:`usersim_utils.feedback`)
+and ``arena_family_correlations`` (now :mod:`usersim_utils.arena`) are still found
+here, resolved on first use so that this module imports no analysis.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -35,13 +46,341 @@ import pandas as pd
 from scipy import stats as scipy_stats
 from statsmodels.stats.multitest import multipletests
 
-from . import feedback, published
-from .survey import SURVEY_ITEMS
+from .errors import DataError
 
 Correction = Literal["holm", "bh"]
 Kind = Literal["pearson", "spearman"]
 #: Our names of the corrections -> statsmodels' ``method``.
 CORRECTIONS: dict[str, str] = {"holm": "holm", "bh": "fdr_bh"}
+Method = Literal["centred", "percentile", "bca"]
+#: The bootstrap interval methods of :func:`confidence_interval`.
+METHODS: tuple[str, ...] = ("centred", "percentile", "bca")
+
+
+# --- Levels, proportions and correlations. -----------------------------------------------------
+def check_level(level: float) -> None:
+    """``ValueError`` unless the confidence ``level`` lies in (0, 1)."""
+    if not 0 < level < 1:
+        raise ValueError(f"confidence level must be in (0, 1), not {level!r}")
+
+
+def normal_quantile(level: float) -> float:
+    """Two-sided standard-normal quantile of a confidence ``level`` (0.95 -> 1.96)."""
+    check_level(level)
+    return float(scipy_stats.norm.ppf(0.5 + level / 2))
+
+
+def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion ``successes / n``.
+
+    ``(nan, nan)`` when ``n`` is 0. With z the two-sided normal quantile:
+    centre = (p + z²/2n) / (1 + z²/n), half-width = z/(1 + z²/n)·sqrt(p(1−p)/n + z²/4n²).
+    """
+    if n == 0:
+        return math.nan, math.nan
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be in [0, n={n}], not {successes}")
+    z = normal_quantile(level)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def fisher_interval(r: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Confidence interval of a Pearson correlation ``r`` on ``n`` pairs by Fisher's
+    z-transform: tanh(atanh(r) ± z/sqrt(n − 3)). ``(nan, nan)`` when ``n < 4`` or ``r``
+    is NaN; ``(r, r)`` when ``|r| = 1``."""
+    if n < 4 or math.isnan(r):
+        return math.nan, math.nan
+    if abs(r) >= 1:
+        return r, r
+    half = normal_quantile(level) / math.sqrt(n - 3)
+    centre = math.atanh(r)
+    return math.tanh(centre - half), math.tanh(centre + half)
+
+
+# --- Bootstrap intervals. -------------------------------------------------------------------
+def without_nan(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The values that are not NaN, as a float array (the replicates a statistic defines)."""
+    values = np.asarray(values, dtype=float)
+    return values[~np.isnan(values)]
+
+
+def resample_counts(n_tasks: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_boot, n_tasks) integer counts: each row draws ``n_tasks`` tasks with replacement."""
+    return rng.multinomial(n_tasks, np.full(n_tasks, 1.0 / n_tasks), size=n_boot).astype(float)
+
+
+def jackknife_weights(n_tasks: int) -> np.ndarray:
+    """(n_tasks, n_tasks) weights leaving out one task per row (for BCa's acceleration)."""
+    return 1.0 - np.eye(n_tasks)
+
+
+def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the defined replicates; NaN when none is defined."""
+    values = without_nan(replicates)
+    if values.size == 0:
+        return np.nan, np.nan
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(values, [alpha, 1.0 - alpha])
+    return float(low), float(high)
+
+
+def centred_interval(replicates: np.ndarray, estimate: float, level: float = 0.95) -> tuple[float, float]:
+    """The percentile interval shifted by the bootstrap bias (mean replicate −
+    ``estimate``), so that it is centred like the replicates around ``estimate``:
+    an interval for the expected value of the statistic at the study's size."""
+    values = without_nan(replicates)
+    if values.size == 0 or np.isnan(estimate):
+        return np.nan, np.nan
+    bias = values.mean() - estimate
+    low, high = percentile_interval(values, level)
+    return float(low - bias), float(high - bias)
+
+
+def bca_interval(
+    replicates: np.ndarray, estimate: float, jackknife: np.ndarray, level: float = 0.95
+) -> tuple[float, float]:
+    """Bias-corrected and accelerated interval (Efron 1987).
+
+    Bias correction z0 = Φ⁻¹(share of replicates below the estimate, ties counted
+    half); acceleration from the leave-one-task-out values ``jackknife``:
+    a = Σ(m − θ_i)³ / (6 (Σ(m − θ_i)²)^1.5), m their mean. NaN replicates and
+    jackknife values are left out; all replicates equal -> (that value, that value).
+    When nearly every replicate lies on one side of the estimate, z0 is large and
+    the interval shrinks onto the extreme replicates (see :mod:`usersim_utils.uncertainty`).
+    """
+    values = without_nan(replicates)
+    if values.size == 0 or np.isnan(estimate):
+        return np.nan, np.nan
+    if np.all(values == values[0]):
+        return float(values[0]), float(values[0])
+    share = (np.sum(values < estimate) + 0.5 * np.sum(values == estimate)) / values.size
+    share = float(np.clip(share, 0.5 / values.size, 1.0 - 0.5 / values.size))
+    z0 = scipy_stats.norm.ppf(share)
+    jack = without_nan(jackknife)
+    spread = jack.mean() - jack if jack.size else np.zeros(1)
+    denom = 6.0 * np.sum(spread**2) ** 1.5
+    accel = float(np.sum(spread**3) / denom) if denom > 0 else 0.0
+    alpha = (1.0 - level) / 2.0
+    quantiles = []
+    for z in (scipy_stats.norm.ppf(alpha), scipy_stats.norm.ppf(1.0 - alpha)):
+        quantiles.append(scipy_stats.norm.cdf(z0 + (z0 + z) / (1.0 - accel * (z0 + z))))
+    low, high = np.quantile(values, quantiles)
+    return float(low), float(high)
+
+
+def check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+
+
+def confidence_interval(
+    estimate: float,
+    replicates: np.ndarray,
+    jackknife: np.ndarray | None = None,
+    level: float = 0.95,
+    method: Method = "centred",
+) -> tuple[float, float]:
+    """``(low, high)`` of one statistic from its bootstrap ``replicates`` by
+    ``method``; ``jackknife`` (leave-one-out values) is needed for ``"bca"`` only."""
+    check_method(method)
+    if method == "bca" and jackknife is None:
+        raise ValueError("the bca interval needs the jackknife values")
+    if method == "centred":
+        return centred_interval(replicates, estimate, level)
+    if method == "percentile":
+        return percentile_interval(replicates, level)
+    return bca_interval(replicates, estimate, jackknife, level)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate and its confidence interval."""
+
+    estimate: float
+    low: float
+    high: float
+
+
+def bootstrap_interval(
+    statistic: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    rng: np.random.Generator,
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    method: Method = "percentile",
+) -> Interval:
+    """Bootstrap interval of any statistic written over observation weights.
+
+    ``statistic`` maps (K, n) weights to (K,) values, e.g. a mean
+    ``lambda w: w @ x / w.sum(axis=1)``; weights of ones give the estimate.
+    """
+    check_method(method)
+    estimate = float(statistic(np.ones((1, n)))[0])
+    replicates = statistic(resample_counts(n, n_boot, rng))
+    jackknife = statistic(jackknife_weights(n)) if method == "bca" else np.empty(0)
+    return Interval(estimate, *confidence_interval(estimate, replicates, jackknife, level, method))
+
+
+def bootstrap_mean_interval(
+    values: Sequence[float] | np.ndarray,
+    rng: np.random.Generator,
+    *,
+    clusters: Sequence[Any] | np.ndarray | None = None,
+    n_boot: int = 1000,
+    level: float = 0.95,
+) -> tuple[float, float, float]:
+    """``(mean, low, high)``: the mean of ``values`` with a percentile bootstrap interval.
+
+    With ``clusters`` (one label per value, e.g. the task key) whole clusters are
+    resampled with replacement and the statistic is the pooled mean of the values
+    they hold (a cluster bootstrap: the batches of one task are not independent).
+    Without, every value is its own cluster. One ``rng.integers`` call of shape
+    ``(n_boot, n_clusters)``. ``(nan, nan, nan)`` for no values.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return math.nan, math.nan, math.nan
+    if clusters is None:
+        sums, counts = values, np.ones_like(values)
+    else:
+        codes, _ = pd.factorize(pd.Series(list(clusters)), sort=True)
+        if len(codes) != values.size:
+            raise ValueError("clusters must have one label per value")
+        sums = np.bincount(codes, weights=values)
+        counts = np.bincount(codes).astype(float)
+    draws = rng.integers(0, sums.size, size=(n_boot, sums.size))
+    boot = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+    lo, hi = percentile_interval(boot, level)
+    return float(values.mean()), lo, hi
+
+
+def bootstrap_spearman_interval(
+    x: Sequence[float] | np.ndarray,
+    y: Sequence[float] | np.ndarray,
+    rng: np.random.Generator,
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of Spearman's rho, resampling pairs (one
+    ``rng.integers`` call). Resamples where a side is constant are skipped.
+    ``(nan, nan)`` for fewer than 3 pairs."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.size < 3:
+        return math.nan, math.nan
+    draws = rng.integers(0, x.size, size=(n_boot, x.size))
+    rx = scipy_stats.rankdata(x[draws], axis=1)
+    ry = scipy_stats.rankdata(y[draws], axis=1)
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    denom = np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.where(denom > 0, (rx * ry).sum(axis=1) / denom, np.nan)
+    return percentile_interval(rho, level)
+
+
+# --- Paired tests. ------------------------------------------------------------------------------
+def sign_flip_test(
+    differences: Sequence[float] | np.ndarray, rng: np.random.Generator, *, n_perm: int = 1000
+) -> float:
+    """Two-sided paired permutation p-value of "mean difference = 0".
+
+    Under the null each difference is as likely to have either sign; the statistic
+    is |mean|. When 2**n <= ``n_perm`` every sign vector is enumerated (exact,
+    ``rng`` unused); otherwise ``n_perm`` random sign vectors are drawn (one
+    ``rng.choice`` call) and p = (1 + #{|mean*| >= |mean|}) / (1 + n_perm).
+    1.0 when every difference is 0; NaN for no differences.
+    """
+    d = np.asarray(differences, dtype=float)
+    n = d.size
+    if n == 0:
+        return math.nan
+    observed = abs(d.mean())
+    if np.all(d == 0):
+        return 1.0
+    tolerance = 1e-12 * max(1.0, observed)  # float sums of permuted signs must still count as ties
+    if 2**n <= n_perm:
+        signs = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
+        permuted = np.abs((signs * d).mean(axis=1))
+        return float(np.mean(permuted >= observed - tolerance))
+    signs = rng.choice(np.array([-1.0, 1.0]), size=(n_perm, n))
+    permuted = np.abs((signs * d).mean(axis=1))
+    return float((1 + np.sum(permuted >= observed - tolerance)) / (1 + n_perm))
+
+
+def wilcoxon_p(differences: Sequence[float] | np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p-value (scipy, zero differences dropped);
+    1.0 when every difference is 0, NaN for no differences."""
+    d = np.asarray(differences, dtype=float)
+    if d.size == 0:
+        return math.nan
+    if np.all(d == 0):
+        return 1.0
+    return float(scipy_stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided").pvalue)
+
+
+# --- Agreement and rank correlation. ------------------------------------------------------------
+def weighted_kappa(
+    rater_a: Sequence[Any], rater_b: Sequence[Any], categories: Sequence[Any], *, weights: str = "quadratic"
+) -> float:
+    """Weighted Cohen's kappa of two raters over ordered ``categories``.
+
+    From the confusion matrix O (proportions, rows = ``rater_a``) and the product of
+    its margins E: kappa = 1 − Σ W·O / Σ W·E with W_ij = ((i − j)/(k − 1))²
+    (``"quadratic"``) or |i − j|/(k − 1) (``"linear"``). NaN when there are no
+    ratings or Σ W·E = 0 (both raters always give the same single category).
+    Raises :class:`DataError` for a rating outside ``categories``.
+    """
+    if len(rater_a) != len(rater_b):
+        raise ValueError("the two raters must rate the same number of items")
+    k = len(categories)
+    if k < 2 or len(rater_a) == 0:
+        return math.nan
+    index = {c: i for i, c in enumerate(categories)}
+    observed = np.zeros((k, k))
+    for a, b in zip(rater_a, rater_b):
+        for rating in (a, b):
+            if rating not in index:
+                raise DataError(f"rating {rating!r} is not one of the categories {list(categories)!r}")
+        observed[index[a], index[b]] += 1
+    observed /= observed.sum()
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0))
+    i, j = np.indices((k, k))
+    if weights == "quadratic":
+        w = ((i - j) / (k - 1)) ** 2
+    elif weights == "linear":
+        w = np.abs(i - j) / (k - 1)
+    else:
+        raise ValueError(f"weights must be 'quadratic' or 'linear', not {weights!r}")
+    chance = float((w * expected).sum())
+    if chance == 0:
+        return math.nan
+    return 1.0 - float((w * observed).sum()) / chance
+
+
+def kendall_tau(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """Kendall's τ-b (and its p-value) between two score vectors over the entries
+    defined in both; NaN with fewer than two such entries."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    both = ~np.isnan(x) & ~np.isnan(y)
+    if both.sum() < 2:
+        return np.nan, np.nan
+    result = scipy_stats.kendalltau(x[both], y[both])
+    return float(result.statistic), float(result.pvalue)
+
+
+def pearson_spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
+    """``(pearson r, its p, spearman rho, its p)`` of two samples (scipy); NaN when a side is constant or n < 3."""
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan, math.nan, math.nan, math.nan
+    pearson = scipy_stats.pearsonr(x, y)
+    spearman = scipy_stats.spearmanr(x, y)
+    return float(pearson.statistic), float(pearson.pvalue), float(spearman.statistic), float(spearman.pvalue)
 
 
 # --- Multiplicity. ------------------------------------------------------------------------------
@@ -144,20 +483,6 @@ def weighted_correlation(x: np.ndarray, y: np.ndarray, weights: np.ndarray, kind
     raise ValueError(f"kind must be 'pearson' or 'spearman', not {kind!r}")
 
 
-def _percentile(replicates: np.ndarray, level: float) -> tuple[float, float]:
-    values = replicates[~np.isnan(replicates)]
-    if values.size == 0:
-        return math.nan, math.nan
-    alpha = (1.0 - level) / 2.0
-    low, high = np.quantile(values, [alpha, 1.0 - alpha])
-    return float(low), float(high)
-
-
-def _check_level(level: float) -> None:
-    if not 0 < level < 1:
-        raise ValueError(f"confidence level must be in (0, 1), not {level!r}")
-
-
 def cluster_bootstrap(
     statistic: Callable[[np.ndarray], np.ndarray],
     clusters: Sequence[Any] | np.ndarray,
@@ -168,11 +493,11 @@ def cluster_bootstrap(
 ) -> tuple[float, float, float]:
     """``(estimate, low, high)`` of any statistic written over observation weights
     ((K, n) -> (K,)), with a percentile interval over cluster resamples."""
-    _check_level(level)
+    check_level(level)
     n = len(clusters)
     estimate = float(statistic(np.ones((1, n)))[0])
     replicates = statistic(cluster_weights(clusters, n_boot, rng))
-    return (estimate, *_percentile(np.asarray(replicates, dtype=float), level))
+    return (estimate, *percentile_interval(np.asarray(replicates, dtype=float), level))
 
 
 def clustered_correlation(
@@ -241,110 +566,18 @@ def largest_correlation(
     out = clustered_correlation(x, y, clusters, rng, kind=kind, n_boot=n_boot, level=1.0 - 2.0 * alpha)
     return max(abs(out["low"]), abs(out["high"])) if not math.isnan(out["low"]) else math.nan
 
-
-# --- Drop-in tables for the feedback notebook. ------------------------------------------------------
-REWARD_JUDGEMENT_COLUMNS: tuple[str, ...] = (
-    "item", "n", "n_tasks", "r", "r_low", "r_high", "largest_abs_r", "p", "p_holm", "p_bh",
-)
-
-
-def reward_judgement(
-    reward_answers: pd.DataFrame,
-    rng: np.random.Generator,
-    *,
-    kind: Kind = "pearson",
-    n_boot: int = 1000,
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """Rule-based reward versus each survey item, with the three sessions of a task
-    treated as one cluster.
-
-    ``reward_answers``: :func:`feedback.reward_with_answers` (``task_key``,
-    ``success``, ``item``, ``value_norm``). Per item over sessions with a valid
-    answer: ``r`` (Pearson = point-biserial, or Spearman), its task-clustered
-    interval at ``level`` (``r_low``, ``r_high``), ``largest_abs_r``
-    (:func:`largest_correlation` with alpha = 1 − level, the equivalence test at the
-    interval's own level: the (2·level − 1) interval's larger end; ``level`` must
-    exceed 0.5), ``p`` (scipy's test, which treats sessions as independent)
-    and its Holm and BH adjustments over the items. ``rng`` is consumed item by
-    item: interval, then bound.
-    """
-    if not 0.5 < level < 1:
-        raise ValueError(f"confidence level must be in (0.5, 1) for the equivalence bound, not {level!r}")
-    records = []
-    for item in SURVEY_ITEMS:
-        rows = reward_answers[(reward_answers["item"] == item) & reward_answers["value_norm"].notna()]
-        x = rows["success"].to_numpy(dtype=float)
-        y = rows["value_norm"].to_numpy(dtype=float)
-        clusters = rows["task_key"].to_numpy()
-        constant = len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0
-        if constant:
-            r = low = high = bound = p = math.nan
-        else:
-            out = clustered_correlation(x, y, clusters, rng, kind=kind, n_boot=n_boot, level=level)
-            r, low, high = out["r"], out["low"], out["high"]
-            bound = largest_correlation(x, y, clusters, rng, alpha=1.0 - level, kind=kind, n_boot=n_boot)
-            test = scipy_stats.pearsonr(x, y) if kind == "pearson" else scipy_stats.spearmanr(x, y)
-            p = float(test.pvalue)
-        records.append({"item": item, "n": len(rows), "n_tasks": int(pd.Series(clusters).nunique()), "r": r,
-                        "r_low": low, "r_high": high, "largest_abs_r": bound, "p": p})
-    table = pd.DataFrame.from_records(records, columns=list(REWARD_JUDGEMENT_COLUMNS[:-2]))
-    return adjust_table(table, ["p"])
+# --- Old names of analyses that now live in their own modules. -----------------------------------
+_MOVED: dict[str, str] = {
+    "reward_judgement": "usersim_utils.feedback",
+    "REWARD_JUDGEMENT_COLUMNS": "usersim_utils.feedback",
+    "overrating": "usersim_utils.feedback",
+    "arena_family_correlations": "usersim_utils.arena",
+}
 
 
-def overrating(
-    pairs: pd.DataFrame,
-    rng: np.random.Generator,
-    *,
-    n_boot: int = 1000,
-    n_perm: int = 1000,
-    level: float = 0.95,
-    by: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """:func:`feedback.mean_differences` (over-rating per simulator and item, its
-    interval clustered by task) with Holm and BH adjusted ``wilcoxon_p`` and
-    ``sign_flip_p``: every (simulator, item) row is one family per test, or one
-    family per group of ``by`` (e.g. ``["label"]``: the 8 items of a simulator)."""
-    table = feedback.mean_differences(pairs, rng, n_boot=n_boot, n_perm=n_perm, level=level)
-    return adjust_table(table, ["wilcoxon_p", "sign_flip_p"], by=by)
-
-
-# --- Arena ratings per family. ---------------------------------------------------------------------
-def arena_family_correlations(
-    usi_by_name: Mapping[str, float],
-    arena: pd.DataFrame | None = None,
-    *,
-    level: float = 0.95,
-    families: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """Pearson r of USI with the Arena rating within each model family.
-
-    ``usi_by_name``: USI per simulator, keyed by any label or name that
-    :func:`published.resolve_name` knows (e.g. ``board.set_index("name")["usi"]``,
-    or the published values); ``arena``: :func:`published.arena_elo` (rows are
-    matched by their ``model`` name the same way). Fisher-z interval
-    (:func:`feedback.fisher_interval`, needs 4 points). Rows per family (all
-    families with a rating, or ``families``), with ``paper_r`` from
-    :data:`published.PUBLISHED_ARENA_R` (NaN where the paper gives none).
-    Columns: ``family``, ``n``, ``models``, ``r``, ``low``, ``high``, ``paper_r``.
-    """
-    _check_level(level)
-    arena = published.arena_elo() if arena is None else arena
-    usi_values = {}
-    for name, value in usi_by_name.items():
-        resolved = published.resolve_name(str(name))
-        if resolved is not None and value is not None and not (isinstance(value, float) and math.isnan(value)):
-            usi_values[resolved] = float(value)
-    points = arena.assign(resolved=[published.resolve_name(str(m)) for m in arena["model"]])
-    points = points.assign(usi=points["resolved"].map(usi_values)).dropna(subset=["usi", "elo"])
-    records = []
-    for family in families if families is not None else list(dict.fromkeys(arena["family"])):
-        rows = points[points["family"] == family]
-        n = len(rows)
-        r = math.nan
-        if n >= 3 and np.ptp(rows["elo"]) > 0 and np.ptp(rows["usi"]) > 0:
-            r = float(scipy_stats.pearsonr(rows["elo"].astype(float), rows["usi"]).statistic)
-        low, high = feedback.fisher_interval(r, n, level)
-        records.append({"family": family, "n": n, "models": ", ".join(rows["resolved"]), "r": r, "low": low,
-                        "high": high, "paper_r": published.PUBLISHED_ARENA_R.get(family, math.nan)})
-    return pd.DataFrame.from_records(records, columns=["family", "n", "models", "r", "low", "high", "paper_r"])
+def __getattr__(name: str) -> Any:
+    """``stats.reward_judgement`` and the other moved analyses, from their new modules
+    (imported on first use: an analysis imports this module, never the reverse)."""
+    if name in _MOVED:
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
