@@ -12,7 +12,20 @@ import os
 # it must be set before anything in this package imports litellm.
 os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 
-from .local_model import MODEL as LOCAL_MODEL  # noqa: E402
-from .runner import RolloutConfig, RolloutSummary, default_label, run_rollouts  # noqa: E402
+from typing import Any  # noqa: E402
 
 __all__ = ["LOCAL_MODEL", "RolloutConfig", "RolloutSummary", "default_label", "run_rollouts"]
+
+
+def __getattr__(name: str) -> Any:
+    """The public names, imported on first use: the runner imports litellm (seconds), which
+    ``usersim_utils.rollout.card`` (read by the scorer) and ``--dry-run`` do not need."""
+    if name == "LOCAL_MODEL":
+        from .local_model import MODEL
+
+        return MODEL
+    if name in __all__:
+        from . import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

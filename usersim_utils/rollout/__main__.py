@@ -1,5 +1,12 @@
 """Command line: ``python -m usersim_utils.rollout --simulator MODEL --agent MODEL
---domains retail:0-4,airline:0-2 --runs N --concurrency K --max-user-turns T --out DIR``.
+--domains retail:0-4,airline:0-2 --runs N --concurrency K --max-user-turns T --out DIR``,
+or ``python -m usersim_utils.rollout --card CARD.toml --domains ... --runs N --out DIR``
+(:mod:`usersim_utils.rollout.card`; flags given beside ``--card`` override its fields).
+The resolved card is written beside the results as ``card_<label>.json``.
+
+``--dry-run`` calls no model and writes nothing: it prints the conversations, calls,
+tokens and cost the run would take (:mod:`usersim_utils.rollout.forecast`); its last
+line is ``estimated_calls=… estimated_tokens=… estimated_cost_usd=LOW-HIGH``.
 
 The last line printed is ``conversations=N model_calls=M cache_hits=K cost_usd=X``: N of
 the conversations asked for are finished (the results file also keeps those of
@@ -23,10 +30,45 @@ from pathlib import Path
 from typing import NoReturn
 
 from .. import ids, paths
+from . import card as card_mod
 from .client import DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_RETRY_BUDGET_S, Ledger
 from .errors import RolloutError, describe
 from .local_model import MODEL as LOCAL_MODEL
+from .prompts import DEFAULT_MAX_TOOL_CALLS, DEFAULT_MAX_USER_TURNS
 from .runner import MAX_RUNS, RolloutConfig, RolloutSummary, run_rollouts
+
+#: Card field -> RolloutConfig field.
+CARD_TO_CONFIG = {
+    "name": "label",
+    "simulator.model": "simulator",
+    "simulator.api_base": "simulator_api_base",
+    "simulator.temperature": "simulator_temperature",
+    "simulator.prompt_text": "simulator_template",
+    "simulator.prompt_file": "simulator_prompt_file",
+    "simulator.prompt_style": "simulator_prompt",
+    "agent.model": "agent",
+    "agent.api_base": "agent_api_base",
+    "agent.harness": "agent_harness",
+    "agent.reasoning_effort": "agent_reasoning_effort",
+    "agent.temperature": "agent_temperature",
+    "agent.api": "agent_api",
+    "protocol.max_user_turns": "max_user_turns",
+    "protocol.max_agent_rounds": "max_tool_calls",
+    "persona.source": "persona_source",
+    "persona.seed": "persona_seed",
+    "card_file": "card_file",
+}
+#: Values of the card fields when neither the card nor a flag gives them.
+CONFIG_DEFAULTS = {
+    "simulator": LOCAL_MODEL,
+    "agent": LOCAL_MODEL,
+    "max_user_turns": DEFAULT_MAX_USER_TURNS,
+    "max_tool_calls": DEFAULT_MAX_TOOL_CALLS,
+    "simulator_prompt": "auto",
+    "agent_harness": "auto",
+    "agent_api": "auto",
+    "persona_seed": 0,
+}
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -48,13 +90,28 @@ def build_parser() -> argparse.ArgumentParser:
             "or any OpenAI-compatible server ('openai/<served-model-name>' with --api-base http://host:port/v1)."
         ),
     )
-    p.add_argument("--simulator", default=LOCAL_MODEL, help="litellm model string of the user simulator")
-    p.add_argument("--agent", default=LOCAL_MODEL, help="litellm model string of the agent")
+    p.add_argument("--card", type=Path, default=None, help="simulator card (TOML); flags given override its fields")
+    p.add_argument("--dry-run", action="store_true", help="call no model: print the expected calls, tokens and cost")
+    p.add_argument("--simulator", default=None, help=f"litellm model string of the user simulator (default {LOCAL_MODEL})")
+    p.add_argument("--agent", default=None, help=f"litellm model string of the agent (default {LOCAL_MODEL})")
     p.add_argument("--domains", required=True, help="tasks, e.g. 'retail:0-4,airline:0-2' or 'all' (165 tasks)")
     p.add_argument("--runs", type=int, default=1, help=f"conversations per task, 1..{MAX_RUNS}")
     p.add_argument("--concurrency", type=int, default=4, help="conversations played at the same time")
-    p.add_argument("--max-user-turns", type=int, default=80, help="simulator turns per conversation")
-    p.add_argument("--max-tool-calls", type=int, default=64, help="agent tool calls per agent turn")
+    p.add_argument("--max-user-turns", type=int, default=None, help="simulator turns per conversation (default 80)")
+    p.add_argument(
+        "--max-tool-calls", "--max-agent-rounds", dest="max_tool_calls", type=int, default=None,
+        help="agent tool calls (function calling) or rounds (study harness) per agent turn (default 64)",
+    )
+    p.add_argument(
+        "--agent-harness", choices=("auto", "study", "function-calling"), default=None,
+        help="study = the study's text catalogue and call markup; auto (default): study for hosted agents",
+    )
+    p.add_argument(
+        "--agent-api", choices=("auto", "responses", "chat"), default=None,
+        help="auto (default): the Responses API for the study harness on a hosted agent, else chat completions",
+    )
+    p.add_argument("--simulator-prompt-file", type=Path, default=None, help="simulator prompt template ({instruction})")
+    p.add_argument("--persona", choices=card_mod.PERSONA_SOURCES, default=None, help="per-conversation style targets")
     p.add_argument(
         "--out", type=Path, default=paths.ROLLOUTS_DIR, help="output folder (default data/processed/rollouts)"
     )
@@ -65,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--simulator-prompt",
         choices=("auto", "chat", "transcript"),
-        default="auto",
+        default=None,
         help="chat = tau-bench's framing; transcript = continue a transcript (auto: transcript for local/ models)",
     )
     p.add_argument("--simulator-temperature", type=float, default=None, help="default: provider's default")
@@ -95,34 +152,58 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def config_fields(args: argparse.Namespace) -> dict[str, object]:
+    """RolloutConfig fields from the card (if any), flags over it, then the defaults.
+    ``ValueError`` (one line) for a bad card or template file."""
+    card = card_mod.read_card(args.card) if args.card is not None else {}
+    fields = {CARD_TO_CONFIG[k]: v for k, v in card.items()}
+    flags = {
+        "label": args.label,
+        "simulator": args.simulator,
+        "agent": args.agent,
+        "api_base": args.api_base,
+        # --api-base also beats an endpoint the card names for one side
+        "simulator_api_base": args.simulator_api_base or (args.api_base if "simulator_api_base" in fields else None),
+        "agent_api_base": args.agent_api_base or (args.api_base if "agent_api_base" in fields else None),
+        "simulator_temperature": args.simulator_temperature,
+        "agent_temperature": args.agent_temperature,
+        "agent_reasoning_effort": args.agent_reasoning_effort,
+        "simulator_prompt": args.simulator_prompt,
+        "max_user_turns": args.max_user_turns,
+        "max_tool_calls": args.max_tool_calls,
+        "agent_harness": args.agent_harness,
+        "agent_api": args.agent_api,
+        "persona_source": args.persona,
+    }
+    if args.simulator_prompt_file is not None:
+        path = args.simulator_prompt_file
+        try:
+            flags["simulator_template"] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read --simulator-prompt-file {path}: {exc}") from None
+        flags["simulator_prompt_file"] = str(path.resolve())
+    return {**CONFIG_DEFAULTS, **card_mod.merge(fields, flags)}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
         config = RolloutConfig(
-            simulator=args.simulator,
-            agent=args.agent,
             tasks=tuple(ids.parse_task_spec(args.domains)),
             runs=args.runs,
             concurrency=args.concurrency,
-            max_user_turns=args.max_user_turns,
-            max_tool_calls=args.max_tool_calls,
             out_dir=args.out,
-            label=args.label,
-            api_base=args.api_base,
-            simulator_api_base=args.simulator_api_base,
-            agent_api_base=args.agent_api_base,
-            simulator_prompt=args.simulator_prompt,
-            simulator_temperature=args.simulator_temperature,
-            agent_temperature=args.agent_temperature,
-            agent_reasoning_effort=args.agent_reasoning_effort,
             request_timeout_s=args.request_timeout,
             retry_budget_s=args.retry_budget,
             max_retries=args.max_retries,
+            **config_fields(args),
         ).validated()
     except ValueError as exc:  # includes DataError
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.dry_run:
+        return dry_run(config)
     try:
         summary = run_rollouts(config, progress=not args.no_progress)
     except KeyboardInterrupt:
@@ -137,6 +218,45 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     report(summary)
     return 1 if summary.failures else 0
+
+
+def dry_run(config: RolloutConfig) -> int:
+    """Print what ``config`` would cost (no model call, no file written); status 0."""
+    from . import forecast
+    from .env import load_domain
+    from .harness import agent_system_prompt
+    from .prompts import default_template
+
+    settings = config.protocol_settings()
+    template = settings.simulator_template or default_template(settings.agent_harness)
+    domains = [load_domain(d) for d in ids.DOMAINS if any(t.startswith(f"{d}_") for t in config.tasks)]
+    instruction_chars = max(len(t.instruction) for d in domains for t in d.tasks)
+    policy_chars = max(
+        len(agent_system_prompt(d.wiki, d.tools_info)) if settings.agent_harness == "study" else len(d.wiki) + 6000
+        for d in domains
+    )  # function calling: the tool schemas travel beside the policy (about 6,000 characters)
+    conversations = len(config.tasks) * config.runs
+    result = forecast.forecast(
+        simulator=settings.simulator,
+        agent=settings.agent,
+        conversations=conversations,
+        max_user_turns=settings.max_user_turns,
+        simulator_prompt_chars=len(template) + instruction_chars,
+        agent_prompt_chars=policy_chars,
+        reasoning=bool(settings.agent_reasoning_effort),
+    )
+    low, mid, high = result.user_turns
+    print(f"dry run of label {config.label!r}: no model is called, nothing is written")
+    print(f"simulator {settings.simulator} | agent {settings.agent} ({settings.agent_harness} harness, "
+          f"{settings.agent_api} API, reasoning effort {settings.agent_reasoning_effort or 'not sent'})")
+    print(f"conversations: {conversations} ({len(config.tasks)} tasks x {config.runs} run(s))")
+    print(f"simulator turns per conversation: {mid} (low {low}, high {high}; from the {result.turns_source})")
+    print(f"model calls: {result.calls}   tokens: {result.tokens}")
+    print(f"cost: {result.cost_low_usd:.2f}-{result.cost_high_usd:.2f} USD (litellm's offline price map)")
+    if result.unpriced:
+        print(f"not priced (counted as 0): {', '.join(result.unpriced)}")
+    print(result.last_line(), flush=True)
+    return 0
 
 
 def report(summary: RolloutSummary) -> None:

@@ -230,6 +230,46 @@ def normalise_response(response: Any, model: str) -> Reply:
     )
 
 
+def _field(obj: Any, name: str) -> Any:
+    """``obj.name`` or ``obj[name]`` (litellm returns objects, tests may return dicts)."""
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
+def responses_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Chat-style parameters as Responses API ones: ``reasoning_effort`` becomes
+    ``reasoning={"effort": ..., "summary": "auto"}`` (the summary is requested but never
+    kept); ``temperature`` passes; the rest has no Responses equivalent here."""
+    out: dict[str, Any] = {}
+    if params.get("reasoning_effort"):
+        out["reasoning"] = {"effort": params["reasoning_effort"], "summary": "auto"}
+    if "temperature" in params:
+        out["temperature"] = params["temperature"]
+    return out
+
+
+def normalise_responses_output(response: Any, model: str) -> Reply:
+    """A :class:`Reply` from a Responses API response: the concatenated ``output_text``
+    of its ``message`` items (reasoning items, summaries included, are left out).
+    :class:`ReplyError` when the response has no output list."""
+    output = _field(response, "output")
+    if not isinstance(output, (list, tuple)):
+        raise ReplyError(f"{model}: the server returned a response without output items")
+    texts = [
+        str(_field(part, "text") or "")
+        for item in output
+        if _field(item, "type") == "message"
+        for part in (_field(item, "content") or ())
+        if _field(part, "type") == "output_text"
+    ]
+    usage = _field(response, "usage")
+    return Reply(
+        content="".join(texts),
+        prompt_tokens=int(_field(usage, "input_tokens") or 0) if usage is not None else 0,
+        completion_tokens=int(_field(usage, "output_tokens") or 0) if usage is not None else 0,
+        cost_usd=response_cost(response, model) if not isinstance(response, Mapping) else 0.0,
+    )
+
+
 def response_cost(response: Any, model: str) -> float:
     """USD cost from litellm's bundled price map; 0.0 for models it does not price
     (local models, private endpoints)."""
@@ -286,9 +326,11 @@ class ModelClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         cancel_event: threading.Event | None = None,
+        responses_fn: CompletionFn | None = None,
     ) -> None:
         self.cache = cache
         self.completion_fn = completion_fn or litellm.completion
+        self.responses_fn = responses_fn or litellm.responses
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
@@ -313,6 +355,7 @@ class ModelClient:
         tally: UsageTally | None = None,
         cache_tag: str | None = None,
         check: Callable[[Reply], object] | None = None,
+        api: str = "chat",
         **params: Any,
     ) -> Reply:
         """One chat completion of ``model`` on ``messages`` with optional ``params``
@@ -324,14 +367,20 @@ class ModelClient:
         ``check(reply)`` raises :class:`ReplyError` for a reply its caller cannot use
         (e.g. a survey it cannot parse). Such a reply is never recorded, and a recorded
         one that fails the check (from an older version) is discarded and asked for
-        again, so that a rerun does not replay the same failure forever."""
+        again, so that a rerun does not replay the same failure forever.
+
+        ``api="responses"`` sends the request through the Responses API (``litellm.responses``):
+        ``messages`` become its ``input``, ``reasoning_effort`` its ``reasoning`` (summary
+        requested), and the reply is the text of the response's message items only."""
         params = {k: v for k, v in params.items() if v is not None}
         request = {"model": model, "api_base": api_base, "messages": messages, "params": params, "tag": cache_tag}
+        if api != "chat":  # chat requests keep the keys they had before the Responses API
+            request["api"] = api
         key = request_key(request)
         reply = self._replay(key, check)
         fresh = reply is None
         if reply is None:
-            reply = self._call_with_retries(model, messages, api_base, params)
+            reply = self._call_with_retries(model, messages, api_base, params, api)
         self.ledger.book(role, reply)  # before anything can fail: a call made is a call paid
         if tally is not None:
             tally.add(role, reply)
@@ -356,10 +405,20 @@ class ModelClient:
         return reply
 
     def _call_with_retries(
-        self, model: str, messages: Sequence[Mapping[str, Any]], api_base: str | None, params: dict[str, Any]
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        api_base: str | None,
+        params: dict[str, Any],
+        api: str = "chat",
     ) -> Reply:
         # retries are ours alone: litellm's (num_retries) and the OpenAI client's (max_retries) are off
-        kwargs: dict[str, Any] = dict(params, drop_params=True, num_retries=0, max_retries=0)
+        if api == "responses":
+            kwargs = responses_params(params)
+            call, normalise = self.responses_fn, normalise_responses_output
+        else:
+            kwargs = dict(params, drop_params=True, num_retries=0, max_retries=0)
+            call, normalise = self.completion_fn, normalise_response
         if api_base:
             kwargs["api_base"] = api_base
             # OpenAI-compatible servers (vLLM, llama.cpp, Ollama) usually need no key, but the
@@ -374,8 +433,11 @@ class ModelClient:
             # no attempt may outlast the budget; the first always gets at least a moment
             kwargs["timeout"] = max(min(self.request_timeout_s, deadline - self.clock()), 0.001)
             try:
-                response = self.completion_fn(model=model, messages=[dict(m) for m in messages], **kwargs)
-                return normalise_response(response, model)
+                if api == "responses":
+                    response = call(model=model, input=[dict(m) for m in messages], **kwargs)
+                else:
+                    response = call(model=model, messages=[dict(m) for m in messages], **kwargs)
+                return normalise(response, model)
             except RETRYABLE_ERRORS as exc:
                 # litellm reports a reply it cannot read as a 500 carrying its own traceback
                 if (reason := unreadable_reply_reason(str(exc))) is not None:

@@ -197,16 +197,19 @@ def canonical_state(db: Mapping[str, Any]) -> str:
     return json.dumps(db, sort_keys=True, separators=(",", ":"), check_circular=False)
 
 
-def invoke_tool(domain: Domain, db: dict[str, Any], name: str, kwargs: Mapping[str, Any]) -> str:
+def invoke_tool(
+    domain: Domain, db: dict[str, Any], name: str, kwargs: Mapping[str, Any], error_prefix: str = "Error: "
+) -> str:
     """Run tool ``name`` on ``db`` (mutating it) exactly as tau-bench's ``Env.step`` does:
-    a failing tool returns ``"Error: <message>"``, an unknown one ``"Unknown action <name>"``."""
+    a failing tool returns ``"Error: <message>"`` (``error_prefix`` replaces ``"Error: "``),
+    an unknown one ``"Unknown action <name>"``."""
     tool = domain.tool_classes.get(name)
     if tool is None:
         return f"Unknown action {name}"
     try:
         return str(tool.invoke(data=db, **kwargs))
     except Exception as exc:  # tau-bench turns every tool failure into an observation
-        return f"Error: {exc}"
+        return f"{error_prefix}{exc}"
 
 
 def snapshot(db: Mapping[str, Any]) -> bytes | None:
@@ -279,11 +282,12 @@ class TaskEnv:
         """The domain's tools as OpenAI function schemas."""
         return [dict(info) for info in self.domain.tools_info]
 
-    def call_tool(self, name: str, kwargs: Mapping[str, Any]) -> str:
-        """Run one tool call against the database and return its observation."""
+    def call_tool(self, name: str, kwargs: Mapping[str, Any], error_prefix: str = "Error: ") -> str:
+        """Run one tool call against the database and return its observation (a failure:
+        ``error_prefix`` and the exception's message)."""
         if name in self.domain.terminate_tools:
             self.transferred = True
-        return invoke_tool(self.domain, self.db, name, kwargs)
+        return invoke_tool(self.domain, self.db, name, kwargs, error_prefix)
 
     def record_reply(self, content: str) -> None:
         """Remember a message the agent sent to the user."""

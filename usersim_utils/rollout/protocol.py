@@ -45,31 +45,27 @@ from ..trajectories import function_markup
 from .client import ModelClient, Reply, UsageTally
 from .env import TaskEnv
 from .errors import ReplyError
-
-GREETING = "Hi! How can I help you today?"
-STOP_MARKER = "###STOP###"
-#: Model-string prefix of the embedded model's litellm provider.
-LOCAL_PREFIX = "local/"
-DEFAULT_MAX_USER_TURNS = 80
-DEFAULT_MAX_TOOL_CALLS = 64
+from .prompts import (  # noqa: F401 (re-exported: the protocol's names)
+    GREETING,
+    STOP_MARKER,
+    LOCAL_PREFIX,
+    DEFAULT_MAX_USER_TURNS,
+    DEFAULT_MAX_TOOL_CALLS,
+    Harness,
+    AgentApi,
+    INSTRUCTION_SLOT,
+    AGENT_LABEL,
+    CUSTOMER_LABEL,
+    ROLE_PLAY_RULES,
+    TAU_BENCH_TEMPLATE,
+    STUDY_TEMPLATE,
+    default_template,
+    render_template,
+    simulator_system_prompt,
+    survey_prompt,
+)
 
 PromptStyle = Literal["chat", "transcript"]
-AGENT_LABEL, CUSTOMER_LABEL = "Agent", "Customer"
-
-#: tau-bench's role-play rules (``LLMUserSimulationEnv.build_system_prompt``), verbatim.
-ROLE_PLAY_RULES = """Rules:
-- Just generate one line at a time to simulate the user's message.
-- Do not give away all the instruction at once. Only provide the information that is necessary for the current step.
-- Do not hallucinate information that is not provided in the instruction. For example, if the agent asks for the order id but it is not mentioned in the instruction, do not make up an order id, just say you do not remember or have it.
-- If the instruction goal is satisified, generate '###STOP###' as a standalone message without anything else to end the conversation.
-- Do not repeat the exact instruction in the conversation. Instead, use your own words to convey the same information.
-- Try to make the conversation as natural as possible, and stick to the personalities in the instruction.
-"""  # noqa: E501 (verbatim)
-
-
-def simulator_system_prompt(instruction: str) -> str:
-    """tau-bench's user-simulator system prompt for one task instruction."""
-    return f"You are a user interacting with an agent.\n\nInstruction: {instruction}\n{ROLE_PLAY_RULES}"
 
 
 def resolve_prompt_style(style: str, simulator_model: str) -> PromptStyle:
@@ -92,14 +88,18 @@ def render_transcript(turns: Sequence[Turn]) -> str:
     return "\n".join(f"{AGENT_LABEL if who == 'agent' else CUSTOMER_LABEL}: {text}" for who, text in turns)
 
 
-def simulator_messages(style: PromptStyle, instruction: str, turns: Sequence[Turn]) -> list[dict[str, str]]:
-    """Messages asking the simulator for its next turn, given the dialogue so far."""
+def simulator_messages(
+    style: PromptStyle, instruction: str, turns: Sequence[Turn], system: str | None = None
+) -> list[dict[str, str]]:
+    """Messages asking the simulator for its next turn, given the dialogue so far;
+    ``system`` is the rendered prompt (default: tau-bench's for ``instruction``)."""
+    system = simulator_system_prompt(instruction) if system is None else system
     if style == "chat":
-        messages = [{"role": "system", "content": simulator_system_prompt(instruction)}]
+        messages = [{"role": "system", "content": system}]
         messages += [{"role": "user" if who == "agent" else "assistant", "content": text} for who, text in turns]
         return messages
     prompt = (
-        f"{simulator_system_prompt(instruction)}\n"
+        f"{system}\n"
         f"You are the {CUSTOMER_LABEL}. Below is the conversation so far. "
         f"Write only the {CUSTOMER_LABEL}'s next line.\n\n"
         f"{render_transcript(turns)}\n{CUSTOMER_LABEL}:"
@@ -140,27 +140,15 @@ def split_stop(text: str) -> tuple[str, bool]:
 # --- the survey --------------------------------------------------------------------
 
 
-def survey_prompt() -> str:
-    """The survey request (``data-formats.md``): 8 fields, their options, JSON only."""
-    lines = ["Based on the above conversation, fill out the survey below.", ""]
-    for item in survey_mod.SURVEY_ITEMS:
-        options = ", ".join(json.dumps(o) for o in dict.fromkeys(survey_mod.SURVEY_OPTIONS[item]))
-        lines.append(f"- {item}: {survey_mod.SURVEY_QUESTIONS[item]}")
-        lines.append(f"  Options: [{options}]")
-    lines += [
-        "",
-        "Answer ONLY with a JSON object that maps each field id above to exactly one of its "
-        "listed option strings, copied verbatim, and nothing else.",
-    ]
-    return "\n".join(lines)
-
-
-def survey_messages(style: PromptStyle, instruction: str, turns: Sequence[Turn]) -> list[dict[str, str]]:
+def survey_messages(
+    style: PromptStyle, instruction: str, turns: Sequence[Turn], system: str | None = None
+) -> list[dict[str, str]]:
     """The simulator's context followed by the survey request."""
+    system = simulator_system_prompt(instruction) if system is None else system
     if style == "chat":
-        return simulator_messages("chat", instruction, turns) + [{"role": "user", "content": survey_prompt()}]
+        return simulator_messages("chat", instruction, turns, system) + [{"role": "user", "content": survey_prompt()}]
     prompt = (
-        f"{simulator_system_prompt(instruction)}\n"
+        f"{system}\n"
         f"You were the {CUSTOMER_LABEL} in this conversation:\n\n{render_transcript(turns)}\n\n{survey_prompt()}"
     )
     return [{"role": "user", "content": prompt}]
@@ -307,6 +295,17 @@ class ProtocolSettings:
     agent_temperature: float | None = None
     #: e.g. "low" for GPT-5.x (the study's agent); None sends nothing.
     agent_reasoning_effort: str | None = None
+    #: The simulator prompt template (``{instruction}`` slot); None = the harness's default.
+    simulator_template: str | None = None
+    agent_harness: Harness = "function-calling"
+    agent_api: AgentApi = "chat"
+    #: Where per-conversation style targets come from (``"human-study"``), or None.
+    persona_source: str | None = None
+    persona_seed: int = 0
+
+    def template(self) -> str:
+        """The simulator prompt template in force."""
+        return self.simulator_template or default_template(self.agent_harness)
 
 
 @dataclass
@@ -384,6 +383,13 @@ def agent_turn(
 # --- one conversation --------------------------------------------------------------
 
 
+def simulator_prompt(settings: ProtocolSettings, instruction: str, persona: str | None) -> str:
+    """The simulator's system prompt: the template in force with the instruction, then
+    the persona's style targets (if any) after a blank line."""
+    text = render_template(settings.template(), instruction)
+    return f"{text}\n\n{persona}" if persona else text
+
+
 def run_conversation(
     task_key: str,
     run: int,
@@ -392,16 +398,27 @@ def run_conversation(
     settings: ProtocolSettings,
     *,
     cache_tag: str | None = None,
+    persona: str | None = None,
 ) -> dict[str, Any]:
     """Play one conversation of ``settings.simulator`` with ``settings.agent`` on
     ``task_key`` and return its record in the study's rollout format plus metadata
     (``task_key``, ``run``, models, ``n_user_turns`` (simulator turns, a stopping one
     included), ``n_tool_calls``, ``stop_reason`` (``stop``, ``max_user_turns`` or
-    ``transfer``), ``reward_info``, the raw survey reply and ``usage`` per role)."""
+    ``transfer``), ``reward_info``, the raw survey reply and ``usage`` per role).
+    ``persona`` (style targets as text) is appended to the simulator's prompt.
+    ``settings.agent_harness == "study"`` plays the study's harness instead
+    (:func:`usersim_utils.rollout.harness.run_study_conversation`)."""
+    if settings.agent_harness == "study":
+        from .harness import run_study_conversation
+
+        return run_study_conversation(
+            task_key, run, instance_id, client, settings, cache_tag=cache_tag, persona=persona
+        )
     calls = ConversationCalls(client, cache_tag=cache_tag, seed=run)
     env = TaskEnv(task_key)
     style = settings.simulator_prompt
     instruction = env.task.instruction
+    system = simulator_prompt(settings, instruction, persona)
     conversation: list[dict[str, str]] = [{"role": "assistant", "content": GREETING}]
     turns: list[Turn] = [("agent", GREETING)]
     agent_messages: list[dict[str, Any]] = [
@@ -413,7 +430,7 @@ def run_conversation(
         reply = calls.complete(
             "simulator",
             settings.simulator,
-            simulator_messages(style, instruction, turns),
+            simulator_messages(style, instruction, turns, system),
             api_base=settings.simulator_api_base,
             temperature=settings.simulator_temperature,
             **simulator_params(style),
@@ -441,7 +458,7 @@ def run_conversation(
     survey_reply = calls.complete(
         "simulator",
         settings.simulator,
-        survey_messages(style, instruction, turns),
+        survey_messages(style, instruction, turns, system),
         api_base=settings.simulator_api_base,
         temperature=settings.simulator_temperature,
         response_format=survey_response_format() if style == "transcript" else None,

@@ -3,6 +3,7 @@
 Layout under the output folder ``out`` (default ``paths.ROLLOUTS_DIR``)::
 
     eval_results_<label>.json        the rollouts, the study's format (spec usi.md §1)
+    card_<label>.json                the resolved simulator card (``card.resolved_card``)
     survey_comparable_<label>.json   the simulator's surveys, keyed like human sessions
     ledger_<label>.json              calls, tokens, cost: this invocation and all conversations
     .cache/responses/                record/replay store of every model call
@@ -70,7 +71,10 @@ from .client import (
     check_endpoint,
     parse_endpoint,
 )
+from . import card as card_mod
+from . import persona as persona_mod
 from .errors import OutputError, RolloutError, RunLockedError, describe
+from .prompts import INSTRUCTION_SLOT
 from .protocol import (
     DEFAULT_MAX_TOOL_CALLS,
     DEFAULT_MAX_USER_TURNS,
@@ -132,6 +136,18 @@ class RolloutConfig:
     max_retries: int = DEFAULT_MAX_RETRIES
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
     retry_budget_s: float = DEFAULT_RETRY_BUDGET_S
+    #: The simulator prompt template (``{instruction}`` slot); None = the harness's default.
+    simulator_template: str | None = None
+    #: Where the template came from (recorded in the resolved card only).
+    simulator_prompt_file: str | None = None
+    #: ``study``, ``function-calling`` or ``auto`` (the study's harness for hosted agents).
+    agent_harness: str = "function-calling"
+    #: ``responses``, ``chat`` or ``auto`` (Responses for the study harness on a hosted agent).
+    agent_api: str = "auto"
+    persona_source: str | None = None
+    persona_seed: int = 0
+    #: The card this run was defined by (recorded in the resolved card only).
+    card_file: str | None = None
 
     def validated(self) -> RolloutConfig:
         """This config with tasks checked and the label filled in; ``ValueError`` (one
@@ -160,10 +176,24 @@ class RolloutConfig:
             if getattr(self, name) is not None:
                 parse_endpoint(getattr(self, name), f"--{name.replace('_', '-')}")
         resolve_prompt_style(self.simulator_prompt, self.simulator)
+        agent_base = self.agent_api_base or self.api_base
+        harness = card_mod.resolve_harness(self.agent_harness, self.agent, agent_base)
+        api = card_mod.resolve_agent_api(self.agent_api, harness, self.agent, agent_base)
+        if self.simulator_template is not None and INSTRUCTION_SLOT not in self.simulator_template:
+            raise ValueError(f"the simulator prompt template has no {INSTRUCTION_SLOT} slot")
+        if self.persona_source not in (None, *card_mod.PERSONA_SOURCES):
+            raise ValueError(f"bad persona source {self.persona_source!r}: expected {', '.join(card_mod.PERSONA_SOURCES)}")
         label = self.label if self.label is not None else default_label(self.simulator)
         if not _LABEL_RE.match(label):
             raise ValueError(f"bad --label {label!r}: use letters, digits, '.', '_' and '-'")
-        return replace(self, tasks=tuple(dict.fromkeys(self.tasks)), label=label, out_dir=Path(self.out_dir))
+        return replace(
+            self,
+            tasks=tuple(dict.fromkeys(self.tasks)),
+            label=label,
+            out_dir=Path(self.out_dir),
+            agent_harness=harness,
+            agent_api=api,
+        )
 
     def protocol_settings(self) -> ProtocolSettings:
         """The conversation settings this config implies."""
@@ -178,6 +208,11 @@ class RolloutConfig:
             simulator_temperature=self.simulator_temperature,
             agent_temperature=self.agent_temperature,
             agent_reasoning_effort=self.agent_reasoning_effort,
+            simulator_template=self.simulator_template,
+            agent_harness=card_mod.resolve_harness(self.agent_harness, self.agent, self.agent_api_base or self.api_base),
+            agent_api=self.agent_api if self.agent_api in card_mod.AGENT_APIS else "chat",
+            persona_source=self.persona_source,
+            persona_seed=self.persona_seed,
         )
 
 
@@ -190,6 +225,7 @@ class RolloutSummary:
     eval_results_path: Path
     survey_path: Path
     ledger_path: Path
+    card_path: Path
     records: dict[str, dict[str, Any]]
     ledger: dict[str, dict[str, float]]
     reused: int
@@ -221,9 +257,21 @@ class RolloutSummary:
         )
 
 
+#: Settings added with cards and the study harness, at their defaults: left out of the
+#: digest so that runs made before them keep their folder and resume.
+_LATER_DEFAULTS: dict[str, Any] = {
+    "simulator_template": None,
+    "agent_harness": "function-calling",
+    "agent_api": "chat",
+    "persona_source": None,
+    "persona_seed": 0,
+}
+
+
 def settings_digest(settings: ProtocolSettings) -> str:
     """Short digest of the settings that shape a conversation."""
-    return request_key(asdict(settings))[:16]
+    fields = {k: v for k, v in asdict(settings).items() if k not in _LATER_DEFAULTS or v != _LATER_DEFAULTS[k]}
+    return request_key(fields)[:16]
 
 
 def conversation_file(work_dir: Path, task_key: str, run: int) -> Path:
@@ -393,12 +441,14 @@ def run_rollouts(
     completion_fn: CompletionFn | None = None,
     progress: bool = True,
     sleep: Callable[[float], None] = time.sleep,
+    responses_fn: CompletionFn | None = None,
 ) -> RolloutSummary:
     """Play every (task, run) of ``config`` not finished before, then write
     ``eval_results_<label>.json``, ``survey_comparable_<label>.json`` (every finished
     conversation of the label with these settings) and the ledger.
 
-    ``completion_fn`` replaces ``litellm.completion`` (tests); without it, each
+    ``completion_fn`` replaces ``litellm.completion`` and ``responses_fn``
+    ``litellm.responses`` (tests); without ``completion_fn``, each
     ``--api-base`` must accept a connection before anything is played. A conversation
     that raises an ``Exception`` is reported in ``failures`` and left for the next run.
     :class:`RolloutError` (one line, with ``summary`` when the run had started): the
@@ -433,12 +483,18 @@ def run_rollouts(
             retry_budget_s=config.retry_budget_s,
             sleep=sleep,
             cancel_event=cancel,
+            responses_fn=responses_fn,
         )
         failures: dict[str, str] = {}
+        styles = persona_mod.style_pool() if settings.persona_source and todo else None
 
         def play(task: str, run: int) -> dict[str, Any]:
             iid = instance_id(task, run, config.runs)
-            record = run_conversation(task, run, iid, client, settings, cache_tag=f"{task}/run{run}")
+            targets = persona_mod.draw(styles, settings.persona_seed, task, run) if styles is not None else None
+            persona = persona_mod.render(targets) if targets is not None else None
+            record = run_conversation(task, run, iid, client, settings, cache_tag=f"{task}/run{run}", persona=persona)
+            if targets is not None:
+                record["persona"] = targets
             write_json_atomic(conversation_file(work_dir, task, run), record)
             return record
 
@@ -500,6 +556,7 @@ def _summary(
         eval_results_path=out / f"eval_results_{config.label}.json",
         survey_path=out / f"survey_comparable_{config.label}.json",
         ledger_path=out / f"ledger_{config.label}.json",
+        card_path=out / card_mod.card_name(config.label),
         records={k: r for k, r in label_records.items() if (r["task_key"], r["run"]) in asked},
         label_records=label_records,
         ledger=client.ledger.to_json(),
@@ -517,6 +574,7 @@ def _write_outputs(config: RolloutConfig, summary: RolloutSummary) -> None:
     if records:
         write_json_atomic(summary.eval_results_path, records)
         write_json_atomic(summary.survey_path, survey_file(records))
+        write_json_atomic(summary.card_path, card_mod.resolved_card(config))
     write_json_atomic(
         summary.ledger_path,
         {

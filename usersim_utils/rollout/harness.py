@@ -1,0 +1,354 @@
+"""The study's agent harness (spec ``study-harness.md``): a text tool catalogue, call
+markup in the agent's replies, observations as system messages.
+
+The agent (the study: GPT-5.2 through the Responses API, reasoning effort ``low``) gets
+the domain policy, a blank line and a tool-use block with the catalogue as its system
+prompt, and calls a tool by replying with markup::
+
+    <function=get_user_details>
+    <parameter=user_id>ann_lee_123</parameter>
+    </function>
+
+Parsing (:func:`parse_reply`): only the text after the last ``<[...]>`` marker is read;
+a call starts at the beginning of a line; parameter values may span lines; calls fewer
+than :data:`GROUP_LINE_GAP` lines apart form a group, and the last group runs, in order.
+A malformed call (a closing tag ``</function=NAME>``, an opening tag never closed) gets
+a short format-error explanation as a **user** message and the agent tries again within
+the turn. Tool results come back as one **system** message (several results joined by
+a blank line; a failing tool gives ``Error executing tool: <message>``). An agent turn
+has at most ``max_tool_calls`` rounds (model call + tools, 64 in the study); a round
+without a call ends it and its text goes to the user; when the rounds run out the turn
+ends with the text written before the last call.
+
+The simulator keeps its own history (the prompt template with the instruction, the
+greeting and every user-facing agent message as ``user`` messages, its own replies as
+``assistant``); thinking tags are stripped from its replies; ``###STOP###`` ends the
+conversation (``stop``), an empty reply too (``empty_user_response``), and so does
+the turn limit (``max_user_turns``). The transcript saved is the greeting and every
+user/assistant message of the agent's chat (format-error notes included, tool results
+dropped, call markup kept), then ``###STOP###`` when the simulator stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .client import ModelClient
+from .env import TaskEnv
+from .protocol import (
+    GREETING,
+    STOP_MARKER,
+    ConversationCalls,
+    ProtocolSettings,
+    Turn,
+    clean_simulator_reply,
+    parse_survey,
+    simulator_messages,
+    simulator_params,
+    simulator_prompt,
+    split_stop,
+    survey_messages,
+    survey_record,
+    survey_response_format,
+)
+
+#: Calls whose lines are fewer than this many lines apart belong to one group.
+GROUP_LINE_GAP = 4
+TOOL_ERROR_PREFIX = "Error executing tool: "
+
+TOOL_USE_INSTRUCTIONS = """You have access to the following functions:
+
+{catalogue}
+
+If you choose to call a function, reply ONLY with the call in the following format, on lines of its own:
+<function=example_function_name>
+<parameter=example_parameter_1>value_1</parameter>
+<parameter=example_parameter_2>
+a value that may span
+several lines
+</parameter>
+</function>
+
+Important:
+- Call one function at a time and wait for its result, which comes back as a system message.
+- You may write your reasoning before a call, never after it.
+- Always give every required parameter.
+- When no function call is needed, answer the user normally, without any markup."""
+
+FORMAT_ERROR = (
+    "Format error: {problem}. A function call is a line <function=NAME>, then one "
+    "<parameter=KEY>VALUE</parameter> per parameter, then the line </function>. "
+    "Please write the call again."
+)
+
+_MARKER_RE = re.compile(r"<\[[^\]\n]*\]>")
+_CALL_START_RE = re.compile(r"^<function=([^>\n]*)>", re.MULTILINE)
+_CALL_END = "</function>"
+_BAD_CLOSE_RE = re.compile(r"</function=[^>\n]*>")
+_PARAM_RE = re.compile(r"<parameter=([^>\n]+)>(.*?)</parameter>", re.DOTALL)
+_THINK_RE = re.compile(r"<(think|thinking)>.*?(?:</\1>|\Z)", re.DOTALL | re.IGNORECASE)
+
+
+# --- the catalogue -------------------------------------------------------------------
+
+
+def catalogue_entry(k: int, tool: Mapping[str, Any]) -> str:
+    """Entry ``k`` (1-based) of the catalogue for one OpenAI function schema."""
+    fn = tool["function"]
+    params = fn.get("parameters") or {}
+    properties: Mapping[str, Any] = params.get("properties") or {}
+    required = set(params.get("required") or ())
+    lines = [f"---- BEGIN FUNCTION #{k}: {fn['name']} ----", f"Description: {fn.get('description', '')}"]
+    if properties:
+        lines.append("Parameters:")
+        for j, (name, prop) in enumerate(properties.items(), start=1):
+            need = "required" if name in required else "optional"
+            lines.append(f"  ({j}) {name} ({prop.get('type', 'string')}, {need}): {prop.get('description', '')}")
+            if "enum" in prop:
+                lines.append("Allowed values: [" + ", ".join(f"`{v}`" for v in prop["enum"]) + "]")
+    else:
+        lines.append("No parameters are required for this function.")
+    lines.append(f"---- END FUNCTION #{k} ----")
+    return "\n".join(lines)
+
+
+def tool_catalogue(tools: Sequence[Mapping[str, Any]]) -> str:
+    """The catalogue: one entry per tool in the environment's order, blank lines between."""
+    return "\n\n".join(catalogue_entry(k, tool) for k, tool in enumerate(tools, start=1))
+
+
+def agent_system_prompt(policy: str, tools: Sequence[Mapping[str, Any]]) -> str:
+    """The agent's system prompt: the domain policy, a blank line, the tool-use block."""
+    return f"{policy}\n\n{TOOL_USE_INSTRUCTIONS.format(catalogue=tool_catalogue(tools))}"
+
+
+# --- parsing the markup -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MarkupCall:
+    """One parsed call: the function ``name`` and its raw string ``params``."""
+
+    name: str
+    params: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ParsedReply:
+    """An agent reply read for calls: ``text`` before the first call (what the user sees
+    when the turn ends on this reply), the ``calls`` to run, or a format ``error``."""
+
+    text: str
+    calls: tuple[MarkupCall, ...] = ()
+    error: str | None = None
+
+
+def _strip_value(value: str) -> str:
+    """A parameter value without the line break that follows its opening tag or
+    precedes its closing tag."""
+    value = value[1:] if value.startswith("\n") else value
+    return value[:-1] if value.endswith("\n") else value
+
+
+def parse_reply(reply: str) -> ParsedReply:
+    """The calls of an agent reply (module docstring): text after the last ``<[...]>``
+    marker, calls at line starts, the last group of calls fewer than
+    :data:`GROUP_LINE_GAP` lines apart; a format error for a ``</function=NAME>`` tag
+    or a call never closed."""
+    markers = list(_MARKER_RE.finditer(reply))
+    body = reply[markers[-1].end() :] if markers else reply
+    if bad := _BAD_CLOSE_RE.search(body):
+        return ParsedReply(text=body.strip(), error=f"the closing tag {bad.group(0)} is not valid; close with </function>")
+    starts = list(_CALL_START_RE.finditer(body))
+    if not starts:
+        return ParsedReply(text=body.strip())
+    spans: list[tuple[int, int, MarkupCall]] = []  # (first line, last line, call)
+    for m in starts:
+        end = body.find(_CALL_END, m.end())
+        next_start = next((s.start() for s in starts if s.start() > m.start()), len(body))
+        if end < 0 or end > next_start:
+            return ParsedReply(text=body.strip(), error=f"the call <function={m.group(1)}> is never closed with </function>")
+        name = m.group(1).strip()
+        if not name:
+            return ParsedReply(text=body.strip(), error="a call has no function name")
+        params = {k.strip(): _strip_value(v) for k, v in _PARAM_RE.findall(body, m.end(), end)}
+        spans.append((body.count("\n", 0, m.start()), body.count("\n", 0, end), MarkupCall(name, params)))
+    group = [spans[-1]]
+    for span in reversed(spans[:-1]):
+        if group[0][0] - span[1] < GROUP_LINE_GAP:
+            group.insert(0, span)
+        else:
+            break
+    return ParsedReply(text=body[: starts[0].start()].strip(), calls=tuple(call for _, _, call in group))
+
+
+def coerce_arguments(params: Mapping[str, str], tool: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Markup values (strings) as the tool expects them: a property typed other than
+    ``string`` is read as JSON when it parses (``3``, ``["a"]``, ``true``), else kept."""
+    properties = ((tool or {}).get("function", {}).get("parameters") or {}).get("properties") or {}
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if properties.get(key, {}).get("type", "string") != "string":
+            try:
+                out[key] = json.loads(value)
+                continue
+            except ValueError:
+                pass
+        out[key] = value
+    return out
+
+
+def strip_thinking(text: str) -> str:
+    """A simulator reply without ``<think>…</think>`` blocks (an unclosed one runs to the end)."""
+    return _THINK_RE.sub("", text).strip()
+
+
+# --- one agent turn ------------------------------------------------------------------
+
+
+@dataclass
+class StudyTurn:
+    """One agent turn: ``text`` for the user, the assistant and user messages it added to
+    the agent's chat (``transcript``), tool calls run and format errors met."""
+
+    text: str
+    transcript: list[dict[str, str]]
+    tool_calls: int
+    format_errors: int
+
+
+def run_tool(env: TaskEnv, call: MarkupCall, tools_by_name: Mapping[str, Mapping[str, Any]]) -> str:
+    """One call against the task's database; a failure becomes ``Error executing tool: …``."""
+    tool = tools_by_name.get(call.name)
+    if tool is None:
+        return f"{TOOL_ERROR_PREFIX}unknown function {call.name!r}"
+    return env.call_tool(call.name, coerce_arguments(call.params, tool), error_prefix=TOOL_ERROR_PREFIX)
+
+
+def study_agent_turn(
+    calls: ConversationCalls, settings: ProtocolSettings, env: TaskEnv, messages: list[dict[str, str]]
+) -> StudyTurn:
+    """Let the agent act until it writes to the user (module docstring); appends to ``messages``."""
+    tools_by_name = {t["function"]["name"]: t for t in env.domain.tools_info}
+    transcript: list[dict[str, str]] = []
+    n_calls = n_errors = 0
+    parsed = ParsedReply(text="")
+    for _ in range(settings.max_tool_calls):
+        reply = calls.complete(
+            "agent",
+            settings.agent,
+            messages,
+            api=settings.agent_api,
+            api_base=settings.agent_api_base,
+            temperature=settings.agent_temperature,
+            reasoning_effort=settings.agent_reasoning_effort,
+        )
+        said = {"role": "assistant", "content": reply.content}
+        messages.append(said)
+        transcript.append(said)
+        parsed = parse_reply(reply.content)
+        if parsed.error is not None:
+            n_errors += 1
+            note = {"role": "user", "content": FORMAT_ERROR.format(problem=parsed.error)}
+            messages.append(note)
+            transcript.append(note)
+            continue
+        if not parsed.calls:
+            return StudyTurn(reply.content.strip(), transcript, n_calls, n_errors)
+        results = [run_tool(env, call, tools_by_name) for call in parsed.calls]
+        n_calls += len(parsed.calls)
+        messages.append({"role": "system", "content": "\n\n".join(results)})
+    return StudyTurn(parsed.text, transcript, n_calls, n_errors)
+
+
+# --- one conversation -----------------------------------------------------------------
+
+
+def run_study_conversation(
+    task_key: str,
+    run: int,
+    instance_id: str,
+    client: ModelClient,
+    settings: ProtocolSettings,
+    *,
+    cache_tag: str | None = None,
+    persona: str | None = None,
+) -> dict[str, Any]:
+    """One conversation under the study's harness; the record has the fields of
+    :func:`~usersim_utils.rollout.protocol.run_conversation` plus ``agent_harness`` and
+    ``format_errors``; ``stop_reason`` is ``stop``, ``empty_user_response`` or ``max_user_turns``."""
+    calls = ConversationCalls(client, cache_tag=cache_tag, seed=run)
+    env = TaskEnv(task_key)
+    style = settings.simulator_prompt
+    instruction = env.task.instruction
+    system = simulator_prompt(settings, instruction, persona)
+    conversation: list[dict[str, str]] = [{"role": "assistant", "content": GREETING}]
+    turns: list[Turn] = [("agent", GREETING)]
+    agent_messages: list[dict[str, str]] = [
+        {"role": "system", "content": agent_system_prompt(env.domain.wiki, env.domain.tools_info)},
+        {"role": "assistant", "content": GREETING},
+    ]
+    stop_reason, n_user_turns, n_tool_calls, n_errors = "max_user_turns", 0, 0, 0
+    while n_user_turns < settings.max_user_turns:
+        reply = calls.complete(
+            "simulator",
+            settings.simulator,
+            simulator_messages(style, instruction, turns, system),
+            api_base=settings.simulator_api_base,
+            temperature=settings.simulator_temperature,
+            **simulator_params(style),
+        )
+        n_user_turns += 1
+        said = strip_thinking(clean_simulator_reply(style, reply.content))
+        if not said:
+            stop_reason = "empty_user_response"
+            break
+        text, stopped = split_stop(said)
+        turns.append(("user", said))
+        if text or not stopped:
+            conversation.append({"role": "user", "content": text})
+        if stopped:
+            conversation.append({"role": "user", "content": STOP_MARKER})
+            stop_reason = "stop"
+            break
+        agent_messages.append({"role": "user", "content": text})
+        turn = study_agent_turn(calls, settings, env, agent_messages)
+        n_tool_calls += turn.tool_calls
+        n_errors += turn.format_errors
+        env.record_reply(turn.text)
+        conversation.extend(turn.transcript)
+        turns.append(("agent", turn.text))
+    reward = env.reward()
+    survey_reply = calls.complete(
+        "simulator",
+        settings.simulator,
+        survey_messages(style, instruction, turns, system),
+        api_base=settings.simulator_api_base,
+        temperature=settings.simulator_temperature,
+        response_format=survey_response_format() if style == "transcript" else None,
+        check=lambda r: parse_survey(r.content),
+    )
+    return {
+        "instance_id": instance_id,
+        "conversation": conversation,
+        "reward": reward.reward,
+        "keep": True,
+        "survey": survey_record(parse_survey(survey_reply.content)),
+        "task_key": task_key,
+        "run": run,
+        "simulator": settings.simulator,
+        "agent": settings.agent,
+        "agent_harness": "study",
+        "simulator_prompt": style,
+        "n_user_turns": n_user_turns,
+        "n_tool_calls": n_tool_calls,
+        "format_errors": n_errors,
+        "stop_reason": stop_reason,
+        "reward_info": {"r_actions": reward.r_actions, "outputs": reward.outputs},
+        "usage": calls.tally.to_json(),
+        "survey_reply": survey_reply.content,
+    }
