@@ -285,8 +285,28 @@ def test_ensure_does_not_rewrite_an_up_to_date_panel(tmp_path: Path) -> None:
 
 def test_editing_the_generator_makes_panels_stale(written: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert demo.is_current(written)
-    monkeypatch.setattr(demo, "SOURCE_SHA256", "0" * 64)
+    monkeypatch.setattr(demo.writer, "SOURCE_SHA256", "0" * 64)
     assert not demo.is_current(written)
+
+
+def test_the_source_hash_covers_every_module_and_the_phrase_tables() -> None:
+    """The stamp's hash is over the whole generator: its modules and its phrase tables."""
+    import hashlib
+
+    folder = Path(demo.__file__).parent
+    parts = sorted(p for p in folder.iterdir() if p.suffix in {".py", ".json"})
+    assert {p.name for p in parts} >= {"__init__.py", "phrases.json", "phrases.py", "writer.py", "study.py"}
+    assert demo.SOURCE_SHA256 == hashlib.sha256(b"".join(p.read_bytes() for p in parts)).hexdigest()
+
+
+def test_the_phrase_tables_are_tuples_with_the_near_misses_spliced_in() -> None:
+    """phrases.json holds lists and references to NEAR_MISSES; the generator sees tuples
+    (their order fixes the draws) with every near miss in place."""
+    from usersim_utils.demo import phrases
+
+    assert isinstance(phrases.CITIES, tuple) and all(isinstance(c, tuple) for c in phrases.CITIES)
+    assert all(isinstance(v, tuple) for v in phrases.HUMAN_PHRASES.values())
+    assert set(phrases.NEAR_MISSES["POLITE"]) <= set(phrases.HUMAN_PHRASES["close"])
 
 
 def test_ensure_regenerates_missing_edited_or_stale_panels(tmp_path: Path) -> None:
