@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scoring import full_size_panel  # noqa: E402  (a sibling script, not a package)
+from usersim_utils import baselines, features, paths, schema  # noqa: E402
 
-from usersim_utils import baselines, features, paths  # noqa: E402
+from bench_scoring import full_size_panel  # noqa: E402  (a sibling script, not a package)
 
 
 def write_study(panel: dict, root: Path, rng: np.random.Generator) -> list[Path]:
@@ -41,14 +41,14 @@ def write_study(panel: dict, root: Path, rng: np.random.Generator) -> list[Path]
     (root / paths.SURVEY_SUBDIR).mkdir()
     files = []
     for label, records in panel["sims"].items():
-        file = root / paths.EVAL_RESULTS_SUBDIR / f"eval_results_{label}.json"
+        file = root / paths.EVAL_RESULTS_SUBDIR / schema.eval_results_name(label)
         file.write_text(json.dumps(records))
         files.append(file)
-        (root / paths.SURVEY_SUBDIR / f"survey_comparable_{label}.json").write_text(json.dumps(panel["surveys"][label]))
-    batch1 = [k for k in panel["human"] if not k.endswith(("_ann2", "_ann3"))]
+        (root / paths.SURVEY_SUBDIR / schema.survey_name(label)).write_text(json.dumps(panel["surveys"][label]))
+    batch1 = [k for k in panel["human"] if not k.endswith(schema.BATCH_SUFFIXES)]
     surveys = list(panel["surveys"].values())[0]
     rerating = {k: surveys[str(rng.choice(list(surveys)))] for k in batch1[:100]}
-    (root / paths.SURVEY_SUBDIR / "survey_comparable_human-eval-100.json").write_text(json.dumps(rerating))
+    (root / paths.SURVEY_SUBDIR / schema.survey_name(schema.RERATING_LABEL)).write_text(json.dumps(rerating))
     return files
 
 

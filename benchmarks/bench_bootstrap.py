@@ -2,7 +2,7 @@
 
 The study's size: 31 simulators x 3 runs x 165 tasks against 495 human sessions
 (about 16,000 conversations), each simulator with Eval agreements. The features
-tables are generated with random feature values (:func:`uncertainty.synthetic_tables`;
+tables are generated with random feature values (:func:`usersim_utils.demo.feature_tables.synthetic_tables`;
 no regex features: resampling never recomputes them), then timed from tables to
 intervals: per-task arrays, 1,000 resamples + the jackknife of every cell of every
 simulator and of the human ceiling, the three interval tables and the ranking.
@@ -23,7 +23,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from usersim_utils import uncertainty as unc, usi
+from usersim_utils import uncertainty as unc
+from usersim_utils import usi
+from usersim_utils.demo.feature_tables import synthetic_tables
 
 
 def synthetic_agreements(rng: np.random.Generator, human: pd.DataFrame) -> pd.DataFrame:
@@ -36,13 +38,13 @@ def synthetic_agreements(rng: np.random.Generator, human: pd.DataFrame) -> pd.Da
 def time_bootstrap(n_simulators: int, n_boot: int, seed: int = 0) -> dict[str, float]:
     """Seconds of each step, from features tables in memory to intervals and ranks."""
     rng = np.random.default_rng(seed)
-    human, sims = unc.synthetic_tables(rng, n_simulators=n_simulators)
+    human, sims = synthetic_tables(rng, n_simulators=n_simulators)
     agreements = {label: synthetic_agreements(rng, human) for label in sims}
     times: dict[str, float] = {}
     start = time.perf_counter()
     # Small pools (a quick run) keep a difficulty for every task: 3 runs per simulator.
     difficulty = usi.pooled_difficulty(sims.values(), min_samples=min(usi.MIN_DIFFICULTY_SAMPLES, 3 * n_simulators))
-    panel = unc.build_panel(human, sims, agreements=agreements)
+    panel = unc.build_task_arrays(human, sims, agreements=agreements)
     times["panel_s"] = time.perf_counter() - start
     result = unc.bootstrap(panel, difficulty, np.random.default_rng(seed), n_boot=n_boot)
     times["resamples_s"] = time.perf_counter() - start - times["panel_s"]

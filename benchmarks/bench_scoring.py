@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from usersim_utils import data, demo, features, ids, usi
+from usersim_utils import data, demo, features, ids, schema, usi
 
 
 def _unique_turns(record: dict, tag: str) -> dict:
@@ -37,7 +37,7 @@ def full_size_panel(rng: np.random.Generator, n_simulators: int = 31) -> dict:
     survey_pool = [r for p in study.simulator_surveys.values() for r in data.load_survey_records(p).values()]
     tasks = ids.parse_task_spec("all")
     human = {}
-    for suffix in ("", "_ann2", "_ann3"):
+    for suffix in schema.BATCH_SUFFIX.values():
         for t in tasks:
             human[t + suffix] = _unique_turns(human_pool[int(rng.integers(len(human_pool)))], f"h{len(human)}")
     sims, surveys = {}, {}
@@ -49,7 +49,7 @@ def full_size_panel(rng: np.random.Generator, n_simulators: int = 31) -> dict:
             for run in (1, 2, 3) for t in tasks
         }
         surveys[label] = {t + suffix: survey_pool[int(rng.integers(len(survey_pool)))]
-                          for suffix in ("", "_ann2", "_ann3") for t in tasks}
+                          for suffix in schema.BATCH_SUFFIX.values() for t in tasks}
     return {"human": human, "sims": sims, "surveys": surveys}
 
 

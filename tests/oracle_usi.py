@@ -8,7 +8,6 @@ spec that agree are much stronger evidence than one reading and a stored number.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 
@@ -30,7 +29,8 @@ OPTIONS = {
 VALUES = {f: list(range(1, len(o) + 1)) for f, o in OPTIONS.items()}
 VALUES["question_amount_preference"] = [1, 2, 1]
 
-D1 = ["politeness_rate", "short_msg_rate", "formality_rate", "ack_only_rate", "verbosity_cv", "repeat_rate", "id_confuse_rate"]
+D1 = ["politeness_rate", "short_msg_rate", "formality_rate", "ack_only_rate", "verbosity_cv", "repeat_rate",
+      "id_confuse_rate"]
 D2 = ["info_frontload", "id_density", "user_words_per_turn", "opening_words"]
 D3 = ["uncertainty_rate", "certainty_rate", "pushback_q_rate", "clarify_q_rate", "info_q_rate"]
 D4 = ["emotion_rate", "accusation_rate", "pivot_rate"]
@@ -202,10 +202,10 @@ def agree(H, L, rng):
         h = val(f, ans(H, f))
         if h is None:
             continue
-        l = val(f, ans(L, f))
-        if l is None:
-            l = rng.choice(sorted(set(VALUES[f])))
-        d.append(abs(norm(f, h) - norm(f, l)))
+        s = val(f, ans(L, f))
+        if s is None:
+            s = rng.choice(sorted(set(VALUES[f])))
+        d.append(abs(norm(f, h) - norm(f, s)))
     return None if not d else 100 * (1 - sum(d) / len(d))
 
 

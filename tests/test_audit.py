@@ -12,7 +12,7 @@ import pytest
 
 from usersim_utils import audit, data, ids, paths
 
-from panel import make_panel
+from seeded_study import make_study as make_panel
 
 SHARED_TAU_BENCH = paths.REPO_ROOT.parent / "shared" / "data" / "tau-bench" / "gpt-4o-airline.json"
 needs_shared = pytest.mark.skipif(not SHARED_TAU_BENCH.exists(), reason="../shared/data is absent")

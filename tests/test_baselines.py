@@ -15,7 +15,7 @@ import pytest
 
 from usersim_utils import baselines as bl
 from usersim_utils import data, demo, ids, paths, scorer, usi
-from usersim_utils import uncertainty as unc
+from usersim_utils.demo import feature_tables
 from usersim_utils.errors import DataError
 from usersim_utils.features import FEATURES, ID_COLUMNS, UNSCALED_FEATURES
 from usersim_utils.survey import SURVEY_OPTIONS, agreement
@@ -72,7 +72,7 @@ def human_process_study(rng: np.random.Generator, n_tasks: int, runs: dict[str, 
     ``runs``: simulator label -> number of runs. Also the re-ratings of batch 1 (the same
     conversation rated again: mostly the same answers)."""
     tasks = [f"retail_{i}" for i in range(n_tasks)]
-    base = np.array([unc.SYNTHETIC_HUMAN_MEANS[f] for f in FEATURES])
+    base = np.array([feature_tables.SYNTHETIC_HUMAN_MEANS[f] for f in FEATURES])
     task_means = base * np.exp(0.3 * rng.standard_normal((n_tasks, len(FEATURES))))
     bounded = np.array([f not in UNSCALED_FEATURES for f in FEATURES])
     task_means[:, bounded] = np.minimum(task_means[:, bounded], 0.9)
@@ -167,10 +167,10 @@ def small() -> dict:
     sessions not kept, a 1-run simulator over part of the tasks, surveys for two."""
     rng = np.random.default_rng(5)
     tasks = ids.parse_task_spec("retail:0-39,airline:0-19")
-    human, sims = unc.synthetic_tables(rng, n_simulators=2, n_runs=3, tasks=tasks)
+    human, sims = feature_tables.synthetic_tables(rng, n_simulators=2, n_runs=3, tasks=tasks)
     human.loc[rng.random(len(human)) < 0.05, "keep"] = False
     sims["sim-00"].loc[rng.random(len(sims["sim-00"])) < 0.05, "keep"] = False
-    sims["one-run"] = unc.synthetic_table(rng, "one-run", tasks[:40], unc.SYNTHETIC_HUMAN_MEANS,
+    sims["one-run"] = feature_tables.synthetic_table(rng, "one-run", tasks[:40], feature_tables.SYNTHETIC_HUMAN_MEANS,
                                           {t: 0.5 for t in tasks})
     records = {k: {"survey": _survey(rng, 0.5), "keep": bool(keep)} for k, keep in zip(human["key"], human["keep"])}
     rerating = {k: {"survey": _survey(rng, 0.5)} for k in list(records)[:30]}

@@ -14,7 +14,7 @@ from sklearn.metrics import roc_auc_score
 
 from usersim_utils import distinguish, features, ids, paths, uncertainty
 
-from panel import make_panel
+from seeded_study import make_study as make_panel
 
 SHARED_TAU_BENCH = paths.REPO_ROOT.parent / "shared" / "data" / "tau-bench" / "gpt-4o-airline.json"
 BENCH = paths.REPO_ROOT / "benchmarks" / "bench_distinguish.py"

@@ -7,7 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from usersim_utils import fidelity as fid, ids, uncertainty as unc, usi
+from usersim_utils import fidelity as fid
+from usersim_utils import ids, usi
+from usersim_utils import uncertainty as unc
+from usersim_utils.demo import feature_tables
 from usersim_utils.features import DIMENSIONS, FEATURE_LEXICON, FEATURES, ID_COLUMNS
 
 TASKS = ids.parse_task_spec("airline:0-7,retail:0-7")
@@ -30,9 +33,9 @@ def table_with(values: dict[str, list[float]], *, source: str = "llm", label: st
 @pytest.fixture(scope="module")
 def panel_data():
     rng = np.random.default_rng(4)
-    human, sims = unc.synthetic_tables(rng, n_simulators=6, n_runs=1)
+    human, sims = feature_tables.synthetic_tables(rng, n_simulators=6, n_runs=1)
     difficulty = usi.pooled_difficulty(sims.values(), min_samples=3)
-    return human, sims, difficulty, unc.build_panel(human, sims)
+    return human, sims, difficulty, unc.build_task_arrays(human, sims)
 
 
 # --- Distances. --------------------------------------------------------------------------

@@ -11,8 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from usersim_utils import ids, paths, uncertainty as unc, usi
+from usersim_utils import ids, paths, usi
+from usersim_utils import uncertainty as unc
+from usersim_utils.demo import feature_tables
+from usersim_utils.demo.feature_tables import SYNTHETIC_HUMAN_MEANS, synthetic_table, synthetic_tables
 from usersim_utils.errors import DataError
+from usersim_utils.features import UNSCALED_FEATURES
 
 TASKS = ids.parse_task_spec("airline:0-9,retail:0-13")
 
@@ -33,17 +37,17 @@ def small() -> dict:
     """Three 2-run simulators (scored with the suffix split), one 1-run simulator
     covering part of the tasks, Eval agreements for two of them, a re-rating ceiling."""
     rng = np.random.default_rng(7)
-    human, sims = unc.synthetic_tables(rng, n_simulators=3, n_runs=2, tasks=TASKS)
+    human, sims = synthetic_tables(rng, n_simulators=3, n_runs=2, tasks=TASKS)
     partial_keys = TASKS[:15]
-    sims["one-run"] = unc.synthetic_table(
-        rng, "one-run", partial_keys, unc.SYNTHETIC_HUMAN_MEANS, {t: 0.5 for t in partial_keys}, drop_rate=0.1
+    sims["one-run"] = synthetic_table(
+        rng, "one-run", partial_keys, SYNTHETIC_HUMAN_MEANS, {t: 0.5 for t in partial_keys}, drop_rate=0.1
     )
     agreements = {"sim-00": make_agreements(rng, human), "one-run": make_agreements(rng, human, 0.5)}
     batch1 = human.loc[human["keep"] & (human["batch"] == 1)]
     ceiling = pd.DataFrame({"task_key": batch1["task_key"].to_numpy()[:12], "agreement": rng.uniform(60, 100, 12)})
     difficulty = usi.pooled_difficulty(sims.values(), min_samples=3)
     difficulty.pop(TASKS[0], None)  # a task without difficulty must be left out of ECE
-    panel = unc.build_panel(human, sims, agreements=agreements, ceiling_agreements=ceiling, run_split="suffix")
+    panel = unc.build_task_arrays(human, sims, agreements=agreements, ceiling_agreements=ceiling, run_split="suffix")
     return {"human": human, "sims": sims, "agreements": agreements, "ceiling": ceiling,
             "difficulty": difficulty, "panel": panel}
 
@@ -77,9 +81,9 @@ def test_point_estimate_equals_usi_score_simulator(small):
 
 def test_point_estimate_equals_usi_with_reference_run_split_at_full_size():
     rng = np.random.default_rng(3)
-    human, sims = unc.synthetic_tables(rng, n_simulators=2)
+    human, sims = synthetic_tables(rng, n_simulators=2)
     difficulty = usi.pooled_difficulty(sims.values())
-    panel = unc.build_panel(human, sims)
+    panel = unc.build_task_arrays(human, sims)
     points = unc.point_scores(panel, difficulty)
     for label, table in sims.items():
         cells = usi.score_simulator(label, human, table, difficulty).cells
@@ -207,27 +211,27 @@ def test_intervals_cover_the_mean_of_a_normal_at_the_nominal_rate(method):
     covered = 0
     for _ in range(reps):
         x = rng.normal(truth, 2.0, n)
-        interval = unc.bootstrap_interval(lambda w: w @ x / w.sum(axis=1), n, rng, n_boot=400,
+        interval = unc.bootstrap_interval(lambda w, x=x: w @ x / w.sum(axis=1), n, rng, n_boot=400,
                                           level=0.9, method=method)
         assert interval.estimate == pytest.approx(x.mean())
         covered += interval.low <= truth <= interval.high
     assert abs(covered / reps - 0.9) <= 0.06
 
 
-NEAR_HUMAN_MEANS = {f: v * 1.05 if f in unc.UNSCALED_FEATURES else min(v * 1.05, 0.95)
-                    for f, v in unc.SYNTHETIC_HUMAN_MEANS.items()}
+NEAR_HUMAN_MEANS = {f: v * 1.05 if f in UNSCALED_FEATURES else min(v * 1.05, 0.95)
+                    for f, v in SYNTHETIC_HUMAN_MEANS.items()}
 
 
-def simulated_study(rng: np.random.Generator, n_tasks: int = 30) -> tuple[unc.Panel, dict[str, float]]:
+def simulated_study(rng: np.random.Generator, n_tasks: int = 30) -> tuple[unc.TaskArrays, dict[str, float]]:
     """One draw of a study from a fixed population: new tasks, new sessions, one
     near-human simulator with three runs (suffix split), difficulty = the true rates."""
     tasks = [f"retail_{i}" for i in range(n_tasks)]
     success = dict(zip(tasks, rng.beta(2.0, 2.0, n_tasks)))
     human_keys = [f"{t}{s}" for s in ("", "_ann2", "_ann3") for t in tasks]
-    human = unc.synthetic_table(rng, "human", human_keys, unc.SYNTHETIC_HUMAN_MEANS, success, source="human")
+    human = synthetic_table(rng, "human", human_keys, SYNTHETIC_HUMAN_MEANS, success, source="human")
     sim_keys = [f"{t}_{r}" for r in (1, 2, 3) for t in tasks]
-    sim = unc.synthetic_table(rng, "near", sim_keys, NEAR_HUMAN_MEANS, success)
-    return unc.build_panel(human, {"near": sim}, run_split="suffix"), success
+    sim = synthetic_table(rng, "near", sim_keys, NEAR_HUMAN_MEANS, success)
+    return unc.build_task_arrays(human, {"near": sim}, run_split="suffix"), success
 
 
 def test_centred_interval_covers_the_expected_usi_of_a_simulated_study():
@@ -322,18 +326,18 @@ def test_intervals_table_and_paired_difference(small):
     assert same.method == "centred"
 
 
-def null_pair_panel(rng: np.random.Generator, shift: float = 1.0) -> unc.Panel:
+def null_pair_panel(rng: np.random.Generator, shift: float = 1.0) -> unc.TaskArrays:
     """Human sessions and two one-run simulators over 20 tasks; ``b``'s feature
     means are ``shift`` times ``a``'s (1.0: both drawn from one distribution)."""
     tasks = TASKS[:20]
     success = dict(zip(tasks, rng.uniform(0.2, 0.8, len(tasks))))
     keys = [f"{t}{s}" for s in ("", "_ann2", "_ann3") for t in tasks]
-    human = unc.synthetic_table(rng, "human", keys, unc.SYNTHETIC_HUMAN_MEANS, success, source="human")
-    means_a = {f: v * 1.3 for f, v in unc.SYNTHETIC_HUMAN_MEANS.items()}
+    human = synthetic_table(rng, "human", keys, SYNTHETIC_HUMAN_MEANS, success, source="human")
+    means_a = {f: v * 1.3 for f, v in SYNTHETIC_HUMAN_MEANS.items()}
     means_b = {f: min(v * shift, 0.95) if v < 1 else v * shift for f, v in means_a.items()}
-    sims = {"a": unc.synthetic_table(rng, "a", tasks, means_a, success),
-            "b": unc.synthetic_table(rng, "b", tasks, means_b, success)}
-    return unc.build_panel(human, sims)
+    sims = {"a": synthetic_table(rng, "a", tasks, means_a, success),
+            "b": synthetic_table(rng, "b", tasks, means_b, success)}
+    return unc.build_task_arrays(human, sims)
 
 
 def test_permutation_p_values_are_uniform_under_the_null():
@@ -381,7 +385,7 @@ def test_human_ceiling_intervals_rows_and_reference_estimate(small):
 def test_agreement_for_an_unknown_task_is_a_data_error(small):
     bad = pd.DataFrame({"batch": [1], "task_key": ["retail_99"], "agreement": [50.0]})
     with pytest.raises(DataError, match="retail_99"):
-        unc.build_panel(small["human"], {"sim-00": small["sims"]["sim-00"]}, agreements={"sim-00": bad})
+        unc.build_task_arrays(small["human"], {"sim-00": small["sims"]["sim-00"]}, agreements={"sim-00": bad})
 
 
 def test_rank_summary_without_any_defined_value_is_all_nan(small):
@@ -417,3 +421,17 @@ def test_bootstrap_of_the_full_leaderboard_takes_under_60_seconds():
     result = run_benchmark(31, 1000)
     assert result["conversations"] == 495 + 31 * 3 * 165
     assert result["total_s"] < 60.0, result
+
+
+def test_the_old_names_still_work() -> None:
+    """The package split renamed Panel (one of four meanings of "panel") and moved the
+    generic intervals to stats and the synthetic tables to the demo package."""
+    from usersim_utils import stats
+
+    assert unc.Panel is unc.TaskArrays and unc.build_panel is unc.build_task_arrays
+    assert unc.percentile_interval is stats.percentile_interval
+    assert unc.confidence_interval is stats.confidence_interval and unc.resample_counts is stats.resample_counts
+    assert unc.synthetic_tables is feature_tables.synthetic_tables
+    assert unc.SYNTHETIC_HUMAN_MEANS is feature_tables.SYNTHETIC_HUMAN_MEANS
+    with pytest.raises(AttributeError):
+        unc.no_such_name  # noqa: B018

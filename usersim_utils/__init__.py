@@ -28,7 +28,10 @@ The study's files: reading, summarising, writing
 * ``data/``        reading and validating the study's files: ``io``, ``validate``, ``tables``,
                    ``study`` (``resolve_study``), ``download``, ``cli`` (``usersim-data``)
 * ``overview``     the files at a glance: counts and shares, never rows (notebook 01, ``usersim-data``)
-* ``demo``         the seeded SYNTHETIC demo study used when the real data is absent
+* ``demo/``        the seeded SYNTHETIC demo study used when the real data is absent: ``phrases``
+                   (tables as data, ``phrases.json``), ``styles``, ``conversations``, ``surveys``,
+                   ``shapes``, ``study``, ``writer``; ``feature_tables`` (random features tables
+                   for tests and benchmarks)
 * ``scoring``      scoring files: the index's inputs, difficulty modes, its CLI (``usersim-usi``);
                    ``scorer`` is its old name
 * ``handover``     every file one notebook writes and a later one reads
@@ -41,7 +44,9 @@ Analyses beyond the index (one module per question)
 * ``feedback/``    simulated vs human feedback: ``answers`` (pairing, over-rating),
                    ``agreement`` (Eval per item, kappa), ``reward`` (reward vs judgement),
                    ``outcomes`` ("easy mode"), ``free_text``
-* ``uncertainty``  bootstrap intervals, paired comparisons, rank uncertainty, the ceiling
+* ``uncertainty/`` the index under resampling: ``arrays`` (the study as per-task arrays),
+                   ``weighted`` (the index with task weights), ``bootstrap`` (intervals, ranks,
+                   paired comparisons), ``ceiling`` (the human ceiling, batches relabelled)
 * ``fidelity``     distribution-level fidelity and the sensitivity of the ranking
 * ``arena``        USI against Chatbot Arena ratings, within each model family
 * ``baselines``    design-matched human baselines (``usersim-baselines``)

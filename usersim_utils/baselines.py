@@ -61,12 +61,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import data, ids, scorer, usi
+from . import data, ids, schema, scorer, usi
 from . import uncertainty as unc
 from .atomic import atomic_write_text
 from .errors import DataError
 from .features import DIMENSIONS, FEATURES
 from .survey import agreement
+from .uncertainty.weighted import (
+    dice,
+    dimension_columns,
+    ece_terms,
+    mean_defined,
+    safe_divide,
+    weighted_ece,
+    weighted_eval,
+    weighted_usi,
+)
 
 #: Keys of one row of the command's JSON output, in order.
 ROW_KEYS: tuple[str, ...] = ("name", "runs", "metric", "simulator", "ceiling", "gap", "low", "high")
@@ -154,7 +164,7 @@ class MatchedPanel:
     """A :class:`uncertainty.Panel` plus the human batch-vs-batch Eval agreements as
     (3 pairs, T) ``pair_agreement`` arrays (``None`` without human surveys)."""
 
-    panel: unc.Panel
+    panel: unc.TaskArrays
     pair_agreement: unc.AgreementArrays | None
 
     @property
@@ -198,7 +208,7 @@ def build_matched_panel(
     :func:`usi.eval_agreements`; ``ceiling_agreements``: :func:`usi.ceiling_agreements`
     (the reference ceiling); ``pair_agreements``: :func:`pair_eval_agreements`.
     """
-    panel = unc.build_panel(human, simulators, agreements=agreements,
+    panel = unc.build_task_arrays(human, simulators, agreements=agreements,
                             ceiling_agreements=ceiling_agreements, run_split=run_split)
     pairs = None
     if pair_agreements is not None and not pair_agreements.empty:
@@ -217,10 +227,10 @@ def _run_feature_dice(weights: np.ndarray, run: unc.RowArrays, batch: unc.RowArr
     totals = weights @ stacked
     n = len(FEATURES)
     run_den, human_den = totals[:, n], totals[:, 2 * n + 1]
-    run_row = unc._safe_divide(totals[:, :n], run_den[:, None])
+    run_row = safe_divide(totals[:, :n], run_den[:, None])
     # the batch row counts only where the run is counted (it has a conversation with features)
-    human_row = unc._safe_divide(totals[:, n + 1:2 * n + 1], np.where(run_den > 0, human_den, 0.0)[:, None])
-    return unc._dice(human_row, run_row), human_row, run_row
+    human_row = safe_divide(totals[:, n + 1:2 * n + 1], np.where(run_den > 0, human_den, 0.0)[:, None])
+    return dice(human_row, run_row), human_row, run_row
 
 
 def _dimension_values(feature_dice: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
@@ -229,7 +239,7 @@ def _dimension_values(feature_dice: np.ndarray, columns: list[np.ndarray]) -> np
 
 
 def matched_simulator(
-    panel: unc.Panel,
+    panel: unc.TaskArrays,
     sim: unc.SimulatorArrays,
     weights: np.ndarray,
     bins: np.ndarray,
@@ -247,10 +257,10 @@ def matched_simulator(
     the Eval cell, with ``eval_in_usi`` False). Cells are means over the
     batches that have a value; metrics as :func:`uncertainty.metric_names`.
     """
-    columns = unc._dimension_columns(dimensions)
+    columns = dimension_columns(dimensions)
     onehot = (bins[:, None] == np.arange(n_bins)[None, :]).astype(float)
     in_map = bins >= 0
-    eval_mean = unc._eval_mean([(weights, sim)])
+    eval_mean = weighted_eval([(weights, sim)])
     dims_b, ece_b, usi_b = [], [], []
     for hrow, hsucc in zip(panel.human_rows, panel.human_success):
         per_run = []
@@ -259,24 +269,24 @@ def matched_simulator(
             defined = ~np.isnan(human_row[:, :1]) & ~np.isnan(run_row[:, :1])
             per_run.append(np.where(defined, dice, np.nan))
         if per_run:
-            feature_dice = unc._mean_defined(np.stack(per_run, axis=2), axis=2)
+            feature_dice = mean_defined(np.stack(per_run, axis=2), axis=2)
         else:
             feature_dice = np.full((len(weights), len(FEATURES)), np.nan)
         counted = ~np.isnan(feature_dice[:, 0])
         dims = _dimension_values(feature_dice, columns)
-        run_eces = [unc._ece([(weights, *unc._ece_terms(s.success, s.present, hsucc, onehot, in_map))])
+        run_eces = [weighted_ece([(weights, *ece_terms(s.success, s.present, hsucc, onehot, in_map))])
                     for s in sim.ece_runs.values()]
-        ece = unc._mean_defined(np.stack(run_eces, axis=1), axis=1) if run_eces else np.full(len(weights), np.nan)
+        ece = mean_defined(np.stack(run_eces, axis=1), axis=1) if run_eces else np.full(len(weights), np.nan)
         ece = np.where(counted, ece, np.nan)
         dims_b.append(dims)
         ece_b.append(ece)
-        usi_b.append(unc._usi(dims, ece, eval_mean if eval_in_usi else None))
+        usi_b.append(weighted_usi(dims, ece, eval_mean if eval_in_usi else None))
     eval_cell = eval_mean if eval_mean is not None else np.full(len(weights), np.nan)
     return np.column_stack([
-        unc._mean_defined(np.stack(dims_b, axis=2), axis=2),
+        mean_defined(np.stack(dims_b, axis=2), axis=2),
         eval_cell,
-        unc._mean_defined(np.stack(ece_b, axis=1), axis=1),
-        unc._mean_defined(np.stack(usi_b, axis=1), axis=1),
+        mean_defined(np.stack(ece_b, axis=1), axis=1),
+        mean_defined(np.stack(usi_b, axis=1), axis=1),
     ])
 
 
@@ -284,9 +294,9 @@ def pair_eval_mean(pair_agreement: unc.AgreementArrays | None, weights: np.ndarr
     """(K,) batch-vs-batch Eval: mean over pairs of the weighted pair means; ``None`` without surveys."""
     if pair_agreement is None:
         return None
-    per_pair = [unc._safe_divide(weights @ pair_agreement.total[p], weights @ pair_agreement.count[p])
+    per_pair = [safe_divide(weights @ pair_agreement.total[p], weights @ pair_agreement.count[p])
                 for p in range(len(unc.PAIR_NAMES))]
-    return unc._mean_defined(np.stack(per_pair, axis=1), axis=1)
+    return mean_defined(np.stack(per_pair, axis=1), axis=1)
 
 
 def matched_ceiling(
@@ -310,13 +320,13 @@ def matched_ceiling(
     eval_mean = pair_eval_mean(mp.pair_agreement, weights)
     out = []
     for eval_term in (eval_mean, None):
-        usi_pairs = np.stack([unc._usi(pair_dims[:, p], pair_ece[:, p], eval_term) for p in range(pairs.shape[1])],
+        usi_pairs = np.stack([weighted_usi(pair_dims[:, p], pair_ece[:, p], eval_term) for p in range(pairs.shape[1])],
                              axis=1)
         out.append(np.column_stack([
-            unc._mean_defined(pair_dims, axis=1),
+            mean_defined(pair_dims, axis=1),
             eval_mean if eval_mean is not None else np.full(len(weights), np.nan),
-            unc._mean_defined(pair_ece, axis=1),
-            unc._mean_defined(usi_pairs, axis=1),
+            mean_defined(pair_ece, axis=1),
+            mean_defined(usi_pairs, axis=1),
         ]))
     return out[0], out[1]
 
@@ -407,6 +417,11 @@ def compare(
     return pd.DataFrame(rows, columns=[*ROW_KEYS, "reference_simulator", "reference_ceiling", "reference_gap"])
 
 
+def _mean_over_batches(per_batch: list[np.ndarray]) -> np.ndarray:
+    """(F,) mean over the batches of per-batch (F,) values; NaN without a batch."""
+    return mean_defined(np.stack(per_batch), axis=0) if per_batch else np.full(len(FEATURES), np.nan)
+
+
 def feature_dice(mp: MatchedPanel, *, dimensions: unc.Dimensions = DIMENSIONS) -> pd.DataFrame:
     """Per-feature Dice (x 100) of every simulator, matched, and of the human ceiling:
     which features pull each dimension down.
@@ -426,14 +441,14 @@ def feature_dice(mp: MatchedPanel, *, dimensions: unc.Dimensions = DIMENSIONS) -
     for a, b in ((a - 1, b - 1) for a, b in usi.HUMAN_PAIRS):
         rows_a, rows_b = panel.human_rows[a], panel.human_rows[b]
         common = rows_a.present & rows_b.present
-        row_a, row_b = (unc._safe_divide(ones @ (rows.feature_sum * common[:, None]),
-                                         (ones @ (rows.n_features * common))[:, None]) for rows in (rows_a, rows_b))
-        ceiling_dice.append(100.0 * unc._dice(row_b, row_a)[0])
+        row_a, row_b = (safe_divide(ones @ (rows.feature_sum * common[:, None]),
+                                    (ones @ (rows.n_features * common))[:, None]) for rows in (rows_a, rows_b))
+        ceiling_dice.append(100.0 * dice(row_b, row_a)[0])
         ceiling_a.append(row_a[0])
         ceiling_b.append(row_b[0])
-    ceiling = unc._mean_defined(np.stack(ceiling_dice), axis=0)
-    entries = [("human", 0, unc._mean_defined(np.stack(ceiling_b), axis=0),
-                unc._mean_defined(np.stack(ceiling_a), axis=0), ceiling)]
+    ceiling = mean_defined(np.stack(ceiling_dice), axis=0)
+    entries = [(schema.HUMAN_LABEL, 0, mean_defined(np.stack(ceiling_b), axis=0),
+                mean_defined(np.stack(ceiling_a), axis=0), ceiling)]
     for label in mp.labels:
         sim = panel.simulators[label]
         dice_b, human_b, sim_b = [], [], []
@@ -441,20 +456,19 @@ def feature_dice(mp: MatchedPanel, *, dimensions: unc.Dimensions = DIMENSIONS) -
             per_run = [_run_feature_dice(ones, run, hrow) for run in sim.row_runs.values()]
             if not per_run:
                 continue
-            dice_b.append(unc._mean_defined(np.stack([100.0 * d[0] for d, _, _ in per_run]), axis=0))
-            human_b.append(unc._mean_defined(np.stack([h[0] for _, h, _ in per_run]), axis=0))
-            sim_b.append(unc._mean_defined(np.stack([r[0] for _, _, r in per_run]), axis=0))
-        nan = np.full(len(FEATURES), np.nan)
-        mean = (lambda xs: unc._mean_defined(np.stack(xs), axis=0) if xs else nan)
-        entries.append((label, mp.runs(label), mean(human_b), mean(sim_b), mean(dice_b)))
+            dice_b.append(mean_defined(np.stack([100.0 * d[0] for d, _, _ in per_run]), axis=0))
+            human_b.append(mean_defined(np.stack([h[0] for _, h, _ in per_run]), axis=0))
+            sim_b.append(mean_defined(np.stack([r[0] for _, _, r in per_run]), axis=0))
+        entries.append((label, mp.runs(label), _mean_over_batches(human_b), _mean_over_batches(sim_b),
+                        _mean_over_batches(dice_b)))
     dimension_of = {f: d for d, feats in dimensions.items() for f in feats}
     position = {f: i for i, f in enumerate(FEATURES)}
     records = []
-    for name, runs, human_values, sim_values, dice in entries:
+    for name, runs, human_values, sim_values, dice_values in entries:
         for feature, dimension in dimension_of.items():
             i = position[feature]
             records.append((name, runs, dimension, feature, float(human_values[i]), float(sim_values[i]),
-                            float(dice[i]), float(ceiling[i]), float(dice[i] - ceiling[i])))
+                            float(dice_values[i]), float(ceiling[i]), float(dice_values[i] - ceiling[i])))
     return pd.DataFrame(records, columns=["name", "runs", "dimension", "feature", "human", "simulator",
                                           "dice", "ceiling_dice", "gap"])
 
@@ -496,10 +510,10 @@ def load(
         if not folder.is_dir():
             raise DataError("no such survey folder", file=folder)
         for label in inputs.simulators:
-            file = folder / f"{data.SURVEY_PREFIX}{label}.json"
+            file = folder / schema.survey_name(label)
             if file.exists():
                 agreements[label] = usi.eval_agreements(inputs.human_records, data.load_survey_records(file))
-        rerating_file = folder / f"{data.SURVEY_PREFIX}{data.RERATING_LABEL}.json"
+        rerating_file = folder / schema.survey_name(schema.RERATING_LABEL)
         if rerating_file.exists():
             rerating = data.load_survey_records(rerating_file)
     ceiling = usi.ceiling_agreements(inputs.human_records, rerating) if rerating is not None else None

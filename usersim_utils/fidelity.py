@@ -31,11 +31,12 @@ import pandas as pd
 from scipy import stats
 
 from . import uncertainty, usi
-from .features import DIMENSIONS, FEATURE_LEXICON, FEATURES, UNSCALED_FEATURES
+from .features import DIMENSIONS, FEATURE_LEXICON, FEATURE_SCALE, FEATURES
+from .stats import kendall_tau
 
 Dimensions = Mapping[str, Sequence[str]]
 _DIMENSION_OF = {f: d for d, feats in DIMENSIONS.items() for f in feats}
-_SCALE = pd.Series({f: (1.0 if f in UNSCALED_FEATURES else 100.0) for f in FEATURES})
+_SCALE = pd.Series(FEATURE_SCALE)
 
 
 # --- Per-feature distributions. ------------------------------------------------------------
@@ -182,7 +183,7 @@ def sensitivity_variants(
 
 
 def usi_by_variant(
-    panel: uncertainty.Panel, variants: Sequence[Variant], *, labels: Sequence[str] | None = None
+    panel: uncertainty.TaskArrays, variants: Sequence[Variant], *, labels: Sequence[str] | None = None
 ) -> pd.DataFrame:
     """USI (mean over batches) of each simulator under each variant: index
     (``group``, ``variant``), a column per simulator label."""
@@ -195,17 +196,6 @@ def usi_by_variant(
         rows.append(cells[:, -1])
     index = pd.MultiIndex.from_tuples([(v.group, v.name) for v in variants], names=["group", "variant"])
     return pd.DataFrame(np.array(rows), index=index, columns=labels)
-
-
-def kendall_tau(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
-    """Kendall's τ-b (and its p-value) between two score vectors over the entries
-    defined in both; NaN with fewer than two such entries."""
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    both = ~np.isnan(x) & ~np.isnan(y)
-    if both.sum() < 2:
-        return np.nan, np.nan
-    result = stats.kendalltau(x[both], y[both])
-    return float(result.statistic), float(result.pvalue)
 
 
 def kendall_table(usi_table: pd.DataFrame, reference: tuple[str, str] = ("reference", "reference")) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import re
 
 import pandas as pd
 
-from . import data, paths, usi
+from . import data, paths, schema, usi
 from .errors import DataError
 
 #: Published leaderboard rows: (mean, std) per metric; std None where the paper gives none.
@@ -174,7 +174,8 @@ def resolve_name(label: str) -> str | None:
     """The paper's name of a simulator label (``eval_results_`` prefix, organisation
     prefix, case and punctuation ignored), :data:`HUMAN_ROW` for the human ceiling,
     ``None`` for a model outside the 31 (e.g. ``gemini-2.5-pro``, a demo simulator)."""
-    return _ALIASES.get(normalise_name(label.removeprefix("eval_results_")))
+    # not schema.label_of: a label is no file name ("gpt-5.1" has no suffix to strip)
+    return _ALIASES.get(normalise_name(label.removeprefix(schema.EVAL_PREFIX)))
 
 
 def family_of(label: str) -> str | None:
