@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from pathlib import Path
@@ -23,23 +24,36 @@ def test_parameters_cell_names_accepts_only_typed_assignments() -> None:
     assert provenance.parameters_cell_names("%time x: int = (") is None
 
 
-def test_values_come_from_the_namespace_so_injected_parameters_win() -> None:
-    history = ["", "import pandas as pd", PARAMETERS, 'study_dir = "/elsewhere"\n', "x: int = 1  # not a parameter?"]
-    namespace = {"In": history[:4], "study_dir": "/elsewhere", "n_boot": 200, "pd": object()}
+def _run(source: str, namespace: dict) -> dict:
+    exec(compile(source, "<cell>", "exec"), namespace)  # a cell, run the way a kernel runs it
+    return namespace
+
+
+def test_the_typed_names_are_the_parameters_and_injected_values_win() -> None:
+    namespace: dict = {}
+    for cell in ["import math", PARAMETERS, 'study_dir = "/elsewhere"\n', "x = math.pi"]:
+        _run(cell, namespace)
+    assert provenance.typed_names(namespace) == ["study_dir", "n_boot"]
     assert provenance.notebook_parameters(namespace) == {"study_dir": "/elsewhere", "n_boot": 200}
 
 
-def test_a_parameters_cell_run_again_replaces_the_first() -> None:
-    edited = PARAMETERS + "level: float = 0.9  # added\n"
-    namespace = {"In": ["", PARAMETERS, "y = 2", edited], "study_dir": "", "n_boot": 200, "level": 0.9}
-    assert list(provenance.notebook_parameters(namespace)) == ["study_dir", "n_boot", "level"]
-
-
 def test_without_a_parameters_cell_or_a_value_it_says_so() -> None:
-    with pytest.raises(ValueError, match="no parameters cell"):
-        provenance.notebook_parameters({"In": ["", "x = 1"]})
+    with pytest.raises(ValueError, match="no typed assignment"):
+        provenance.notebook_parameters(_run("x = 1", {}))
     with pytest.raises(ValueError, match="without a value in this namespace: n_boot"):
-        provenance.notebook_parameters({"In": ["", PARAMETERS], "study_dir": ""})
+        provenance.notebook_parameters({"__annotations__": {"study_dir": str, "n_boot": int}, "study_dir": ""})
+
+
+NOTEBOOKS = sorted([*paths.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"), *paths.NOTEBOOKS_DIR.glob("solutions/*.ipynb")])
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_only_the_parameters_cell_assigns_with_a_type(notebook: Path) -> None:
+    # what makes typed_names() the parameters: no other cell adds a typed name at the top level
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
+            source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+            assert not any(isinstance(node, ast.AnnAssign) for node in ast.parse(source).body), cell.source[:80]
 
 
 def test_the_names_read_from_a_notebook_file_include_all_papermill_sees() -> None:

@@ -15,7 +15,7 @@ import json
 import platform
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -102,28 +102,26 @@ def _names_from_file(notebook: Path) -> list[str]:
     return names
 
 
-def _names_from_history(history: Sequence[str]) -> list[str]:
-    found = [names for source in history if (names := parameters_cell_names(source or "")) is not None]
-    if not found:
-        raise ValueError("no parameters cell in this kernel's input history (In): run the notebook's parameters "
-                         "cell first, or pass the notebook's path")
-    return found[-1]  # a parameters cell run again (edited) replaces the first run
+def typed_names(namespace: Mapping[str, Any]) -> list[str]:
+    """The names a notebook has assigned with a type at its top level, in order: Python keeps
+    them in the namespace's ``__annotations__`` (empty outside a notebook or a module)."""
+    return list(namespace.get("__annotations__") or {})
 
 
 def notebook_parameters(namespace: Mapping[str, Any], notebook: Path | str | None = None) -> dict[str, Any]:
     """The notebook's parameters as the run left them: ``{name: value}``.
 
-    The names come from the notebook's ``parameters`` cell; the values from ``namespace``
-    (pass ``globals()``), where papermill's ``injected-parameters`` cell has already
-    replaced the defaults. The cell is read from ``notebook`` (an ``.ipynb`` path) when
-    given, else from the kernel's input history (``In``, which IPython keeps in the
-    notebook's globals): the last executed cell made only of typed assignments, which is the
-    house rule for a parameters cell and what papermill's plain ``name = value`` cell is not.
-    Raises ValueError when there is no such cell or a name has no value."""
-    if notebook is not None:
-        names = _names_from_file(Path(notebook))
-    else:
-        names = _names_from_history(namespace.get("In") or namespace.get("_ih") or [])
+    The names are those of the notebook's ``parameters`` cell; the values come from
+    ``namespace`` (pass ``globals()``), where papermill's ``injected-parameters`` cell has
+    already replaced the defaults. The names are read from ``notebook`` (an ``.ipynb``
+    path) when given, else from ``namespace`` itself (:func:`typed_names`): the house rule
+    makes the parameters cell the only one with typed assignments, and papermill injects plain
+    ``name = value`` lines, so the typed names are the parameters, whatever runs the notebook
+    (Jupyter, papermill, nbval). Raises ValueError when there is none or a name has no value."""
+    names = _names_from_file(Path(notebook)) if notebook is not None else typed_names(namespace)
+    if not names:
+        raise ValueError("no typed assignment in this namespace: run the notebook's parameters cell first, "
+                         "or pass the notebook's path")
     missing = [name for name in names if name not in namespace]
     if missing:
         raise ValueError(f"parameters without a value in this namespace: {', '.join(missing)}")
