@@ -209,14 +209,18 @@ def save(
 #: How a chart colours its groups: "simulators" gives each label its fixed colour
 #: (:func:`color_of`), "theme" the theme's palette in order; or an explicit ``alt.Scale``.
 Palette = Literal["simulators", "theme"] | alt.Scale
-#: A category order: the categories in order, an altair sort, or None for first appearance.
-Sort = Sequence[str] | alt.EncodingSortField | None
+#: A category order: the categories in order (a list), the name of a column whose smallest
+#: value per category orders them (a str, e.g. an option's rank; per facet), an altair sort,
+#: or None for the order of first appearance.
+Sort = list[str] | tuple[str, ...] | str | alt.EncodingSortField | None
 
 
 def _order(table: pd.DataFrame, column: str, sort: Sort) -> Any:
-    """``sort`` as altair takes it; None becomes the column's values in order of first appearance."""
+    """``sort`` as altair takes it (see :data:`Sort`)."""
     if sort is None:
         return list(dict.fromkeys(table[column].astype(str))) if column in table else []
+    if isinstance(sort, str):
+        return alt.EncodingSortField(field=sort, op="min")
     return sort if isinstance(sort, alt.EncodingSortField) else list(sort)
 
 
@@ -466,9 +470,11 @@ def bar_chart(
     """One bar per row of ``table``: ``value`` (quantitative) per ``category`` (a band on
     the y axis, the x axis when ``vertical``), ``group`` side by side inside the band,
     coloured by ``color`` (default ``group``), faceted by ``facet`` with ``independent``
-    axes ("value" or "category") if asked. ``domain``: the value axis's range (default:
-    from zero); ``value_format``: its d3 format. Default size: 18 px per category band
-    (12 px per group) and 200 px of value axis (260 px when ``vertical``).
+    axes ("value" or "category") if asked. ``category_sort``: see :data:`Sort` (e.g. the
+    name of a rank column). ``domain``: the value axis's range (default: from zero);
+    ``value_format``: its d3 format. Default size: 18 px per category band (12 px per
+    group) and 200 px of value axis (260 px when ``vertical``). Default tooltip: the named
+    columns and ``value``.
     """
     pos, val = (alt.X, alt.Y) if vertical else (alt.Y, alt.X)
     n_groups = max(1, table[group].nunique()) if group is not None and group in table else 1
@@ -487,8 +493,8 @@ def bar_chart(
     color = color if color is not None else group
     if color is not None:
         encoding["color"] = _colour(table, color, palette, legend=legend, title=legend_title)
-    if tooltip is not None:
-        encoding["tooltip"] = list(tooltip)
+    encoding["tooltip"] = list(tooltip) if tooltip is not None else [
+        f"{c}:N" for c in dict.fromkeys(c for c in (facet, category, group, color) if c is not None)] + [f"{value}:Q"]
     size = {"width": width if width is not None else (band if vertical else 200),
             "height": height if height is not None else (260 if vertical else band)}
     chart = alt.Chart(table).mark_bar().encode(**encoding).properties(**size)
