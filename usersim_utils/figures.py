@@ -362,7 +362,8 @@ def quantile_boxes(
     width: float = 190,
 ) -> alt.LayerChart | alt.FacetChart:
     """Box-and-whisker per row of ``summary``: whiskers from the 10th to the 90th percentile,
-    a box from the 25th to the 75th, a black tick at the median and a black dot at the mean.
+    a box from the 25th to the 75th, a tick at the median and a dot at the mean (all in the
+    row's colour, the box paler).
 
     ``summary``: one row per (``category``, ``facet``) with the columns
     :data:`QUANTILE_COLUMNS` (``q10``, ``q25``, ``q50``, ``q75``, ``q90``, ``mean``), e.g.
@@ -375,8 +376,8 @@ def quantile_boxes(
     boxes = alt.layer(
         base.mark_rule().encode(x=alt.X("q10:Q", title=None), x2="q90:Q"),
         base.mark_bar(size=10, opacity=0.5).encode(x="q25:Q", x2="q75:Q"),
-        base.mark_tick(color="black", thickness=2, size=12).encode(x="q50:Q"),
-        base.mark_point(filled=True, color="black", size=25).encode(x="mean:Q"),
+        base.mark_tick(thickness=2, size=12).encode(x="q50:Q"),
+        base.mark_point(filled=True, size=25).encode(x="mean:Q"),
         data=summary,
     ).properties(width=width, height=18 * max(1, len(order)))
     return _facet(boxes, summary, facet, columns=columns, sort=facet_sort, independent="value", value_axis="x")
