@@ -12,12 +12,12 @@ import pytest
 
 os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 
+from test_rollout import no_network  # noqa: E402, F401 (autouse fixture: no outbound connection)
+from test_rollout_bench import load_benchmark  # noqa: E402
+
 from usersim_utils import paths  # noqa: E402
 from usersim_utils.rollout import __main__ as cli  # noqa: E402
 from usersim_utils.rollout import card, env, forecast, persona  # noqa: E402
-
-from test_rollout import no_network  # noqa: E402, F401 (autouse fixture: no outbound connection)
-from test_rollout_bench import load_benchmark  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic")
 
@@ -42,7 +42,8 @@ def test_card_template_reaches_the_server_and_the_resolved_card_is_saved(tmp_pat
         stub.respond = lambda n, body, headers: seen.append(body)  # record, then answer normally
         path = write_card(tmp_path, stub.url)
         out = tmp_path / "out"
-        argv = ["--card", str(path), "--domains", "retail:0", "--out", str(out), "--no-progress", "--max-user-turns", "2"]
+        argv = ["--card", str(path), "--domains", "retail:0", "--out", str(out), "--no-progress"]
+        argv += ["--max-user-turns", "2"]
         assert cli.main(argv) == 0
     system = [b["messages"][0]["content"] for b in seen if "tools" not in b]
     instruction = env.get_task("retail_0")[1].instruction
@@ -102,7 +103,8 @@ def test_shipped_cards_read_and_resolve() -> None:
     assert {"study-protocol.toml", "embedded.toml"} <= set(names)
     study = card.read_card(paths.REPO_ROOT / "cards" / "study-protocol.toml")
     assert study["agent.model"] == "gpt-5.2" and study["agent.harness"] == "study"
-    assert card.read_card(paths.REPO_ROOT / "cards" / "persona-example.toml")["simulator.prompt_text"].count("{instruction}") == 1
+    example = card.read_card(paths.REPO_ROOT / "cards" / "persona-example.toml")
+    assert example["simulator.prompt_text"].count("{instruction}") == 1 and example["persona.source"] == "human-study"
 
 
 # --- comparability ------------------------------------------------------------------------

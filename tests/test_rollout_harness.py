@@ -25,7 +25,8 @@ SURVEY = json.dumps({"task_success": "Yes - Task completed", "overall_score": "4
 
 
 def chat_reply(text: str) -> litellm.ModelResponse:
-    return litellm.ModelResponse(model="scripted", choices=[{"index": 0, "message": {"role": "assistant", "content": text}}])
+    message = {"role": "assistant", "content": text}
+    return litellm.ModelResponse(model="scripted", choices=[{"index": 0, "message": message}])
 
 
 def responses_reply(text: str) -> dict[str, Any]:
@@ -111,7 +112,8 @@ def test_catalogue_text_is_the_spec_layout() -> None:
 
 
 def test_markup_values_span_lines_and_calls_start_lines() -> None:
-    reply = "Let me look.\n<function=get_order>\n<parameter=order_id>\n#W1\n</parameter>\n<parameter=note>a\nb</parameter>\n</function>"
+    reply = ("Let me look.\n<function=get_order>\n<parameter=order_id>\n#W1\n</parameter>\n"
+             "<parameter=note>a\nb</parameter>\n</function>")
     parsed = harness.parse_reply(reply)
     assert parsed.error is None and parsed.text == "Let me look."
     assert parsed.calls == (harness.MarkupCall("get_order", {"order_id": "#W1", "note": "a\nb"}),)

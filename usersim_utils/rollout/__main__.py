@@ -92,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--card", type=Path, default=None, help="simulator card (TOML); flags given override its fields")
     p.add_argument("--dry-run", action="store_true", help="call no model: print the expected calls, tokens and cost")
-    p.add_argument("--simulator", default=None, help=f"litellm model string of the user simulator (default {LOCAL_MODEL})")
+    p.add_argument(
+        "--simulator", default=None, help=f"litellm model string of the user simulator (default {LOCAL_MODEL})"
+    )
     p.add_argument("--agent", default=None, help=f"litellm model string of the agent (default {LOCAL_MODEL})")
     p.add_argument("--domains", required=True, help="tasks, e.g. 'retail:0-4,airline:0-2' or 'all' (165 tasks)")
     p.add_argument("--runs", type=int, default=1, help=f"conversations per task, 1..{MAX_RUNS}")

@@ -125,14 +125,16 @@ def read_card(path: str | os.PathLike[str]) -> dict[str, Any]:
         table = key if isinstance(value, dict) else ""
         items = value.items() if isinstance(value, dict) else [(key, value)]
         if table not in CARD_SCHEMA:
-            raise ValueError(f"{path}: unknown table or field {key!r}: expected name, {', '.join(list(CARD_SCHEMA)[1:])}")
+            tables = ", ".join(list(CARD_SCHEMA)[1:])
+            raise ValueError(f"{path}: unknown table or field {key!r}: expected name, {tables}")
         for field, item in items:
             name = f"{table}.{field}" if table else field
             types = CARD_SCHEMA[table].get(field)
             if types is None:
                 raise ValueError(f"{path}: unknown field {name!r}: expected one of {sorted(CARD_SCHEMA[table])}")
             if not isinstance(item, types) or isinstance(item, bool):
-                raise ValueError(f"{path}: field {name!r} must be {' or '.join(t.__name__ for t in types)}, got {item!r}")
+                expected = " or ".join(t.__name__ for t in types)
+                raise ValueError(f"{path}: field {name!r} must be {expected}, got {item!r}")
             flat[name] = item
     if "simulator.prompt_file" in flat:
         prompt_path = (path.parent / flat["simulator.prompt_file"]).resolve()

@@ -162,7 +162,8 @@ def parse_reply(reply: str) -> ParsedReply:
     markers = list(_MARKER_RE.finditer(reply))
     body = reply[markers[-1].end() :] if markers else reply
     if bad := _BAD_CLOSE_RE.search(body):
-        return ParsedReply(text=body.strip(), error=f"the closing tag {bad.group(0)} is not valid; close with </function>")
+        problem = f"the closing tag {bad.group(0)} is not valid; close with </function>"
+        return ParsedReply(text=body.strip(), error=problem)
     starts = list(_CALL_START_RE.finditer(body))
     if not starts:
         return ParsedReply(text=body.strip())
@@ -171,7 +172,8 @@ def parse_reply(reply: str) -> ParsedReply:
         end = body.find(_CALL_END, m.end())
         next_start = next((s.start() for s in starts if s.start() > m.start()), len(body))
         if end < 0 or end > next_start:
-            return ParsedReply(text=body.strip(), error=f"the call <function={m.group(1)}> is never closed with </function>")
+            problem = f"the call <function={m.group(1)}> is never closed with </function>"
+            return ParsedReply(text=body.strip(), error=problem)
         name = m.group(1).strip()
         if not name:
             return ParsedReply(text=body.strip(), error="a call has no function name")

@@ -59,6 +59,8 @@ from typing import Any
 from tqdm import tqdm
 
 from .. import ids, paths
+from . import card as card_mod
+from . import persona as persona_mod
 from .cache import ResponseCache, request_key, write_json_atomic
 from .client import (
     DEFAULT_MAX_RETRIES,
@@ -71,8 +73,6 @@ from .client import (
     check_endpoint,
     parse_endpoint,
 )
-from . import card as card_mod
-from . import persona as persona_mod
 from .errors import OutputError, RolloutError, RunLockedError, describe
 from .prompts import INSTRUCTION_SLOT
 from .protocol import (
@@ -182,7 +182,8 @@ class RolloutConfig:
         if self.simulator_template is not None and INSTRUCTION_SLOT not in self.simulator_template:
             raise ValueError(f"the simulator prompt template has no {INSTRUCTION_SLOT} slot")
         if self.persona_source not in (None, *card_mod.PERSONA_SOURCES):
-            raise ValueError(f"bad persona source {self.persona_source!r}: expected {', '.join(card_mod.PERSONA_SOURCES)}")
+            expected = ", ".join(card_mod.PERSONA_SOURCES)
+            raise ValueError(f"bad persona source {self.persona_source!r}: expected {expected}")
         label = self.label if self.label is not None else default_label(self.simulator)
         if not _LABEL_RE.match(label):
             raise ValueError(f"bad --label {label!r}: use letters, digits, '.', '_' and '-'")
@@ -209,7 +210,9 @@ class RolloutConfig:
             agent_temperature=self.agent_temperature,
             agent_reasoning_effort=self.agent_reasoning_effort,
             simulator_template=self.simulator_template,
-            agent_harness=card_mod.resolve_harness(self.agent_harness, self.agent, self.agent_api_base or self.api_base),
+            agent_harness=card_mod.resolve_harness(
+                self.agent_harness, self.agent, self.agent_api_base or self.api_base
+            ),
             agent_api=self.agent_api if self.agent_api in card_mod.AGENT_APIS else "chat",
             persona_source=self.persona_source,
             persona_seed=self.persona_seed,
