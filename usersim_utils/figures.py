@@ -207,8 +207,9 @@ def save(
 # --- chart helpers ----------------------------------------------------------------------------
 
 #: How a chart colours its groups: "simulators" gives each label its fixed colour
-#: (:func:`color_of`), "theme" the theme's palette in order; or an explicit ``alt.Scale``.
-Palette = Literal["simulators", "theme"] | alt.Scale
+#: (:func:`color_of`), "theme" the theme's palette in order, a list gives its colours to the
+#: groups in their order; or an explicit ``alt.Scale``.
+Palette = Literal["simulators", "theme"] | list[str] | alt.Scale
 #: A category order: the categories in order (a list), the name of a column whose smallest
 #: value per category orders them (a str, e.g. an option's rank; per facet), an altair sort,
 #: or None for the order of first appearance.
@@ -230,6 +231,9 @@ def _colour(table: pd.DataFrame, column: str, palette: Palette, *, legend: bool,
     order = _order(table, column, sort)
     if isinstance(palette, alt.Scale):
         scale = palette
+    elif isinstance(palette, list):
+        domain = order if isinstance(order, list) else list(dict.fromkeys(table[column].astype(str)))
+        scale = alt.Scale(domain=domain, range=palette[:len(domain)])
     elif palette == "simulators":
         scale = color_scale(order if isinstance(order, list) else table[column].astype(str))
     else:
