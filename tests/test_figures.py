@@ -181,3 +181,12 @@ def test_dot_chart_colours_and_shapes_each_row() -> None:
     assert spec["encoding"]["y"]["sort"] == ["b", "a"]  # rows in the table's order
     assert spec["encoding"]["shape"]["field"] == "changed" and spec["encoding"]["x"]["scale"]["domain"] == [-1, 1]
     assert spec["height"] == 32
+
+
+def test_a_palette_list_and_a_rank_column_order_the_groups_and_categories() -> None:
+    spec = figures.interval_chart(INTERVALS, "name", group="interval", palette=["#111111", "#222222"]).to_dict()
+    scale = _layers(spec)[0]["encoding"]["color"]["scale"]
+    assert scale == {"domain": ["published", "centred"], "range": ["#111111", "#222222"]}
+    options = pd.DataFrame({"answer": ["No", "Yes"], "rank": [0, 1], "share": [0.4, 0.6]})
+    bars = figures.bar_chart(options, "share", "answer", category_sort="rank").to_dict()
+    assert bars["encoding"]["y"]["sort"] == {"field": "rank", "op": "min"}
