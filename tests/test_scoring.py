@@ -338,3 +338,50 @@ def test_console_scripts_name_existing_functions() -> None:
     for name, target in scripts.items():
         module, _, function = target.partition(":")
         assert callable(getattr(importlib.import_module(module), function)), name
+
+
+def _with_card(study: Path, folder: Path, label: str, agent: str) -> str:
+    """A copy of a seeded simulator's results as a new rollout: ``card_<label>.json`` beside it."""
+    from usersim_utils.rollout import card
+
+    target = folder / f"eval_results_{label}.json"
+    target.write_bytes(Path(_one_sim(study)).read_bytes())
+    resolved = {"name": label, "agent": {"model": agent, "harness": "study", "reasoning_effort": "low"},
+                "protocol": {"max_user_turns": 80, "max_agent_rounds": 64, "tasks": "all",
+                             "survey_prompt_sha256": card.STUDY_PROTOCOL["survey_prompt_sha256"]}}
+    (folder / card.card_name(label)).write_text(json.dumps(resolved))
+    return str(target)
+
+
+def test_results_of_two_agents_warn_unless_allowed(study: Path, tmp_path: Path, capsys) -> None:
+    files = [_with_card(study, tmp_path, "sim-a", "gpt-5.2"), _with_card(study, tmp_path, "sim-b", "gpt-4o")]
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", *files, "--difficulty", "published")
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert code == 0 and "sim-a" in out and "sim-b" in out
+    assert len(warnings) == 1 and "agent_model: gpt-5.2 (sim-a) vs gpt-4o (sim-b)" in warnings[0]
+    code, _, err = _run(capsys, "--human", str(study), "--eval-results", *files, "--difficulty", "published",
+                        "--allow-mixed-protocols")
+    assert code == 0 and "warning:" not in err
+
+
+def test_a_published_file_beside_a_new_rollout_differs_in_protocol(study: Path, tmp_path: Path, capsys) -> None:
+    new = _with_card(study, tmp_path, "sim-new", "gpt-4o")
+    code, _, err = _run(capsys, "--human", str(study), "--eval-results", new, _one_sim(study))
+    assert code == 0
+    assert "gpt-4o (sim-new) vs gpt-5.2 (single)" in err  # no card: the study's protocol, GPT-5.2
+
+
+def test_new_rollouts_default_to_the_published_difficulty_map(study: Path, tmp_path: Path, capsys) -> None:
+    out_json = tmp_path / "o.json"
+    new = _with_card(study, tmp_path, "sim-new", "gpt-5.2")
+    code, _, err = _run(capsys, "--human", str(study), "--eval-results", new, "--json", str(out_json))
+    assert code == 0 and "published difficulty map" in err
+    expected = scoring.score_files(study, [new], difficulty="published")
+    assert json.loads(out_json.read_text())[1]["usi"] == list(expected[1].cells["usi"])
+
+
+def test_a_bad_card_is_one_line(study: Path, tmp_path: Path, capsys) -> None:
+    new = _with_card(study, tmp_path, "sim-new", "gpt-5.2")
+    (tmp_path / "card_sim-new.json").write_text("[1, 2")
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", new)
+    assert code == 2 and out == "" and err.count("\n") == 1 and "card" in err

@@ -39,6 +39,7 @@ from .handover import read_feature_tables as read_feature_tables
 from .handover import simulator_files as simulator_files
 from .handover import survey_files as survey_files
 from .handover import write_feature_tables as write_feature_tables
+from .rollout import card as rollout_card  # light: reads cards without importing litellm
 from .schema import label_of
 
 
@@ -362,6 +363,25 @@ def score_notes(
     return notes
 
 
+def protocol_cards(eval_results: Sequence[str | os.PathLike[str]]) -> dict[str, dict | None]:
+    """``{label: resolved simulator card}`` of each results file (``card_<label>.json``
+    beside it, written by the rollout command); ``None`` for a published file, which ran
+    the study's protocol. A card that cannot be read is one :class:`DataError` line."""
+    cards: dict[str, dict | None] = {}
+    for path in eval_results:
+        try:
+            cards[schema.label_of(path)] = rollout_card.load_card_for(path)
+        except ValueError as err:
+            raise DataError(str(err), file=path) from None
+    return cards
+
+
+def default_difficulty(cards: Mapping[str, Mapping | None]) -> str:
+    """``"published"`` when any file is a new rollout (it has a card), so its ECE sits on the
+    bins of the 31 published simulators; else ``"all"`` (the paper's setting)."""
+    return "published" if any(card is not None for card in cards.values()) else "all"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="usersim-usi",
@@ -372,10 +392,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
                    help=f"{schema.eval_results_name('<label>')} or tau-bench trajectory files")
     p.add_argument("--survey-dir", help=f"folder with {_SURVEY_FILES} (and the human re-ratings)")
-    p.add_argument("--difficulty", default="all",
+    p.add_argument("--difficulty", default=None,
                    help="all (pool of the simulators scored; also spelled self) | published (the authors' map) | "
-                        "frozen:PATH | baselines:DIR (default: all; a pool too small for any task falls back "
-                        "to published)")
+                        "frozen:PATH | baselines:DIR (default: all, or published when a file is a new rollout "
+                        "with a simulator card; a pool too small for any task falls back to published)")
+    p.add_argument("--allow-mixed-protocols", action="store_true",
+                   help="score results of different protocols (agent, harness, turns, tasks, survey prompt) "
+                        "without the warning")
     p.add_argument("--run-split", choices=["reference", "suffix"], default="reference",
                    help="reference: the authors' split (only files with >170 entries are split by run); "
                         "suffix: always split <domain>_<i>_<run> keys (for small rollouts)")
@@ -388,12 +411,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
     args = _parser().parse_args(argv)
     try:  # every check before any output: an error is the only line printed
-        if usi.parse_difficulty_mode(args.difficulty)[0] == "study":
+        if args.difficulty and usi.parse_difficulty_mode(args.difficulty)[0] == "study":
             raise ValueError("--difficulty study is for the notebooks (the study's own simulators); "
                              "use all, published, frozen:PATH or baselines:DIR")
         json_out = check_output_path(args.json_out) if args.json_out is not None else None
+        cards = protocol_cards(args.eval_results)
+        difficulty = args.difficulty or default_difficulty(cards)
         inputs = load_inputs(args.human, args.eval_results, survey_dir=args.survey_dir, domain=args.domain)
-        choice = resolve_difficulty(args.difficulty, inputs.simulators, domain=args.domain)
+        choice = resolve_difficulty(difficulty, inputs.simulators, domain=args.domain)
         scores = usi.score_all(inputs.human, inputs.simulators, choice.map, evals=inputs.evals,
                                ceiling_eval=inputs.ceiling_eval, run_split=args.run_split)
         if json_out is not None:
@@ -405,6 +430,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(usi.format_leaderboard(scores), flush=True)
     except BrokenPipeError:  # `... | head`: the reader has gone; no traceback at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    warning = None if args.allow_mixed_protocols else rollout_card.protocol_warning(cards)
+    if warning:
+        print(warning, file=sys.stderr)
+    if args.difficulty is None and difficulty == "published":
+        print("note: new rollouts (with a simulator card) are scored on the published difficulty map, the bins "
+              "of the 31 published simulators (--difficulty to choose another)", file=sys.stderr)
     for note in score_notes(scores, choice, inputs.simulators, inputs.human, args.run_split):
         print(f"note: {note}", file=sys.stderr)
     return 0
