@@ -121,7 +121,8 @@ def test_weighted_kappa_hand_computed_3x3():
     a = [1, 1, 2, 2, 3, 3]
     b = [1, 2, 2, 3, 3, 3]
     assert feedback.weighted_kappa(a, b, [1, 2, 3]) == pytest.approx(0.75)
-    # Linear weights: observed 2·(1/2)/6 = 1/6; expected 1/3·[(1/2·2 + 3) + (1/2·1 + 1/2·3) + (1 + 1/2·2)]/6 = 1/3·8/6 = 4/9.
+    # Linear weights: observed 2·(1/2)/6 = 1/6;
+    # expected 1/3·[(1/2·2 + 3) + (1/2·1 + 1/2·3) + (1 + 1/2·2)]/6 = 1/3·8/6 = 4/9.
     assert feedback.weighted_kappa(a, b, [1, 2, 3], weights="linear") == pytest.approx(1 - (1 / 6) / (4 / 9))
 
 

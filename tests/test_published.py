@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from usersim_utils import published, paths, usi
+from usersim_utils import paths, published, usi
 
 SPEC = paths.REPO_ROOT.parent / "shared" / "spec" / "usi.md"
 SHARED_DIFFICULTY = paths.REPO_ROOT.parent / "shared" / "data" / "odyssim" / "tau_usi_difficulty.json"
