@@ -12,10 +12,19 @@ told not to retry (``num_retries=0``, ``max_retries=0``), otherwise their retrie
 multiply ours (7 x 3 attempts of 600 s each against a hung server). One model call
 gets at most ``max_retries + 1`` attempts, each bounded by ``request_timeout_s``,
 and all of them together, backoff included, by ``retry_budget_s``.
+
+Chat calls of ``openai/<name>`` models at an ``api_base`` (vLLM, llama.cpp, Ollama: the
+OpenAI-compatible servers a simulator is usually served from) skip litellm's per-call
+machinery (logging objects, model-info and price lookups: about 5 ms of CPU a call,
+which serialised by the GIL was the client's bottleneck) and go through
+:class:`OpenAICompatibleChat`, one pooled HTTP client per endpoint. It sends what litellm
+sends for these models and raises litellm's exception types, so retries, error lines
+and the cache are the same either way.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -26,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import litellm
 
 from .cache import ResponseCache, request_key
@@ -279,6 +289,124 @@ def response_cost(response: Any, model: str) -> float:
         return 0.0
 
 
+@functools.cache
+def token_prices(model: str) -> tuple[float, float]:
+    """USD per prompt token and per completion token of ``model`` in litellm's bundled
+    price map; ``(0.0, 0.0)`` for models it does not price. Looked up once per model."""
+    try:
+        info = litellm.get_model_info(model)
+    except Exception:  # litellm raises several types for unknown models
+        return 0.0, 0.0
+    return float(info.get("input_cost_per_token") or 0.0), float(info.get("output_cost_per_token") or 0.0)
+
+
+def chat_json_reply(payload: Any, model: str) -> Reply:
+    """A :class:`Reply` from the JSON body of a chat completion (the direct path);
+    :class:`ReplyError` naming what is wrong when it is not one."""
+    if not isinstance(payload, dict):
+        raise ReplyError(f"{model}: the server returned a reply that is not a chat completion")
+    choices = payload.get("choices")
+    if choices is not None and not isinstance(choices, list):
+        raise ReplyError(f"{model}: the server returned 'choices' that is not a list")
+    if not choices:
+        raise ReplyError(f"{model}: the server returned no choices")
+    message = choices[0].get("message") if isinstance(choices[0], dict) else None
+    if not isinstance(message, dict):
+        raise ReplyError(f"{model}: the server returned a null message")
+    calls = []
+    for i, tc in enumerate(message.get("tool_calls") or ()):
+        fn = tc.get("function") or {}
+        args = fn.get("arguments")
+        calls.append(
+            ToolCall(
+                id=str(tc.get("id") or f"call_{i}"),
+                name=str(fn.get("name") or ""),
+                arguments=args if isinstance(args, str) else json.dumps(args),
+            )
+        )
+    usage = payload.get("usage") or {}
+    prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    per_prompt, per_completion = token_prices(model)
+    return Reply(
+        content=str(message.get("content") or ""),
+        tool_calls=tuple(calls),
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost_usd=prompt * per_prompt + completion * per_completion,
+    )
+
+
+def uses_direct_path(model: str, api_base: str | None, api: str) -> bool:
+    """Whether a call goes through :class:`OpenAICompatibleChat` rather than litellm."""
+    return api == "chat" and api_base is not None and model.startswith("openai/")
+
+
+def _status_error(status: int, message: str, model: str, response: httpx.Response) -> Exception:
+    """litellm's exception for an HTTP error status of an OpenAI-compatible server."""
+    text = f"OpenAIException - {message}"
+    common = {"message": text, "llm_provider": "openai", "model": model}
+    by_status: dict[int, type[Exception]] = {
+        400: litellm.BadRequestError,
+        401: litellm.AuthenticationError,
+        403: litellm.PermissionDeniedError,
+        404: litellm.NotFoundError,
+        429: litellm.RateLimitError,
+        502: litellm.BadGatewayError,
+        503: litellm.ServiceUnavailableError,
+    }
+    kind = by_status.get(status) or (litellm.InternalServerError if status >= 500 else None)
+    if kind is None:
+        return litellm.APIError(status_code=status, response=response, **common)
+    return kind(response=response, **common)  # type: ignore[call-arg]
+
+
+class OpenAICompatibleChat:
+    """``POST <api_base>/chat/completions`` with one pooled, thread-safe HTTP client per
+    endpoint. Called like ``litellm.completion`` for an ``openai/<name>`` model (the
+    prefix is dropped, as litellm does) and returns the reply's JSON; errors are
+    litellm's types (:func:`_status_error`, ``Timeout``, ``APIConnectionError``)."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, httpx.Client] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, api_base: str) -> httpx.Client:
+        with self._lock:
+            client = self._clients.get(api_base)
+            if client is None:
+                limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
+                client = self._clients[api_base] = httpx.Client(base_url=api_base.rstrip("/"), limits=limits)
+            return client
+
+    def __call__(
+        self, *, model: str, messages: list[dict[str, Any]], api_base: str, timeout: float, api_key: str | None = None,
+        **params: Any,
+    ) -> Any:
+        key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
+        body = {"model": model.removeprefix("openai/"), "messages": messages, **params}
+        try:
+            response = self._client(api_base).post(
+                "/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=timeout
+            )
+        except httpx.TimeoutException as exc:
+            raise litellm.Timeout(message=f"OpenAIException - {exc or 'request timed out'}", model=model,
+                                  llm_provider="openai") from None
+        except httpx.TransportError as exc:
+            raise litellm.APIConnectionError(message=f"OpenAIException - {exc or type(exc).__name__}",
+                                             llm_provider="openai", model=model) from None
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if response.status_code >= 400:
+            error = payload.get("error") if isinstance(payload, dict) else None
+            message = error.get("message") if isinstance(error, dict) else None
+            raise _status_error(response.status_code, str(message or response.text[:500]), model, response)
+        if payload is None:
+            raise ReplyError(f"{model}: the server returned a reply that is not JSON")
+        return payload
+
+
 def parse_endpoint(url: str, name: str = "endpoint") -> tuple[str, int]:
     """``(host, port)`` of an ``http(s)://host[:port]/...`` URL (port 80 or 443 by
     default); ``ValueError`` naming ``name`` (e.g. ``--api-base``) otherwise."""
@@ -330,6 +458,8 @@ class ModelClient:
     ) -> None:
         self.cache = cache
         self.completion_fn = completion_fn or litellm.completion
+        #: OpenAI-compatible endpoints are called directly unless a completion function is injected.
+        self.direct_chat = OpenAICompatibleChat() if completion_fn is None else None
         self.responses_fn = responses_fn or litellm.responses
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
@@ -416,6 +546,9 @@ class ModelClient:
         if api == "responses":
             kwargs = responses_params(params)
             call, normalise = self.responses_fn, normalise_responses_output
+        elif self.direct_chat is not None and uses_direct_path(model, api_base, api):
+            kwargs = dict(params)
+            call, normalise = self.direct_chat, chat_json_reply
         else:
             kwargs = dict(params, drop_params=True, num_retries=0, max_retries=0)
             call, normalise = self.completion_fn, normalise_response
