@@ -56,7 +56,8 @@ Analyses beyond the index (one module per question)
 
 Outputs and house rules
 
-* ``figures``      the altair theme, colours and PNG/SVG export
+* ``figures``      the chart helpers (intervals, quantile boxes, distributions, bars), the
+                   theme (``use_theme()``), colours, placeholders and PNG/SVG export
 * ``provenance``   what produced a result: code, data, parameters
 * ``notebooks``    the notebooks' house rules, checked and enforced (``strip``, ``refresh``)
 """
