@@ -23,6 +23,8 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export CMAKE_BUILD_PARALLEL_LEVEL := 2
 
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+# The worked exercises: they read what the notebooks hand over, so they run after them.
+SOLUTIONS := $(sort $(wildcard notebooks/solutions/[0-9][0-9]_*_solutions.ipynb))
 
 .PHONY: help setup run site test test-fast test-slow lint bench lab download demo strip refresh freeze clean
 
@@ -38,9 +40,9 @@ setup: $(STAMP) ## Create .venv at the repository root and install everything (p
 
 run: $(STAMP) ## Execute every notebook offline with papermill into reports/ (ARGS='-p name value' to change parameters)
 	@mkdir -p $(REPORTS)/notebooks
-	@set -e; for nb in $(NOTEBOOKS); do \
-	  echo "== $$nb"; \
-	  $(BIN)/papermill --cwd notebooks --kernel python3 --no-progress-bar $$nb $(REPORTS)/notebooks/$$(basename $$nb) $(ARGS); \
+	@set -e; for nb in $(NOTEBOOKS) $(SOLUTIONS); do \
+	  echo "== $$nb"; out=$(REPORTS)/$$nb; mkdir -p $$(dirname $$out); \
+	  $(BIN)/papermill --cwd $$(dirname $$nb) --kernel python3 --no-progress-bar $$nb $$out $(ARGS); \
 	done
 	@echo "Executed notebooks: $(REPORTS)/notebooks/   figures: $(REPORTS)/figures/"
 
@@ -59,10 +61,11 @@ site: $(STAMP) $(SITE_JS) ## Build the report site from the executed notebooks (
 # runs them there, even when the real study data sits in data/raw/tau-usi.
 DEMO_DIR := $(CURDIR)/data/demo/SYNTHETIC-tau-usi
 
-test: $(STAMP) ## Run the whole test suite: unit tests, then nbval over every notebook (on the demo panel)
+test: $(STAMP) ## Run the whole test suite: lint, unit tests, then nbval over every notebook and solution (on the demo panel)
+	$(BIN)/ruff check usersim_utils tests notebooks benchmarks docs
 	$(BIN)/python -m pytest tests -p no:cacheprovider $(PYTEST_ARGS)
 	$(BIN)/python -c "from usersim_utils import demo; demo.ensure_demo_panel()"
-	USERSIM_TAU_USI_DIR=$(DEMO_DIR) $(BIN)/python -m pytest $(NOTEBOOKS) --nbval-lax -p no:cacheprovider $(PYTEST_ARGS)
+	USERSIM_TAU_USI_DIR=$(DEMO_DIR) $(BIN)/python -m pytest $(NOTEBOOKS) $(SOLUTIONS) --nbval-lax -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## Unit tests only, without the slow ones
 	$(BIN)/python -m pytest tests -m "not slow" -p no:cacheprovider $(PYTEST_ARGS)
@@ -71,7 +74,7 @@ test-slow: $(STAMP) ## Only the slow tests (real embedded model, full-size bench
 	$(BIN)/python -m pytest tests -m slow -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Check the package, the tests, the notebooks and the benchmarks with ruff (pyproject.toml [tool.ruff])
-	$(BIN)/ruff check usersim_utils tests notebooks benchmarks
+	$(BIN)/ruff check usersim_utils tests notebooks benchmarks docs
 
 bench: $(STAMP) ## Run the benchmarks and print their figures
 	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
@@ -86,10 +89,10 @@ demo: $(STAMP) ## (Re)generate the SYNTHETIC demo panel under data/demo/
 	$(BIN)/python -c "from usersim_utils import demo; print(demo.ensure_demo_panel())"
 
 strip: $(STAMP) ## Remove notebook outputs except nbval-checked cells (run before committing notebooks)
-	$(BIN)/python -m usersim_utils.notebooks strip $(NOTEBOOKS)
+	$(BIN)/python -m usersim_utils.notebooks strip $(NOTEBOOKS) $(SOLUTIONS)
 
 refresh: $(STAMP) ## Re-execute the notebooks in order and keep only their nbval-checked outputs (after a deliberate change)
-	@set -e; for nb in $(NOTEBOOKS); do echo "== $$nb"; $(BIN)/python -m usersim_utils.notebooks refresh $$nb; done
+	@set -e; for nb in $(NOTEBOOKS) $(SOLUTIONS); do echo "== $$nb"; $(BIN)/python -m usersim_utils.notebooks refresh $$nb; done
 
 freeze: $(STAMP) ## Print the installed versions (to refresh constraints.txt)
 	$(BIN)/python -m pip freeze --exclude-editable
