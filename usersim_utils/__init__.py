@@ -15,9 +15,9 @@ The study's conventions and plumbing (import nothing above them)
 The metric and generic statistics, as pure functions (no file I/O)
 
 * ``ids``          the instance-id grammar: domains, tasks, batches, runs
-* ``survey``       the 8 ordinal survey items and the Eval agreement (spec §6)
-* ``features``     the 19 behavioural features of a conversation, and the x100 rule (spec §2-3)
-* ``usi``          rows, Dice, D1-D4, ECE, Eval, the human ceiling and USI (spec §4-7)
+* ``survey``       the 8 ordinal survey items and the Eval agreement (docs/method.md §7)
+* ``features``     the 19 behavioural features of a conversation, and the x100 rule (docs/method.md §3-4)
+* ``usi``          rows, Dice, D1-D4, ECE, Eval, the human ceiling and USI (docs/method.md §5-8)
 * ``stats``        generic statistics used by every analysis: intervals (Wilson, Fisher,
                    percentile, centred, BCa), paired tests, kappa, Kendall's tau, multiple
                    testing, cluster bootstrap

@@ -2,7 +2,7 @@
 
 Why the reference comparison flatters a simulator with several runs
 --------------------------------------------------------------------
-The index (spec usi.md §7) averages a simulator's run rows before Dice: against
+The index (docs/method.md §8) averages a simulator's run rows before Dice: against
 human batch b it scores ``Dice(h_b, (m_1 + ... + m_R) / R)``. The human ceiling
 scores ``Dice(h_a, h_b)``: two single batches. Each row is a mean over about one
 conversation per task, so it carries noise: h = μ + e, var(e) = s²/n. Dice is
@@ -107,7 +107,7 @@ def pair_eval_agreements(human_records: Mapping[str, Mapping[str, Any]], *, seed
     """Agreement of human batch a's survey with batch b's survey of the same task,
     for the pairs 1-2, 1-3, 2-3: people rating *different* conversations of one task.
 
-    Scored like a simulator's Eval (spec §6) with batch a in the simulator's place:
+    Scored like a simulator's Eval (docs/method.md §7) with batch a in the simulator's place:
     items that batch b did not answer validly are skipped, a missing answer of
     batch a is drawn from one ``default_rng(seed)``, walking the pairs in order and,
     within a pair, the task keys kept in both batches, string-sorted.

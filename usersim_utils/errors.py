@@ -120,7 +120,7 @@ class DataError(ValueError):
 class DataWarning:
     """A problem that does not stop the read, such as a survey answer that is not one
     of its item's options: the record is kept and the index counts the answer as
-    missing (spec usi.md §6). ``str(warning)`` is one line in :class:`DataError`'s
+    missing (docs/method.md §7). ``str(warning)`` is one line in :class:`DataError`'s
     format."""
 
     problem: str

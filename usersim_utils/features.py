@@ -1,4 +1,4 @@
-"""The 19 behavioural features of one conversation (spec usi.md §2-3), and the
+"""The 19 behavioural features of one conversation (docs/method.md §3-4), and the
 tabular path that extracts them for thousands of conversations at once.
 
 Everything here is exact to the study's reference scorer, quirks included:
@@ -25,7 +25,7 @@ from . import ids, schema
 
 Source = Literal["human", "llm"]
 
-# --- Lexicons (spec §3), verbatim: one line each, however long. -------------------------------------------------
+# --- Lexicons (docs/method.md §4), verbatim: one line each, however long. ------------------------------------------
 POLITE = (
     r"please|thank you|thanks|sorry|excuse me|appreciate|grateful|kind of you|wonderful|courteous|considerate|i understand|no worries|my apologies|pardon"  # noqa: E501 (verbatim)
 )
@@ -84,7 +84,7 @@ LEXICONS: dict[str, str] = {
     "CONFUSE": CONFUSE,
 }
 
-# --- Feature names and their dimensions (spec §3-4). -------------------------------
+# --- Feature names and their dimensions (docs/method.md §4-5). -------------------------------
 DIMENSIONS: dict[str, tuple[str, ...]] = {
     "D1_conv": (
         "politeness_rate",
@@ -111,7 +111,7 @@ FEATURES: tuple[str, ...] = tuple(f for group in DIMENSIONS.values() for f in gr
 UNSCALED_FEATURES: frozenset[str] = frozenset(
     {"verbosity_cv", "id_density", "user_words_per_turn", "opening_words"}
 )
-#: The one rule for a feature's unit in a row (spec §4): the factor its mean over
+#: The one rule for a feature's unit in a row (docs/method.md §5): the factor its mean over
 #: conversations is multiplied by; 100 for the rates and ``info_frontload`` (fractions
 #: shown as percentages), 1 for :data:`UNSCALED_FEATURES`.
 FEATURE_SCALE: dict[str, float] = {f: 1.0 if f in UNSCALED_FEATURES else 100.0 for f in FEATURES}
@@ -181,7 +181,7 @@ _IDS_LINEAR_ALTERNATIVES: tuple[str, ...] = (
 _IDS_SKIP_WORD = r"\w(?:(?!gift_card_\w|credit_card_\w|paypal_\w)\w)*+"
 _IDS = re.compile("(" + "|".join(_IDS_LINEAR_ALTERNATIVES) + ")|" + _IDS_SKIP_WORD)
 
-# --- Cleaning (spec §2). -------------------------------------------------------------
+# --- Cleaning (docs/method.md §3). -------------------------------------------------------------
 _THINK = re.compile(r"<\|think\|>.*?<\|/think\|>", re.DOTALL)
 _FUNCTION = re.compile(r"<function=.*?(?:</function>|$)", re.DOTALL)
 _TOOL = re.compile(r"<\|tool\|>.*?<\|/tool\|>", re.DOTALL)
@@ -285,7 +285,7 @@ def _trigram_flag(turns: Sequence[str]) -> float:
 
 
 def turn_features(turns: Sequence[str]) -> dict[str, float]:
-    """The 19 features of markup-free user turns (spec §3).
+    """The 19 features of markup-free user turns (docs/method.md §4).
 
     ``turns`` must hold at least one string; see :func:`conversation_features`.
     Plain Python arithmetic: numpy's per-call overhead dominates on a handful of turns.

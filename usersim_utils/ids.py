@@ -1,4 +1,4 @@
-"""The instance-id grammar of the study (spec usi.md §1, §5, §7).
+"""The instance-id grammar of the study (docs/method.md §2, §6, §8).
 
 * human sessions: ``airline_7`` (batch 1), ``airline_7_ann2`` (2), ``airline_7_ann3`` (3);
 * simulator rollouts: ``retail_5`` (one run) or ``retail_5_2`` (run 2).
@@ -22,7 +22,7 @@ N_TASKS: dict[str, int] = {"airline": 50, "retail": 115}
 #: trailing newline): ``match`` and ``fullmatch`` both test the whole key.
 _BATCH_TAGS = "|".join(suffix.removeprefix("_") for suffix in schema.BATCH_SUFFIXES)  # ann2|ann3
 KEY_RE = re.compile(rf"^(airline|retail)_([0-9]+)(?:_({_BATCH_TAGS}|[0-9]+))?\Z")
-#: Keys whose run index the reference scorer reads for ECE (spec §7 step 5): a
+#: Keys whose run index the reference scorer reads for ECE (docs/method.md §8 step 5): a
 #: prefix match, as in the reference, over ASCII digits.
 RUN_KEY_RE = re.compile(r"^(airline|retail)_[0-9]+_[0-9]+")
 _BATCH_OF_SUFFIX = {suffix: batch for batch, suffix in schema.BATCH_SUFFIX.items() if suffix}
@@ -57,7 +57,7 @@ def split_batch(key: str) -> tuple[str, int]:
 
 def reference_run_split(keys: list[str]) -> dict[str, dict[str, str]]:
     """Split a simulator file's keys into runs exactly as the reference scorer does
-    for the behaviour rows (spec §7 step 1).
+    for the behaviour rows (docs/method.md §8 step 1).
 
     Files with more than 170 entries (kept or not) are split at each key's last
     ``_``: a suffix of 1, 2 or 3 names the run and the part before it is the id;
@@ -97,7 +97,7 @@ def suffix_run_split(keys: list[str]) -> dict[str, dict[str, str]]:
 
 
 def ece_run_index(key: str) -> str:
-    """Run of a key for ECE (spec §7 step 5): its ``_<run>`` suffix when the key
+    """Run of a key for ECE (docs/method.md §8 step 5): its ``_<run>`` suffix when the key
     matches :data:`RUN_KEY_RE` (``^(airline|retail)_[0-9]+_[0-9]+``, a prefix match),
     else ``"1"``."""
     if RUN_KEY_RE.match(key):

@@ -1,4 +1,4 @@
-"""The study's published numbers (Zhou et al., 2026, spec usi.md §8), the Chatbot
+"""The study's published numbers (Zhou et al., 2026, docs/method.md §12), the Chatbot
 Arena ratings the notebooks set beside them, and the authors' frozen difficulty map.
 The numbers are reference values only; the difficulty map feeds the index when asked
 (``--difficulty published``) or when a study's own pool is too small."""
@@ -96,7 +96,7 @@ def published_difficulty(path: str | os.PathLike[str] = PUBLISHED_DIFFICULTY_FIL
 HUMAN_ROW = "Human inter-annotator"
 HUMAN_ALIASES: tuple[str, ...] = ("human", "humans", "Human", "human-ceiling", "human ceiling",
                                   "Human inter-annotator", "inter-annotator", "human-inter-annotator")
-#: The 31 published simulators as their files are labelled (usi.md §8, the authors' order)
+#: The 31 published simulators as their files are labelled (docs/method.md §12, the authors' order)
 #: -> (name used here and in the paper's tables, family). The names of the rows with
 #: published cells are the paper's (:data:`PUBLISHED`); the others follow the same style.
 PUBLISHED_SIMULATORS: dict[str, tuple[str, str]] = {
@@ -270,5 +270,5 @@ def check_difficulty_bins(difficulty) -> pd.DataFrame:
                          "passed": [a == b for a, b in zip(ours, PUBLISHED_DIFFICULTY_BIN_COUNTS)]})
 
 
-#: The paper's Pearson r of USI with Arena Elo within each family (spec usi.md §8).
+#: The paper's Pearson r of USI with Arena Elo within each family (docs/method.md §12).
 PUBLISHED_ARENA_R: dict[str, float] = {"GPT": 0.91, "Claude": 0.48, "Gemini": -0.52}

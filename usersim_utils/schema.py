@@ -1,6 +1,6 @@
 """The study's conventions, in one place: how its files are named and laid out, how its
-keys and batches are spelled, and the fixed texts of its conversations (spec
-``data-formats.md``, ``usi.md`` §1-2).
+keys and batches are spelled, and the fixed texts of its conversations
+``docs/method.md`` §2-3 and §10).
 
 Every module that names a study file, builds a key or looks for a marker imports it
 from here; nothing here reads or writes a file, and this module imports nothing from
@@ -74,7 +74,7 @@ def is_synthetic(root: str | os.PathLike[str]) -> bool:
     return any(SYNTHETIC_MARKER in part for part in Path(root).resolve().parts)
 
 
-# --- Keys and batches (spec usi.md §1). ----------------------------------------------------
+# --- Keys and batches (docs/method.md §2). ----------------------------------------------------
 #: The three human batches; batch 1 has plain keys ``<domain>_<i>``.
 BATCHES: tuple[int, ...] = (1, 2, 3)
 #: Key suffix of each human batch: ``x`` (1), ``x_ann2`` (2), ``x_ann3`` (3). Simulator
@@ -83,7 +83,7 @@ BATCH_SUFFIX: dict[int, str] = {1: "", 2: "_ann2", 3: "_ann3"}
 #: The suffixes that mark batches 2 and 3 (what tells a human-study key from a rollout key).
 BATCH_SUFFIXES: tuple[str, ...] = tuple(s for s in BATCH_SUFFIX.values() if s)
 
-# --- Conversations (spec usi.md §2). -------------------------------------------------------
+# --- Conversations (docs/method.md §3). -------------------------------------------------------
 #: The agent's opening line in every conversation of the study (tau-bench's greeting).
 GREETING = "Hi! How can I help you today?"
 #: A simulator ends the conversation with this marker (alone, it is a meta message).

@@ -1,4 +1,4 @@
-"""The study's 8 ordinal survey items and the evaluative agreement (spec usi.md §6).
+"""The study's 8 ordinal survey items and the evaluative agreement (docs/method.md §7).
 
 An answer is valid only when it is a string equal to one of the listed options.
 Values are normalised to [0, 1] by ``(v - min) / (max - min)`` over the item's values.
@@ -97,7 +97,7 @@ def item_distances(
     rng: np.random.Generator,
 ) -> list[tuple[str, float, float, bool]]:
     """``(item, human_norm, simulator_norm, drawn)`` for each item the human answered
-    validly, in item order (spec §6).
+    validly, in item order (docs/method.md §7).
 
     An invalid or missing simulator answer is replaced by a uniform draw from the
     item's values, one ``rng.choice`` per such item (``drawn`` is then True).

@@ -1,4 +1,4 @@
-"""tau-bench trajectories -> the study's rollout format (spec ``data-formats.md``).
+"""tau-bench trajectories -> the study's rollout format (``docs/method.md`` §10).
 
 tau-bench (and tau-trait) store a run as a JSON list; each item has ``task_id``,
 ``trial``, ``reward``, ``info`` and ``traj`` (OpenAI chat messages: a system
@@ -204,7 +204,7 @@ def convert_traj(traj: Any, *, err: Mapping[str, Any] | None = None) -> list[dic
 def from_tau_bench(
     items: list, *, domain: str | None = None, file: str | Path | None = None
 ) -> dict[str, dict]:
-    """Rollout records of a tau-bench trajectory list (spec ``data-formats.md``).
+    """Rollout records of a tau-bench trajectory list (``docs/method.md`` §10).
 
     Each item becomes ``{instance_id, conversation, reward, keep: True, source:
     "tau-bench", trial}`` (plus the item's ``survey``, when it has one, as it is:

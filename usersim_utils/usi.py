@@ -1,4 +1,4 @@
-"""The User-Sim Index (spec usi.md §4-7), as pure functions over features tables.
+"""The User-Sim Index (docs/method.md §5-8), as pure functions over features tables.
 
 Inputs are the tables of :func:`usersim_utils.features.features_table` (one row per
 conversation: ``key``, ``task_key``, ``batch``, ``keep``, ``success``,
@@ -41,7 +41,7 @@ MIN_DIFFICULTY_SAMPLES = 10
 _SCALE = pd.Series(FEATURE_SCALE)
 
 
-# --- Rows and Dice (§4). ---------------------------------------------------------------
+# --- Rows and Dice (docs/method.md §5). ---------------------------------------------------------------
 def feature_row(table: pd.DataFrame) -> pd.Series | None:
     """Mean of each feature over the rows with ``has_features``, in a row's unit
     (:data:`~usersim_utils.features.FEATURE_SCALE`: rates and ``info_frontload``
@@ -69,7 +69,7 @@ def dimension_scores(
     }
 
 
-# --- Outcome calibration (§5). --------------------------------------------------------
+# --- Outcome calibration (docs/method.md §6). --------------------------------------------------------
 def success_by_task(table: pd.DataFrame) -> dict[str, int]:
     """``{task_key: success}`` of the kept rows (a later duplicate overrides an earlier one)."""
     kept = table.loc[table["keep"]]
@@ -130,7 +130,7 @@ def ece_runs(sim: pd.DataFrame) -> dict[str, dict[str, int]]:
     return dict(runs)
 
 
-# --- Evaluative agreement (§6). -------------------------------------------------------
+# --- Evaluative agreement (docs/method.md §7). -------------------------------------------------------
 def _survey_of(record: Any) -> Any:
     return record.get("survey") if isinstance(record, Mapping) else None
 
@@ -141,7 +141,7 @@ def eval_pairs(
 ) -> list[tuple[int, str, Any, Any]]:
     """``(batch, base id, human survey, simulator survey)`` in the reference walk order:
     batches 1, 2, 3 and, within each, the base ids in both the kept human batch and
-    the simulator's survey batch, string-sorted (spec §6)."""
+    the simulator's survey batch, string-sorted (docs/method.md §7)."""
     human_by_batch: dict[int, dict[str, Any]] = defaultdict(dict)
     for key, record in human_records.items():
         if record.get("keep", True) is not False:
@@ -164,7 +164,7 @@ def eval_agreements(
     *,
     seed: int = 42,
 ) -> pd.DataFrame:
-    """Per-task agreement of a simulator's surveys with the humans' (spec §6).
+    """Per-task agreement of a simulator's surveys with the humans' (docs/method.md §7).
 
     ``human_records``: the human sessions (``{id: {survey, keep, ...}}``);
     ``sim_surveys``: the simulator's survey file, keyed like the human sessions.
@@ -219,7 +219,7 @@ def ceiling_eval_cell(agreements: pd.DataFrame) -> Cell | None:
     return float(values.mean()), float(np.std(values))
 
 
-# --- The index (§7). --------------------------------------------------------------------
+# --- The index (docs/method.md §8). --------------------------------------------------------------------
 @dataclass(frozen=True)
 class BatchScore:
     """One human batch (or, for the ceiling, one batch pair) of a leaderboard row."""
@@ -293,7 +293,7 @@ def score_batch(
     dimensions: Mapping[str, Sequence[str]] = DIMENSIONS,
     edges: Sequence[float] = BIN_EDGES,
 ) -> BatchScore | None:
-    """Steps 1-6 of §7 for one human batch (kept rows indexed by task key).
+    """Steps 1-6 of docs/method.md §8 for one human batch (kept rows indexed by task key).
 
     ``None`` when no run overlaps the batch (the batch then contributes nothing).
     """

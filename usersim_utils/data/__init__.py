@@ -1,6 +1,6 @@
 """Reading and validating the study's files (the project's one I/O package for data).
 
-The study is the dataset ``cmu-lti/tau-usi`` (spec ``data-formats.md``): a folder with
+The study is the dataset ``cmu-lti/tau-usi`` (``docs/method.md`` §10): a folder with
 
 * ``data/tau_bench_tasks_unified.json``: the 495 human sessions (3 batches x 165 tasks);
 * ``eval_results/eval_results_<label>.json``: simulator rollouts;
@@ -12,7 +12,7 @@ naming the file, the record (instance id) and the field, for example
 ``f.json: record 'airline_3': field 'conversation[2].role': missing``.
 
 A survey answer that is not one of its item's options (or not a string) is not an
-error: the record is kept, the index counts the answer as missing (spec usi.md §6:
+error: the record is kept, the index counts the answer as missing (docs/method.md §7:
 a human's is skipped, a simulator's replaced by a uniform draw), and the reader
 reports a :class:`~usersim_utils.errors.DataWarning` in the same one-line format.
 Every reader and validator takes ``warnings=`` (a list the warnings are appended to;

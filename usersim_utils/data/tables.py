@@ -49,7 +49,7 @@ SURVEY_TABLE_ITEMS: tuple[str, ...] = survey.SURVEY_ITEMS + survey.FREE_TEXT_ITE
 
 
 def record_keep(record: Mapping[str, Any]) -> bool:
-    """A record's ``keep``; missing or null means True (spec usi.md §1)."""
+    """A record's ``keep``; missing or null means True (docs/method.md §2)."""
     value = record.get("keep")
     return True if value is None else bool(value)
 

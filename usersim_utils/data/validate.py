@@ -8,7 +8,7 @@ file and validate it (:func:`load_human_sessions`...); :func:`detect_kind` tells
 which kind of file an object is. Every one takes ``warnings=`` (a list the invalid
 answers are appended to; ``None`` ignores them) and ``strict=`` (True raises the
 first one as a ``DataError`` instead): such an answer keeps its record, and the
-index counts it as missing (spec usi.md §6).
+index counts it as missing (docs/method.md §7).
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def _check_survey(
     An answer nested more than :data:`~usersim_utils.errors.MAX_NESTING` levels deep
     is an error. An invalid answer (see :func:`_answer_problem`; an entry that is
     neither an object nor null is read as the answer itself, as the reference does)
-    keeps its record, because the index counts it as missing (spec usi.md §6): it
+    keeps its record, because the index counts it as missing (docs/method.md §7): it
     becomes a :class:`DataWarning` appended to ``warnings``, or a :class:`DataError`
     when ``strict``.
     """
@@ -272,7 +272,7 @@ def validate_survey_records(
     the human re-ratings) and return its records.
 
     Each record is an object with a ``survey``. Answers outside the options are
-    scored as missing (spec §6): ``warnings`` and ``strict`` as in
+    scored as missing (docs/method.md §7): ``warnings`` and ``strict`` as in
     :func:`validate_human_sessions`.
     """
     records = _require_records(obj, file)

@@ -1,7 +1,7 @@
 """The seeded SYNTHETIC demo study: a small stand-in for the gated ``cmu-lti/tau-usi``.
 
 ``make run`` must work without the real human data, so this package writes a study
-in exactly the dataset's layout (spec ``data-formats.md``), under a folder and
+in exactly the dataset's layout (``docs/method.md`` §10), under a folder and
 file names that say SYNTHETIC::
 
     SYNTHETIC_README.md
@@ -14,7 +14,7 @@ Everything is drawn from phrase tables with one ``numpy.random.Generator``, so a
 seed fixes every byte. The "human" sessions are varied (short replies, typos,
 hedges, frustration, pushback, pivots, identifiers given piecemeal) and the four
 simulators reproduce the study's finding in caricature: too cooperative, too
-uniform, too positive. Every lexicon of spec ``usi.md`` §3 fires in the human
+uniform, too positive. Every lexicon of docs/method.md §4 fires in the human
 sessions, and :data:`NEAR_MISSES` (phrases that look like a lexicon but must not
 match it) appear too. None of it is study data.
 

@@ -5,7 +5,7 @@ Under a register (``HUMAN_PHRASES``, ``EAGER_PHRASES``, ...) each act maps to it
 variants; variants under ``"act@domain"`` join those under ``"act"`` for that domain.
 ``INTENTS`` maps a domain's intent to (what the user wants, the tool that performs it).
 
-:data:`NEAR_MISSES` are phrases that look like a lexicon of spec ``usi.md`` §3 but must
+:data:`NEAR_MISSES` are phrases that look like a lexicon of docs/method.md §4 but must
 not match it; the human tables splice them in (``{"near_misses": "POLITE"}`` in the
 file) so the demo study exercises the boundaries of every class.
 

@@ -1,7 +1,7 @@
 """Simulated versus human survey answers, item by item: the pairs, the answer shares,
 how much each simulator over-rates the agent, and the paper's over-rating beside ours.
 
-Pairing follows the index's Eval (spec usi.md §6): a simulator survey keyed ``x``,
+Pairing follows the index's Eval (docs/method.md §7): a simulator survey keyed ``x``,
 ``x_ann2`` or ``x_ann3`` is compared with the *kept* human session of the same key;
 the simulator's own ``keep`` is not looked at (the index does not either).
 """
