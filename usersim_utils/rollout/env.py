@@ -22,10 +22,11 @@ database must equal the one obtained by replaying the task's gold actions on a
 fresh database, and every required output must appear in some agent reply. tau-bench
 compares ``sha256(str(to_hashable(data)))``; this module compares a canonical JSON
 serialisation (sorted keys), which distinguishes the same things (``1`` from ``1.0``,
-strings from numbers, key sets, order of lists) and is about ten times faster. A
-byte-equal ``marshal`` snapshot (types, values and order all equal) settles equality
-even faster; only when the snapshots differ is the canonical form compared, because
-the same records inserted in another order are still the same database.
+strings from numbers, key sets, order of lists) and is about ten times faster. It
+compares record by record: a byte-equal ``marshal`` snapshot of a record (types,
+values and order all equal) settles its equality; only a record whose snapshot
+differs is compared in canonical form, because the same fields inserted in another
+order are still the same record.
 """
 
 from __future__ import annotations
@@ -120,9 +121,15 @@ class Domain:
     pristine_db: bytes = field(repr=False)
 
     def fresh_db(self) -> dict[str, Any]:
-        """A new, independent copy of the pristine database."""
+        """A new, independent copy of the pristine database. The copy (~10^5 containers,
+        never cyclic, freed by reference counting) is moved to the collector's permanent
+        generation (``gc.freeze``), so that full collections do not rescan every live
+        conversation's database; cyclic garbage frozen with it waits for ``gc.unfreeze()``,
+        which the runner calls at the end of a run."""
         with _gc_paused():
-            return pickle.loads(self.pristine_db)
+            db = pickle.loads(self.pristine_db)
+            gc.freeze()
+            return db
 
 
 _gc_pause_lock = threading.Lock()
@@ -191,8 +198,8 @@ def get_task(task_key: str) -> tuple[Domain, Task]:
     return domain, domain.tasks[int(index)]
 
 
-def canonical_state(db: Mapping[str, Any]) -> str:
-    """A canonical serialisation of a database: equal strings <=> equal databases in
+def canonical_state(db: Any) -> str:
+    """A canonical serialisation of a database (or of one of its records): equal strings <=> equal databases in
     tau-bench's sense (its ``consistent_hash(to_hashable(data))``)."""
     return json.dumps(db, sort_keys=True, separators=(",", ":"), check_circular=False)
 
@@ -221,28 +228,75 @@ def snapshot(db: Mapping[str, Any]) -> bytes | None:
         return None
 
 
+#: A database as per-record snapshots: ``{table: {record id: bytes}}`` for tables that
+#: are mappings, ``{table: bytes}`` for the others (a list, a scalar).
+RecordSnapshots = dict[str, "dict[Any, bytes] | bytes"]
+
+
+def record_snapshots(db: Mapping[str, Any]) -> RecordSnapshots | None:
+    """:func:`snapshot` of every record of every table (of a whole table when it is not a
+    mapping); ``None`` when something cannot be snapshotted."""
+    try:
+        return {
+            name: {key: marshal.dumps(record) for key, record in table.items()}
+            if isinstance(table, dict)
+            else marshal.dumps(table)
+            for name, table in db.items()
+        }
+    except ValueError:
+        return None
+
+
 class GoldState:
-    """The database after a task's gold actions: its snapshot, and its canonical form
-    computed on first need."""
+    """The database after a task's gold actions, as per-record snapshots (its canonical
+    form is computed on first need).
+
+    Comparing a conversation's database record by record costs about one ``marshal``
+    pass over it; only records whose bytes differ are serialised canonically, and the
+    first that differs settles the answer. Serialising the whole database canonically
+    (tens of milliseconds) happens only when the tables or record ids differ."""
 
     def __init__(self, db: dict[str, Any]) -> None:
-        self.snapshot = snapshot(db)
-        self._canonical = None if self.snapshot is not None else canonical_state(db)
+        self.records = record_snapshots(db)
+        self._canonical = None if self.records is not None else canonical_state(db)
+
+    def _database(self) -> dict[str, Any]:
+        assert self.records is not None
+        return {
+            name: {key: marshal.loads(b) for key, b in table.items()} if isinstance(table, dict) else marshal.loads(table)
+            for name, table in self.records.items()
+        }
 
     def canonical(self) -> str:
         """The canonical serialisation (see :func:`canonical_state`)."""
         if self._canonical is None:
-            assert self.snapshot is not None
             with _gc_paused():
-                self._canonical = canonical_state(marshal.loads(self.snapshot))
+                self._canonical = canonical_state(self._database())
         return self._canonical
 
     def matches(self, db: Mapping[str, Any]) -> bool:
         """Whether ``db`` equals the gold database in tau-bench's sense."""
-        mine = snapshot(db)
-        if mine is not None and mine == self.snapshot:
-            return True
-        return canonical_state(db) == self.canonical()
+        gold = self.records
+        if gold is None or db.keys() != gold.keys():
+            return canonical_state(db) == self.canonical()
+        for name, table in db.items():
+            gold_table = gold[name]
+            if isinstance(gold_table, dict) and isinstance(table, dict):
+                if table.keys() != gold_table.keys():
+                    return canonical_state(db) == self.canonical()
+                pairs = ((record, gold_table[key]) for key, record in table.items())
+            else:
+                pairs = iter([(table, gold_table)])
+            for value, gold_bytes in pairs:
+                if snapshot(value) != gold_bytes and canonical_state(value) != _canonical_of(gold_bytes):
+                    return False
+        return True
+
+
+def _canonical_of(snapshot_bytes: bytes | dict[Any, bytes]) -> str:
+    """The canonical serialisation of a snapshotted value."""
+    assert isinstance(snapshot_bytes, bytes)
+    return canonical_state(marshal.loads(snapshot_bytes))
 
 
 @functools.lru_cache(maxsize=64)
