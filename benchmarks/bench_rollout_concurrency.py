@@ -84,6 +84,7 @@ class StubServer:
         self.closing = threading.Event()
         self.requests = 0
         self.in_flight = self.peak_in_flight = 0  # calls being answered now / at most since reset_peak()
+        self.first_request_at: float | None = None  # time.monotonic() of the first call since reset_peak()
         self._lock = threading.Lock()
         stub = self
 
@@ -97,6 +98,8 @@ class StubServer:
                     n = stub.requests
                     over = stub.requests > stub.max_requests or time.monotonic() > stub.deadline
                     if not over:
+                        if stub.first_request_at is None:
+                            stub.first_request_at = time.monotonic()
                         stub.in_flight += 1
                         stub.peak_in_flight = max(stub.peak_in_flight, stub.in_flight)
                 if over:
@@ -119,6 +122,16 @@ class StubServer:
                     "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
                 })
 
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                """``/stats``: requests, peak of simultaneous calls and the first call's time
+                (``?reset=1`` then starts both afresh), for a client in another process."""
+                with stub._lock:
+                    stats = {"requests": stub.requests, "peak_in_flight": stub.peak_in_flight,
+                             "first_request_at": stub.first_request_at}
+                if self.path.endswith("reset=1"):
+                    stub.reset_peak()
+                self._send(200, stats)
+
             def _send(self, status: int, payload: Any) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -136,9 +149,10 @@ class StubServer:
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def reset_peak(self) -> None:
-        """Start counting the peak of simultaneous calls afresh."""
+        """Start counting the peak of simultaneous calls (and the first call) afresh."""
         with self._lock:
             self.peak_in_flight = self.in_flight
+            self.first_request_at = None
 
     def __enter__(self) -> StubServer:
         self._thread.start()

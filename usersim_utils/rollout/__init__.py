@@ -21,9 +21,9 @@ def __getattr__(name: str) -> Any:
     """The public names, imported on first use: the runner imports litellm (seconds), which
     ``usersim_utils.rollout.card`` (read by the scorer) and ``--dry-run`` do not need."""
     if name == "LOCAL_MODEL":
-        from .local_model import MODEL
+        from .prompts import LOCAL_MODEL
 
-        return MODEL
+        return LOCAL_MODEL
     if name in __all__:
         from . import runner
 

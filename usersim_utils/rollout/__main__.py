@@ -33,8 +33,7 @@ from .. import ids, paths
 from . import card as card_mod
 from .client import DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_RETRY_BUDGET_S, Ledger
 from .errors import RolloutError, describe
-from .local_model import MODEL as LOCAL_MODEL
-from .prompts import DEFAULT_MAX_TOOL_CALLS, DEFAULT_MAX_USER_TURNS
+from .prompts import DEFAULT_MAX_TOOL_CALLS, DEFAULT_MAX_USER_TURNS, LOCAL_MODEL
 from .runner import MAX_RUNS, RolloutConfig, RolloutSummary, run_rollouts
 
 #: Card field -> RolloutConfig field.

@@ -28,6 +28,7 @@ import functools
 import json
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,25 +36,43 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from types import ModuleType
+
 import httpx
-import litellm
 
 from .cache import ResponseCache, request_key
 from .errors import EndpointError, ReplyError
 
-# No help banners on errors; never download a Hugging Face tokenizer to count tokens.
-litellm.suppress_debug_info = True
-litellm.disable_hf_tokenizer_download = True
 
-#: Errors worth retrying: the request may succeed later.
-RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (
-    litellm.RateLimitError,
-    litellm.Timeout,
-    litellm.APIConnectionError,
-    litellm.ServiceUnavailableError,
-    litellm.InternalServerError,
-    litellm.BadGatewayError,
-)
+@functools.cache
+def litellm_module() -> ModuleType:
+    """litellm, imported on first need: its import takes seconds, and calls of
+    OpenAI-compatible servers (the direct path) do not need it until something fails."""
+    import litellm
+
+    # No help banners on errors; never download a Hugging Face tokenizer to count tokens.
+    litellm.suppress_debug_info = True
+    litellm.disable_hf_tokenizer_download = True
+    return litellm
+
+
+def retryable_errors() -> tuple[type[BaseException], ...]:
+    """Errors worth retrying (litellm's types): the request may succeed later."""
+    litellm = litellm_module()
+    return (
+        litellm.RateLimitError,
+        litellm.Timeout,
+        litellm.APIConnectionError,
+        litellm.ServiceUnavailableError,
+        litellm.InternalServerError,
+        litellm.BadGatewayError,
+    )
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether ``exc`` is one of :func:`retryable_errors` (never when litellm, which
+    defines them, was not even imported)."""
+    return "litellm" in sys.modules and isinstance(exc, retryable_errors())
 
 CompletionFn = Callable[..., Any]
 
@@ -284,7 +303,7 @@ def response_cost(response: Any, model: str) -> float:
     """USD cost from litellm's bundled price map; 0.0 for models it does not price
     (local models, private endpoints)."""
     try:
-        return float(litellm.completion_cost(completion_response=response, model=model) or 0.0)
+        return float(litellm_module().completion_cost(completion_response=response, model=model) or 0.0)
     except Exception:  # litellm raises several types for unknown models
         return 0.0
 
@@ -294,7 +313,7 @@ def token_prices(model: str) -> tuple[float, float]:
     """USD per prompt token and per completion token of ``model`` in litellm's bundled
     price map; ``(0.0, 0.0)`` for models it does not price. Looked up once per model."""
     try:
-        info = litellm.get_model_info(model)
+        info = litellm_module().get_model_info(model)
     except Exception:  # litellm raises several types for unknown models
         return 0.0, 0.0
     return float(info.get("input_cost_per_token") or 0.0), float(info.get("output_cost_per_token") or 0.0)
@@ -343,6 +362,7 @@ def uses_direct_path(model: str, api_base: str | None, api: str) -> bool:
 
 def _status_error(status: int, message: str, model: str, response: httpx.Response) -> Exception:
     """litellm's exception for an HTTP error status of an OpenAI-compatible server."""
+    litellm = litellm_module()
     text = f"OpenAIException - {message}"
     common = {"message": text, "llm_provider": "openai", "model": model}
     by_status: dict[int, type[Exception]] = {
@@ -389,10 +409,10 @@ class OpenAICompatibleChat:
                 "/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=timeout
             )
         except httpx.TimeoutException as exc:
-            raise litellm.Timeout(message=f"OpenAIException - {exc or 'request timed out'}", model=model,
+            raise litellm_module().Timeout(message=f"OpenAIException - {exc or 'request timed out'}", model=model,
                                   llm_provider="openai") from None
         except httpx.TransportError as exc:
-            raise litellm.APIConnectionError(message=f"OpenAIException - {exc or type(exc).__name__}",
+            raise litellm_module().APIConnectionError(message=f"OpenAIException - {exc or type(exc).__name__}",
                                              llm_provider="openai", model=model) from None
         try:
             payload = response.json()
@@ -457,10 +477,11 @@ class ModelClient:
         responses_fn: CompletionFn | None = None,
     ) -> None:
         self.cache = cache
-        self.completion_fn = completion_fn or litellm.completion
+        #: None: ``litellm.completion`` / ``litellm.responses``, imported on first use.
+        self.completion_fn = completion_fn
+        self.responses_fn = responses_fn
         #: OpenAI-compatible endpoints are called directly unless a completion function is injected.
         self.direct_chat = OpenAICompatibleChat() if completion_fn is None else None
-        self.responses_fn = responses_fn or litellm.responses
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
@@ -545,13 +566,13 @@ class ModelClient:
         # retries are ours alone: litellm's (num_retries) and the OpenAI client's (max_retries) are off
         if api == "responses":
             kwargs = responses_params(params)
-            call, normalise = self.responses_fn, normalise_responses_output
+            call, normalise = self.responses_fn or litellm_module().responses, normalise_responses_output
         elif self.direct_chat is not None and uses_direct_path(model, api_base, api):
             kwargs = dict(params)
             call, normalise = self.direct_chat, chat_json_reply
         else:
             kwargs = dict(params, drop_params=True, num_retries=0, max_retries=0)
-            call, normalise = self.completion_fn, normalise_response
+            call, normalise = self.completion_fn or litellm_module().completion, normalise_response
         if api_base:
             kwargs["api_base"] = api_base
             # OpenAI-compatible servers (vLLM, llama.cpp, Ollama) usually need no key, but the
@@ -571,7 +592,9 @@ class ModelClient:
                 else:
                     response = call(model=model, messages=[dict(m) for m in messages], **kwargs)
                 return normalise(response, model)
-            except RETRYABLE_ERRORS as exc:
+            except Exception as exc:
+                if not is_retryable(exc):
+                    raise
                 # litellm reports a reply it cannot read as a 500 carrying its own traceback
                 if (reason := unreadable_reply_reason(str(exc))) is not None:
                     raise ReplyError(f"{model}: {reason}") from None

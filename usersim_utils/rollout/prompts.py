@@ -13,6 +13,9 @@ GREETING = schema.GREETING
 STOP_MARKER = schema.STOP_MARKER
 #: Model-string prefix of the embedded model's litellm provider.
 LOCAL_PREFIX = "local/"
+#: The litellm model string of the embedded model (``local_model.py``), named here so that
+#: the command line knows it without importing litellm.
+LOCAL_MODEL = f"{LOCAL_PREFIX}smollm2-135m"
 DEFAULT_MAX_USER_TURNS = 80
 DEFAULT_MAX_TOOL_CALLS = 64
 
