@@ -25,6 +25,7 @@ and the cache are the same either way.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import os
 import socket
@@ -308,13 +309,30 @@ def response_cost(response: Any, model: str) -> float:
         return 0.0
 
 
+#: litellm's bundled price map, a file of its package (read without importing litellm).
+PRICE_MAP_FILE = "model_prices_and_context_window_backup.json"
+
+
+@functools.cache
+def _price_map() -> dict[str, Any]:
+    spec = importlib.util.find_spec("litellm")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(folder, PRICE_MAP_FILE)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as fh:
+                prices = json.load(fh)
+            return prices if isinstance(prices, dict) else {}
+    return {}
+
+
 @functools.cache
 def token_prices(model: str) -> tuple[float, float]:
-    """USD per prompt token and per completion token of ``model`` in litellm's bundled
-    price map; ``(0.0, 0.0)`` for models it does not price. Looked up once per model."""
-    try:
-        info = litellm_module().get_model_info(model)
-    except Exception:  # litellm raises several types for unknown models
+    """USD per prompt token and per completion token of an ``openai/<name>`` model in
+    litellm's bundled price map (under ``<name>``, as litellm looks OpenAI models up);
+    ``(0.0, 0.0)`` for models it does not price (self-served models). Once per model."""
+    prices = _price_map()
+    info = prices.get(model) or prices.get(model.removeprefix("openai/"))
+    if not isinstance(info, dict):
         return 0.0, 0.0
     return float(info.get("input_cost_per_token") or 0.0), float(info.get("output_cost_per_token") or 0.0)
 
