@@ -61,7 +61,6 @@ from tqdm import tqdm
 
 from .. import ids, paths
 from . import card as card_mod
-from . import persona as persona_mod
 from .cache import ResponseCache, request_key, write_json_atomic
 from .client import (
     DEFAULT_MAX_RETRIES,
@@ -490,6 +489,8 @@ def run_rollouts(
             responses_fn=responses_fn,
         )
         failures: dict[str, str] = {}
+        if settings.persona_source:  # here, not at the top: the human-study features need pandas (start-up)
+            from . import persona as persona_mod
         styles = persona_mod.style_pool() if settings.persona_source and todo else None
 
         def play(task: str, run: int) -> dict[str, Any]:
