@@ -34,10 +34,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
-
-from types import ModuleType
 
 import httpx
 
@@ -74,6 +73,7 @@ def is_retryable(exc: BaseException) -> bool:
     """Whether ``exc`` is one of :func:`retryable_errors` (never when litellm, which
     defines them, was not even imported)."""
     return "litellm" in sys.modules and isinstance(exc, retryable_errors())
+
 
 CompletionFn = Callable[..., Any]
 
@@ -417,7 +417,13 @@ class OpenAICompatibleChat:
             return client
 
     def __call__(
-        self, *, model: str, messages: list[dict[str, Any]], api_base: str, timeout: float, api_key: str | None = None,
+        self,
+        *,
+        model: str,
+        messages: list[dict[str, Any]],
+        api_base: str,
+        timeout: float,
+        api_key: str | None = None,
         **params: Any,
     ) -> Any:
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
@@ -427,11 +433,13 @@ class OpenAICompatibleChat:
                 "/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=timeout
             )
         except httpx.TimeoutException as exc:
-            raise litellm_module().Timeout(message=f"OpenAIException - {exc or 'request timed out'}", model=model,
-                                  llm_provider="openai") from None
+            raise litellm_module().Timeout(
+                message=f"OpenAIException - {exc or 'request timed out'}", model=model, llm_provider="openai"
+            ) from None
         except httpx.TransportError as exc:
-            raise litellm_module().APIConnectionError(message=f"OpenAIException - {exc or type(exc).__name__}",
-                                             llm_provider="openai", model=model) from None
+            raise litellm_module().APIConnectionError(
+                message=f"OpenAIException - {exc or type(exc).__name__}", llm_provider="openai", model=model
+            ) from None
         try:
             payload = response.json()
         except ValueError:

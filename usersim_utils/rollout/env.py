@@ -298,7 +298,9 @@ class GoldState:
     def _database(self) -> dict[str, Any]:
         assert self.records is not None
         return {
-            name: {key: marshal.loads(b) for key, b in table.items()} if isinstance(table, dict) else marshal.loads(table)
+            name: {key: marshal.loads(b) for key, b in table.items()}
+            if isinstance(table, dict)
+            else marshal.loads(table)
             for name, table in self.records.items()
         }
 
