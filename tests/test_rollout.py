@@ -539,7 +539,12 @@ def test_retries_back_off_on_rate_limits() -> None:
     client = ModelClient(None, completion_fn=flaky, sleep=waits.append)
     assert client.complete("agent", "m", [{"role": "user", "content": "x"}]).content == "ok"
     assert waits == [1.0, 2.0]
-    failing = ModelClient(None, completion_fn=lambda **kw: (_ for _ in ()).throw(litellm.RateLimitError("x", "o", "m")), sleep=waits.append, max_retries=2)
+    failing = ModelClient(
+        None,
+        completion_fn=lambda **kw: (_ for _ in ()).throw(litellm.RateLimitError("x", "o", "m")),
+        sleep=waits.append,
+        max_retries=2,
+    )
     with pytest.raises(litellm.RateLimitError):
         failing.complete("agent", "m", [{"role": "user", "content": "x"}])
 
@@ -550,10 +555,14 @@ def test_outputs_follow_the_study_formats(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "eval_results_scripted-user.json").read_text())
     surveys = json.loads((tmp_path / "survey_comparable_scripted-user.json").read_text())
     assert list(results) == [f"{t}_{r}" for t in ("retail_0", "retail_1", "airline_0") for r in (1, 2, 3)]
-    assert sorted(surveys) == sorted(f"{t}{s}" for t in ("retail_0", "retail_1", "airline_0") for s in ("", "_ann2", "_ann3"))
+    assert sorted(surveys) == sorted(
+        f"{t}{s}" for t in ("retail_0", "retail_1", "airline_0") for s in ("", "_ann2", "_ann3")
+    )
     record = results["airline_0_2"]
     assert record["instance_id"] == "airline_0_2" and record["task_key"] == "airline_0" and record["run"] == 2
-    assert {"conversation", "reward", "keep", "survey", "simulator", "agent", "n_tool_calls", "stop_reason"} <= set(record)
+    assert {"conversation", "reward", "keep", "survey", "simulator", "agent", "n_tool_calls", "stop_reason"} <= set(
+        record
+    )
     assert all(m["role"] in ("user", "assistant") for m in record["conversation"])
     assert surveys["airline_0_ann2"] == {"survey": record["survey"]}
     assert summary.summary_line() == "conversations=9 model_calls=54 cache_hits=0 cost_usd=0.000000"
@@ -669,7 +678,9 @@ def scripted_provider(monkeypatch: pytest.MonkeyPatch) -> ScriptedModels:
     return fake
 
 
-def test_command_line_runs_and_reruns_from_cache(tmp_path: Path, scripted_provider: ScriptedModels, capsys: pytest.CaptureFixture) -> None:
+def test_command_line_runs_and_reruns_from_cache(
+    tmp_path: Path, scripted_provider: ScriptedModels, capsys: pytest.CaptureFixture
+) -> None:
     argv = ["--simulator", "scripted/user", "--agent", "scripted/agent", "--domains", "retail:0,airline:0-1"]
     argv += ["--runs", "2", "--concurrency", "2", "--max-user-turns", "5", "--out", str(tmp_path), "--no-progress"]
     assert cli.main(argv) == 0
@@ -677,7 +688,10 @@ def test_command_line_runs_and_reruns_from_cache(tmp_path: Path, scripted_provid
     assert re.fullmatch(r"conversations=6 model_calls=\d+ cache_hits=0 cost_usd=0\.000000", first)
     assert scripted_provider.calls["agent"] > 0
     assert cli.main(argv) == 0
-    assert capsys.readouterr().out.strip().splitlines()[-1] == "conversations=6 model_calls=0 cache_hits=0 cost_usd=0.000000"
+    assert (
+        capsys.readouterr().out.strip().splitlines()[-1]
+        == "conversations=6 model_calls=0 cache_hits=0 cost_usd=0.000000"
+    )
     results = json.loads((tmp_path / "eval_results_scripted-user.json").read_text())
     assert sorted(results) == ["airline_0_1", "airline_0_2", "airline_1_1", "airline_1_2", "retail_0_1", "retail_0_2"]
     assert "<function=find_user_id_by_name_zip>" in results["retail_0_1"]["conversation"][2]["content"]
@@ -718,7 +732,9 @@ def test_local_prompt_and_tool_call_parsing() -> None:
     assert prompt.startswith(f"<|im_start|>system\n{local_model.DEFAULT_SYSTEM}")
     assert "- get_order_details(order_id: string): Get the status and details of an order." in prompt
     assert prompt.endswith("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
-    content, calls = local_model.parse_tool_calls('Sure <tool_call>{"name": "think", "arguments": {"thought": "x"}}</tool_call>')
+    content, calls = local_model.parse_tool_calls(
+        'Sure <tool_call>{"name": "think", "arguments": {"thought": "x"}}</tool_call>'
+    )
     assert content == "Sure" and calls[0]["function"] == {"name": "think", "arguments": '{"thought": "x"}'}
     assert local_model.parse_tool_calls("<tool_call>{broken</tool_call>") == ("<tool_call>{broken</tool_call>", [])
 

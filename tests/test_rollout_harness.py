@@ -72,7 +72,7 @@ def study_settings(**kw: Any) -> protocol.ProtocolSettings:
 
 def play(script: Scripted, task: str = "retail_0", **kw: Any) -> dict[str, Any]:
     client = ModelClient(None, completion_fn=script.completion, responses_fn=script.responses)
-    return protocol.run_conversation(task, 1, task, client, study_settings(**kw))
+    return harness.play_conversation(task, 1, task, client, study_settings(**kw))
 
 
 # --- catalogue -------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from .protocol import (
     Turn,
     clean_simulator_reply,
     parse_survey,
+    run_conversation,
     simulator_messages,
     simulator_params,
     simulator_prompt,
@@ -354,3 +355,20 @@ def run_study_conversation(
         "usage": calls.tally.to_json(),
         "survey_reply": survey_reply.content,
     }
+
+
+def play_conversation(
+    task_key: str,
+    run: int,
+    instance_id: str,
+    client: ModelClient,
+    settings: ProtocolSettings,
+    *,
+    cache_tag: str | None = None,
+    persona: str | None = None,
+) -> dict[str, Any]:
+    """One conversation with the agent ``settings.agent_harness`` names: the study's harness
+    (:func:`run_study_conversation`) or native function calling
+    (:func:`usersim_utils.rollout.protocol.run_conversation`); same arguments and record."""
+    play = run_study_conversation if settings.agent_harness == "study" else run_conversation
+    return play(task_key, run, instance_id, client, settings, cache_tag=cache_tag, persona=persona)

@@ -406,14 +406,10 @@ def run_conversation(
     included), ``n_tool_calls``, ``stop_reason`` (``stop``, ``max_user_turns`` or
     ``transfer``), ``reward_info``, the raw survey reply and ``usage`` per role).
     ``persona`` (style targets as text) is appended to the simulator's prompt.
-    ``settings.agent_harness == "study"`` plays the study's harness instead
-    (:func:`usersim_utils.rollout.harness.run_study_conversation`)."""
+    This is the native function-calling agent; :func:`usersim_utils.rollout.harness.play_conversation`
+    picks it or the study's harness by ``settings.agent_harness``."""
     if settings.agent_harness == "study":
-        from .harness import run_study_conversation
-
-        return run_study_conversation(
-            task_key, run, instance_id, client, settings, cache_tag=cache_tag, persona=persona
-        )
+        raise ValueError("the study harness plays through rollout.harness.play_conversation")
     calls = ConversationCalls(client, cache_tag=cache_tag, seed=run)
     env = TaskEnv(task_key)
     style = settings.simulator_prompt

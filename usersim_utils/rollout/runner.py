@@ -74,6 +74,7 @@ from .client import (
     parse_endpoint,
 )
 from .errors import OutputError, RolloutError, RunLockedError, describe
+from .harness import play_conversation
 from .prompts import INSTRUCTION_SLOT
 from .protocol import (
     DEFAULT_MAX_TOOL_CALLS,
@@ -81,7 +82,6 @@ from .protocol import (
     LOCAL_PREFIX,
     ProtocolSettings,
     resolve_prompt_style,
-    run_conversation,
 )
 
 MAX_RUNS = 3
@@ -497,7 +497,7 @@ def run_rollouts(
             iid = instance_id(task, run, config.runs)
             targets = persona_mod.draw(styles, settings.persona_seed, task, run) if styles is not None else None
             persona = persona_mod.render(targets) if targets is not None else None
-            record = run_conversation(task, run, iid, client, settings, cache_tag=f"{task}/run{run}", persona=persona)
+            record = play_conversation(task, run, iid, client, settings, cache_tag=f"{task}/run{run}", persona=persona)
             if targets is not None:
                 record["persona"] = targets
             write_json_atomic(conversation_file(work_dir, task, run), record)
