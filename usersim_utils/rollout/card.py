@@ -11,7 +11,7 @@ A card (read with the standard library's ``tomllib``)::
     prompt_style = "auto"                  # optional: auto, chat or transcript
     [agent]
     model = "gpt-5.2"
-    harness = "study"                      # "study" (spec study-harness.md) or "function-calling"
+    harness = "study"                      # "study" (docs/method.md §11) or "function-calling"
     reasoning_effort = "low"
     api = "auto"                           # optional: responses, chat, auto
     [protocol]
@@ -86,7 +86,7 @@ CARD_SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "persona": {"source": (str,), "seed": (int,)},
 }
 
-#: The study's protocol (spec study-harness.md), what a published file without a card ran under.
+#: The study's protocol (docs/method.md §11), what a published file without a card ran under.
 STUDY_PROTOCOL: dict[str, Any] = {
     "agent_model": "gpt-5.2",
     "agent_harness": "study",

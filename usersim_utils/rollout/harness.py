@@ -1,4 +1,4 @@
-"""The study's agent harness (spec ``study-harness.md``): a text tool catalogue, call
+"""The study's agent harness (``docs/method.md`` §11): a text tool catalogue, call
 markup in the agent's replies, observations as system messages.
 
 The agent (the study: GPT-5.2 through the Responses API, reasoning effort ``low``) gets

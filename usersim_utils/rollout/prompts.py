@@ -20,7 +20,7 @@ DEFAULT_MAX_USER_TURNS = 80
 DEFAULT_MAX_TOOL_CALLS = 64
 
 #: How the agent is driven: the study's text catalogue and call markup (``harness.py``,
-#: spec ``study-harness.md``) or native function calling.
+#: ``docs/method.md`` §11) or native function calling.
 Harness = Literal["study", "function-calling"]
 #: Which API the agent is called through: chat completions or the Responses API.
 AgentApi = Literal["chat", "responses"]
@@ -42,7 +42,7 @@ ROLE_PLAY_RULES = """Rules:
 #: tau-bench's user-simulator prompt as a template (the function-calling harness's default).
 TAU_BENCH_TEMPLATE = f"You are a user interacting with an agent.\n\nInstruction: {INSTRUCTION_SLOT}\n{ROLE_PLAY_RULES}"
 
-#: The study harness's simulator prompt (spec study-harness.md): the instruction, a blank
+#: The study harness's simulator prompt (docs/method.md §11): the instruction, a blank
 #: line, ``Rules:`` and the seven rules.
 STUDY_TEMPLATE = f"""{INSTRUCTION_SLOT}
 
@@ -73,7 +73,7 @@ def simulator_system_prompt(instruction: str, template: str = TAU_BENCH_TEMPLATE
 
 
 def survey_prompt() -> str:
-    """The survey request (``data-formats.md``): 8 fields, their options, JSON only."""
+    """The survey request (``docs/method.md`` §10): 8 fields, their options, JSON only."""
     lines = ["Based on the above conversation, fill out the survey below.", ""]
     for item in survey_mod.SURVEY_ITEMS:
         options = ", ".join(json.dumps(o) for o in dict.fromkeys(survey_mod.SURVEY_OPTIONS[item]))

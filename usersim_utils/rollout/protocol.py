@@ -1,6 +1,6 @@
 """The study's conversation protocol: prompts, the simulator-agent loop, the survey.
 
-One conversation on one task (``data-formats.md``):
+One conversation on one task (``docs/method.md`` §10):
 
 1. the agent greets first ("Hi! How can I help you today?");
 2. the simulator, prompted with tau-bench's role-play rules and the task instruction,

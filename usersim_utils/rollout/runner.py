@@ -2,7 +2,7 @@
 
 Layout under the output folder ``out`` (default ``paths.ROLLOUTS_DIR``)::
 
-    eval_results_<label>.json        the rollouts, the study's format (spec usi.md §1)
+    eval_results_<label>.json        the rollouts, the study's format (docs/method.md §10)
     card_<label>.json                the resolved simulator card (``card.resolved_card``)
     survey_comparable_<label>.json   the simulator's surveys, keyed like human sessions
     ledger_<label>.json              calls, tokens, cost: this invocation and all conversations
