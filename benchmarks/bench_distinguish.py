@@ -14,6 +14,16 @@ files, humans included (timed separately too).
     .venv/bin/python benchmarks/bench_distinguish.py [--simulators 31] [--text] [--audit]
 
 Prints one JSON line: conversations, rows, and seconds (wall and CPU).
+
+With ``--coverage N`` it times nothing and checks the AUC's interval instead, on N
+simulated studies of the study's size with a known answer
+(:func:`usersim_utils.distinguish.known_answer_tables`): ``--kind twin`` (a simulator
+drawn from the human process: the interval should cover 0.5), ``human`` (the human
+reference: likewise) or ``mild`` (a simulator a little more verbose and polite than people:
+the interval should cover the mean AUC over the draws). Prints one JSON line: draws,
+coverage, the AUCs' mean and standard deviation, the intervals' mean half-width.
+
+    .venv/bin/python benchmarks/bench_distinguish.py --coverage 100 --kind twin [--task-effect 0.5]
 """
 
 from __future__ import annotations
@@ -26,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from usersim_utils import audit, distinguish
+from usersim_utils import audit, distinguish, ids
+from usersim_utils.demo.feature_tables import SYNTHETIC_HUMAN_MEANS
 
 from bench_scoring import full_size_panel  # same folder: the scoring benchmark's panel
 
@@ -49,12 +60,40 @@ def _timed(argv: list[str], command=distinguish.main) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+#: A simulator a little more verbose and polite than people (AUC about 0.57 at the study's size).
+MILD = {**SYNTHETIC_HUMAN_MEANS, "user_words_per_turn": 13.0, "politeness_rate": 0.19}
+
+
+def coverage(n_draws: int, kind: str, task_effect: float, seed: int = 0) -> dict:
+    """Coverage of the AUC's interval over ``n_draws`` simulated studies (165 tasks)."""
+    tasks = ids.parse_task_spec("all")
+    rows = []
+    for rng in np.random.default_rng(seed).spawn(n_draws):
+        human, sim = distinguish.known_answer_tables(rng, tasks, MILD if kind == "mild" else
+                                                     SYNTHETIC_HUMAN_MEANS, task_effect=task_effect)
+        rows.append(distinguish.c2st_human(human, rng) if kind == "human" else
+                    distinguish.c2st_simulator(human, sim, kind, rng))
+    aucs = np.array([r.auc for r in rows])
+    target = float(aucs.mean()) if kind == "mild" else 0.5
+    return {"kind": kind, "task_effect": task_effect, "draws": n_draws, "target": target,
+            "coverage": float(np.mean([r.low <= target <= r.high for r in rows])),
+            "auc_mean": float(aucs.mean()), "auc_sd": float(aucs.std(ddof=1)),
+            "half_width": float(np.mean([(r.high - r.low) / 2 for r in rows]))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--simulators", type=int, default=31)
     parser.add_argument("--text", action="store_true", help="also time the text test")
     parser.add_argument("--audit", action="store_true", help="also time the audit command")
+    parser.add_argument("--coverage", type=int, metavar="N", help="check the interval on N simulated studies instead")
+    parser.add_argument("--kind", choices=("twin", "human", "mild"), default="twin", help="with --coverage")
+    parser.add_argument("--task-effect", type=float, default=0.0, help="with --coverage: task effects' size")
     args = parser.parse_args()
+    if args.coverage:
+        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                          for k, v in coverage(args.coverage, args.kind, args.task_effect).items()}))
+        return
     panel = full_size_panel(np.random.default_rng(0), args.simulators)
     with tempfile.TemporaryDirectory() as tmp:
         human, files = write_panel(panel, Path(tmp))
