@@ -26,7 +26,7 @@ through tau-trait (:mod:`usersim_utils.rollout.env`), looked up by the task of t
 record's key; the database's identifiers are indexed once per domain.
 
 Rates per label and flag: flagged conversations / audited conversations with a
-Wilson interval (:func:`usersim_utils.feedback.wilson_interval`; conversations of a
+Wilson interval (:func:`usersim_utils.stats.wilson_interval`; conversations of a
 task are treated as independent, so the interval is somewhat too narrow). The cost
 to the agent: mean reward (success 0/1) of flagged minus unflagged conversations,
 per difficulty bin (:func:`usersim_utils.usi.difficulty_bin`) and over all; a
@@ -67,7 +67,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import features, feedback, ids, schema, scoring, usi
+from . import features, feedback, ids, schema, scoring, stats, usi
 from .atomic import atomic_write_text
 from .distinguish import load_records
 from .diversity import tokens
@@ -436,7 +436,7 @@ def flag_rates(conversations: pd.DataFrame, level: float = 0.95) -> pd.DataFrame
         n = len(group)
         for flag in FLAGS:
             count = int(group[flag].sum())
-            low, high = feedback.wilson_interval(count, n, level)
+            low, high = stats.wilson_interval(count, n, level)
             rows.append((name, flag, count, n, count / n if n else math.nan, low, high))
     return pd.DataFrame(rows, columns=list(RATE_COLUMNS))
 

@@ -27,7 +27,7 @@ Caveats. Distinct-n falls as a text grows (more tokens, more repeats), so a verb
 simulator scores lower than terse people even when equally varied: read it beside
 MATTR, which does not. ``distinct_*_all`` is a corpus statistic: resampling tasks with
 replacement repeats whole tasks, which lowers it, so its interval is the *centred*
-bootstrap interval (:func:`usersim_utils.uncertainty.centred_interval`), used for every
+bootstrap interval (:func:`usersim_utils.stats.centred_interval`), used for every
 metric here for uniformity (for the means it equals the percentile interval up to noise).
 Each simulator is compared on the tasks it shares with the humans; kept conversations
 with at least one user turn only.
@@ -48,7 +48,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.preprocessing import normalize
 
-from . import schema, uncertainty
+from . import schema, stats
 from .distinguish import TEXT_COLUMNS, usable_rows, user_texts
 
 MATTR_WINDOW = 25
@@ -233,7 +233,7 @@ def diversity_table(texts: pd.DataFrame, rng: np.random.Generator, *, human_labe
     :data:`usersim_utils.distinguish.TEXT_COLUMNS`), one of them labelled ``human_label``.
     Kept rows with a user turn; each simulator restricted to the tasks it shares with
     the humans. Labels in table order, the humans first; one
-    :func:`uncertainty.resample_counts` draw per label. Columns: ``label``, ``scale``,
+    :func:`stats.resample_counts` draw per label. Columns: ``label``, ``scale``,
     ``metric``, ``value``, ``low``, ``high``, ``n_conversations``, ``n_tasks``.
     Raises ``ValueError`` without human rows.
     """
@@ -248,9 +248,9 @@ def diversity_table(texts: pd.DataFrame, rng: np.random.Generator, *, human_labe
         n_tasks = mine["task_key"].nunique()
         if n_tasks == 0:
             continue
-        counts = uncertainty.resample_counts(n_tasks, n_boot, rng)
+        counts = stats.resample_counts(n_tasks, n_boot, rng)
         for metric, (estimate, replicates) in label_replicates(mine, human_texts, counts).items():
-            low, high = uncertainty.centred_interval(replicates, estimate, level)
+            low, high = stats.centred_interval(replicates, estimate, level)
             records.append((label, SCALES[metric], metric, estimate, low, high, len(mine), n_tasks))
     columns = ["label", "scale", "metric", "value", "low", "high", "n_conversations", "n_tasks"]
     return pd.DataFrame.from_records(records, columns=columns)
