@@ -73,7 +73,6 @@ def test_cited_sections_exist() -> None:
             assert int(number) in sections, f"{path.name} cites docs/method.md §{number}, which does not exist"
 
 
-@pytest.mark.xfail(strict=False, reason="citations replaced after the restructure")
 def test_code_cites_only_method_doc() -> None:
     offenders = []
     for path in sorted(paths.REPO_ROOT.glob("usersim_utils/**/*.py")):
