@@ -45,13 +45,3 @@ def test_concurrency_is_bounded_and_pays_on_a_small_run() -> None:
     assert result["peak_calls_concurrency_1"] == 1
     assert result["peak_calls_concurrency_8"] == 8
     assert result["speedup"] >= 2.5
-
-
-@pytest.mark.slow
-def test_concurrency_8_is_at_least_6x_faster() -> None:
-    """The issue's bound at the benchmark's defaults (16 tasks, 0.5 s per call, a
-    latency still below most hosted models'): 7.5x seen with both cores busy."""
-    result = load_benchmark().run(n_tasks=16, delay_s=0.5, turns=3, max_seconds=300)
-    print(json.dumps(result))
-    assert result["peak_calls_concurrency_8"] == 8
-    assert result["speedup"] >= 6.0
