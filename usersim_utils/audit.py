@@ -507,7 +507,7 @@ def split_auditable(records: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str,
 
 
 def run(eval_results: Sequence[str | os.PathLike[str]], *, human_path: str | os.PathLike[str] | None = None,
-        show_excerpts: bool = False, difficulty: str = "self", domain: str | None = None) -> AuditResult:
+        show_excerpts: bool = False, difficulty: str = "all", domain: str | None = None) -> AuditResult:
     """Audit files as the command line does. Excerpts are kept when ``show_excerpts`` or
     every input is SYNTHETIC (:func:`schema.is_synthetic`). ``difficulty``: a mode of
     :func:`scoring.resolve_difficulty`
@@ -552,9 +552,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_out", required=True, metavar="OUT", help="write findings and rates here")
     p.add_argument("--show-excerpts", action="store_true",
                    help="write the flagged text even for real data (never commit it for the study's human data)")
-    p.add_argument("--difficulty", default="self",
-                   help="difficulty map of the reward gaps: self | published | frozen:PATH | baselines:DIR "
-                        "(default self)")
+    p.add_argument("--difficulty", default="all",
+                   help="difficulty map of the reward gaps: all (also spelled self) | published | frozen:PATH | "
+                        "baselines:DIR (default all)")
     p.add_argument("--domain", choices=list(ids.DOMAINS), help="domain of tau-bench trajectory files")
     return p
 
