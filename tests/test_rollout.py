@@ -317,29 +317,6 @@ def test_database_equality_ignores_insertion_order_but_not_types() -> None:
     assert not gold.matches({"users": {"a": {"n": 1}}})
 
 
-def test_overlapping_database_copies_restore_the_collector() -> None:
-    """Concurrent conversations copy databases at once: the collector stays off while
-    any copy runs, whichever started first, and comes back after the last one."""
-    import gc
-
-    assert gc.isenabled()
-    worker_in, release = threading.Event(), threading.Event()
-
-    def slow_copy() -> None:
-        with env._gc_paused():
-            worker_in.set()
-            release.wait(5)
-
-    worker = threading.Thread(target=slow_copy)
-    with env._gc_paused():  # this copy starts first and ends first
-        worker.start()
-        assert worker_in.wait(5)
-    assert not gc.isenabled()  # the worker is still copying
-    release.set()
-    worker.join(5)
-    assert gc.isenabled()
-
-
 def test_missing_output_fails_the_reward() -> None:
     task_env = env.TaskEnv("airline_2")  # a task with a required output
     assert task_env.task.outputs

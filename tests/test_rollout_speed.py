@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import marshal
 import os
 import signal
 import subprocess
@@ -42,7 +43,6 @@ def child_env() -> dict[str, str]:
 def test_database_comparison_record_by_record_keeps_tau_bench_equality() -> None:
     gold_db = {"users": {"a": {"n": 1, "tags": ["x", "y"]}, "b": {"n": 2}}, "log": [1, 2], "version": 3}
     gold = env.GoldState(gold_db)
-    assert gold.records is not None and set(gold.records["users"]) == {"a", "b"}
     assert gold.matches(json.loads(json.dumps(gold_db)))
     assert gold.matches({"version": 3, "log": [1, 2], "users": {"b": {"n": 2}, "a": {"tags": ["x", "y"], "n": 1}}})
     assert not gold.matches({**gold_db, "users": {"a": {"n": 1, "tags": ["y", "x"]}, "b": {"n": 2}}})  # list order
@@ -64,6 +64,68 @@ def test_gold_state_equals_a_fresh_replay_of_the_gold_actions() -> None:
             partial.call_tool(action.name, action.kwargs)
     assert env.gold_state("retail_5").matches(played.db)
     assert not env.gold_state("retail_5").matches(partial.db)
+
+
+def test_copy_on_lookup_tables_are_independent_and_track_what_they_may_change() -> None:
+    domain = env.load_domain("retail")
+    first, second = domain.fresh_db(), domain.fresh_db()
+    order_id = next(iter(first["orders"]))
+    first["orders"][order_id]["status"] = "cancelled"
+    assert second["orders"][order_id]["status"] != "cancelled"
+    assert domain.pristine_db["orders"][order_id]["status"] != "cancelled"
+    assert first["orders"].changed == {order_id} and not second["users"].changed
+    users = first["users"]
+    some, other, third = list(users)[:3]
+    users.pop(some)
+    users.setdefault("new_user", {"name": "x"})
+    users.update({other: {"name": "y"}})
+    assert users.changed == {some, "new_user", other} and some not in users
+    assert users.get(third) is users[third] and third in users.changed
+    assert json.loads(json.dumps(first["orders"]))[order_id]["status"] == "cancelled"
+
+
+def test_matching_compares_what_either_side_changed() -> None:
+    gold = env.gold_state("retail_5")  # the gold actions change some orders or users
+    db = env.load_domain("retail").fresh_db()
+    assert not gold.matches(db)  # nothing done: the gold changes are missing
+    replay = env.TaskEnv("retail_5")
+    for action in replay.task.actions:
+        replay.call_tool(action.name, action.kwargs)
+    untouched = next(k for k in replay.db["products"] if k not in replay.db["products"].changed)
+    assert gold.matches(replay.db)
+    replay.db["products"][untouched]  # looked up, not changed: still equal
+    assert gold.matches(replay.db)
+    replay.db["products"][untouched]["name"] = "changed"  # a change the gold actions did not make
+    assert not gold.matches(replay.db)
+    assert not gold.matches({**replay.db, "extra": {}})
+
+
+def test_no_tool_changes_the_shared_pristine_records() -> None:
+    """Every task's gold actions, and every read-only search, leave the pristine records
+    (shared by all conversations) as they were loaded."""
+    for name in ("retail", "airline"):
+        domain = env.load_domain(name)
+        for task in domain.tasks:
+            db = domain.fresh_db()
+            for action in task.actions:
+                env.invoke_tool(domain, db, action.name, action.kwargs)
+        db = domain.fresh_db()
+        user = next(iter(domain.pristine_db["users"].values()))
+        name_zip = {**user.get("name", {}), "zip": user.get("address", {}).get("zip")}
+        searches = {
+            "retail": [("find_user_id_by_email", {"email": user.get("email", "")}),
+                       ("find_user_id_by_name_zip", name_zip),
+                       ("list_all_product_types", {})],
+            "airline": [("search_direct_flight", {"origin": "JFK", "destination": "SEA", "date": "2024-05-20"}),
+                        ("search_onestop_flight", {"origin": "JFK", "destination": "SEA", "date": "2024-05-20"})],
+        }  # fmt: skip
+        for tool, kwargs in searches[name]:
+            assert not env.invoke_tool(domain, db, tool, kwargs).startswith("Error"), tool
+        for table, records in domain.pristine_db.items():
+            stored = domain.pristine_records[table]
+            assert records.keys() == stored.keys()
+            canonical = env.canonical_state
+            assert all(canonical(r) == canonical(marshal.loads(stored[k])) for k, r in records.items()), (name, table)
 
 
 # --- the direct path ------------------------------------------------------------------------

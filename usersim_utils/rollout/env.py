@@ -22,29 +22,32 @@ the network.
 The reward is tau-bench's rule-based reward (``Env.calculate_reward``): the final
 database must equal the one obtained by replaying the task's gold actions on a
 fresh database, and every required output must appear in some agent reply. tau-bench
-compares ``sha256(str(to_hashable(data)))``; this module compares a canonical JSON
-serialisation (sorted keys), which distinguishes the same things (``1`` from ``1.0``,
-strings from numbers, key sets, order of lists) and is about ten times faster. It
-compares record by record: a byte-equal ``marshal`` snapshot of a record (types,
-values and order all equal) settles its equality; only a record whose snapshot
-differs is compared in canonical form, because the same fields inserted in another
-order are still the same record.
+compares ``sha256(str(to_hashable(data)))``; this module compares record by record and
+distinguishes the same things (``1`` from ``1.0``, strings from numbers, key sets, order
+of lists, but not the order in which a record's fields were inserted).
+
+A conversation's database is *copied on lookup* (:class:`CopyOnLookupTable`): it starts
+as the pristine records, shared by every conversation, and a record gets its own copy
+the first time a tool looks it up by id (or sets or deletes it). A fresh database then
+costs microseconds instead of a full copy (~10^5 containers), and the reward compares
+only the records the conversation or the gold actions looked up: the others are the
+pristine ones on both sides. tau-bench's tools read whole tables only to search them
+(``users.items()`` in ``find_user_id_by_email``, ``flights.values()`` in the flight
+searches) and never change a record reached that way; a test replays every task's gold
+actions and every tool and checks that the pristine records are unchanged.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import importlib.util
 import json
 import marshal
 import os
-import pickle
 import sys
-import threading
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,6 +144,82 @@ class Task:
     outputs: tuple[str, ...]
 
 
+class CopyOnLookupTable(dict):  # type: ignore[type-arg]
+    """One table of a conversation's database (``{record id: record}``), copied on lookup.
+
+    It starts holding the pristine records, shared with every other conversation. The
+    first lookup of a record by id (``table[id]``, ``get``), and any write (set, delete,
+    ``pop``, ``setdefault``, ``update``, ``clear``), gives the table its own copy of that
+    record (decoded from its pristine ``marshal`` bytes) and adds the id to ``changed``.
+    Reading the whole table (``items()``, ``values()``, iteration, ``in``, ``len``)
+    copies nothing and may return pristine records: they must not be changed."""
+
+    __slots__ = ("_pristine", "changed")
+
+    def __init__(self, records: Mapping[Any, Any], pristine: Mapping[Any, bytes]) -> None:
+        super().__init__(records)
+        #: ``marshal`` bytes of every pristine record, by id.
+        self._pristine = pristine
+        #: Ids of the records this table may have changed (looked up, set or deleted).
+        self.changed: set[Any] = set()
+
+    def pristine_bytes(self, key: Any) -> bytes:
+        """The ``marshal`` bytes of the pristine record ``key``."""
+        return self._pristine[key]
+
+    def _own(self, key: Any) -> None:
+        if key not in self.changed and dict.__contains__(self, key):
+            self.changed.add(key)
+            blob = self._pristine.get(key)
+            if blob is not None:
+                dict.__setitem__(self, key, marshal.loads(blob))
+
+    def __getitem__(self, key: Any) -> Any:
+        self._own(key)
+        return dict.__getitem__(self, key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self._own(key)
+        return dict.get(self, key, default)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.changed.add(key)
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self.changed.add(key)
+        dict.__delitem__(self, key)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        self._own(key)
+        self.changed.add(key)
+        return dict.pop(self, key, *default)
+
+    def popitem(self) -> tuple[Any, Any]:
+        key = next(reversed(self))
+        return key, self.pop(key)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __ior__(self, other: Any) -> CopyOnLookupTable:
+        self.update(other)
+        return self
+
+    def clear(self) -> None:
+        self.changed.update(self)
+        dict.clear(self)
+
+    def __reduce__(self) -> Any:  # a copy or pickle is a plain dict of the current records
+        return (dict, (dict(self.items()),))
+
+
 @dataclass(frozen=True)
 class Domain:
     """A domain's policy (``wiki``), tools (OpenAI function schemas) and pristine database."""
@@ -152,46 +231,24 @@ class Domain:
     #: Tools that end tau-bench's episode (a transfer to a human agent).
     terminate_tools: frozenset[str]
     tasks: tuple[Task, ...]
-    #: The pristine database, pickled: unpickling is the fastest fresh copy.
-    pristine_db: bytes = field(repr=False)
+    #: The pristine database ``{table: {record id: record}}``, shared: never changed.
+    pristine_db: Mapping[str, dict[Any, Any]] = field(repr=False)
+    #: ``marshal`` bytes of every pristine record: ``{table: {record id: bytes}}``.
+    pristine_records: Mapping[str, dict[Any, bytes]] = field(repr=False)
 
-    def fresh_db(self) -> dict[str, Any]:
-        """A new, independent copy of the pristine database. The copy (~10^5 containers,
-        never cyclic, freed by reference counting) is moved to the collector's permanent
-        generation (``gc.freeze``), so that full collections do not rescan every live
-        conversation's database; cyclic garbage frozen with it waits for ``gc.unfreeze()``,
-        which the runner calls at the end of a run."""
-        with _gc_paused():
-            db = pickle.loads(self.pristine_db)
-            gc.freeze()
-            return db
+    def fresh_db(self) -> dict[str, CopyOnLookupTable]:
+        """A new database for one conversation, equal to the pristine one and independent
+        of it and of every other: each table is a :class:`CopyOnLookupTable`."""
+        return {name: CopyOnLookupTable(table, self.pristine_records[name]) for name, table in self.pristine_db.items()}
 
 
-_gc_pause_lock = threading.Lock()
-_gc_pause_depth = 0  # conversations (threads) inside _gc_paused() right now
-_gc_was_enabled = True
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: unpickling a database allocates ~10^5
-    containers, and the collections this triggers make a copy 2-4x slower.
-
-    Thread-safe: with several conversations copying at once, the collector comes
-    back (if it was on) when the last of them is done, not when the first is."""
-    global _gc_pause_depth, _gc_was_enabled
-    with _gc_pause_lock:
-        if _gc_pause_depth == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pause_depth += 1
-    try:
-        yield
-    finally:
-        with _gc_pause_lock:
-            _gc_pause_depth -= 1
-            if _gc_pause_depth == 0 and _gc_was_enabled:
-                gc.enable()
+def _pristine_records(name: str, db: Mapping[str, Any]) -> dict[str, dict[Any, bytes]]:
+    """``marshal`` bytes of every record of ``db``; ``TypeError`` when a table is not a
+    mapping of records (tau-bench v1's never are)."""
+    bad = [table for table, records in db.items() if not isinstance(records, dict)]
+    if bad:
+        raise TypeError(f"the {name} database has tables that are not mappings of records: {bad}")
+    return {table: {key: marshal.dumps(record) for key, record in records.items()} for table, records in db.items()}
 
 
 @functools.cache
@@ -211,6 +268,7 @@ def load_domain(name: str) -> Domain:
         for i, t in enumerate(raw_tasks[: ids.N_TASKS[name]])
     )
     infos = tuple(tool.get_info() for tool in tools)
+    db = load_data()
     return Domain(
         name=name,
         wiki=wiki,
@@ -218,7 +276,8 @@ def load_domain(name: str) -> Domain:
         tool_classes={info["function"]["name"]: tool for info, tool in zip(infos, tools)},
         terminate_tools=frozenset({"transfer_to_human_agents"}),
         tasks=tasks,
-        pristine_db=pickle.dumps(load_data(), protocol=pickle.HIGHEST_PROTOCOL),
+        pristine_db=db,
+        pristine_records=_pristine_records(name, db),
     )
 
 
@@ -255,85 +314,79 @@ def invoke_tool(
 
 
 def snapshot(db: Mapping[str, Any]) -> bytes | None:
-    """A fast exact snapshot of a database: equal bytes imply equal databases (not the
-    converse). ``None`` when the database holds something ``marshal`` cannot write."""
+    """A fast exact snapshot of a database (plain or copied on lookup): equal bytes imply
+    equal databases (not the converse). ``marshal`` version 2 writes no back-references,
+    so a record and its copy give the same bytes whatever their reference counts. ``None``
+    when the database holds something ``marshal`` cannot write."""
     try:
-        return marshal.dumps(db)
+        return marshal.dumps({name: dict(t.items()) if isinstance(t, dict) else t for name, t in db.items()}, 2)
     except ValueError:
         return None
 
 
-#: A database as per-record snapshots: ``{table: {record id: bytes}}`` for tables that
-#: are mappings, ``{table: bytes}`` for the others (a list, a scalar).
-RecordSnapshots = dict[str, "dict[Any, bytes] | bytes"]
+@dataclass(frozen=True)
+class _GoldTable:
+    """A table of the gold database: its record ids, the canonical form of the records that
+    may differ from the pristine ones (all of them for a plain table) and, for a table
+    copied on lookup, that table (its pristine records stand for the others)."""
 
+    ids: frozenset[Any]
+    records: dict[Any, str]
+    copied_from: CopyOnLookupTable | None
 
-def record_snapshots(db: Mapping[str, Any]) -> RecordSnapshots | None:
-    """:func:`snapshot` of every record of every table (of a whole table when it is not a
-    mapping); ``None`` when something cannot be snapshotted."""
-    try:
-        return {
-            name: {key: marshal.dumps(record) for key, record in table.items()}
-            if isinstance(table, dict)
-            else marshal.dumps(table)
-            for name, table in db.items()
-        }
-    except ValueError:
-        return None
+    @classmethod
+    def of(cls, table: dict[Any, Any]) -> _GoldTable:
+        lookup = table if isinstance(table, CopyOnLookupTable) else None
+        keys = table.changed & table.keys() if lookup is not None else table.keys()
+        return cls(frozenset(table), {k: canonical_state(dict.__getitem__(table, k)) for k in keys}, lookup)
+
+    def ids_to_compare(self, table: dict[Any, Any]) -> Iterable[Any]:
+        """Ids of ``table`` (same ids as this one) whose records may differ from the gold ones:
+        all of them, unless both are copied from the same pristine records (then those
+        either side changed)."""
+        if isinstance(table, CopyOnLookupTable) and self.copied_from is not None:
+            if table._pristine is self.copied_from._pristine:
+                return (table.changed | self.records.keys()) & self.ids
+        return self.ids
+
+    def canonical(self, key: Any) -> str:
+        """The canonical form of gold record ``key``."""
+        if key in self.records:
+            return self.records[key]
+        assert self.copied_from is not None
+        return canonical_state(marshal.loads(self.copied_from.pristine_bytes(key)))
 
 
 class GoldState:
-    """The database after a task's gold actions, as per-record snapshots (its canonical
-    form is computed on first need).
+    """The database after a task's gold actions, kept for comparison: per table, its record
+    ids and the canonical form of the records that may differ from the pristine ones.
 
-    Comparing a conversation's database record by record costs about one ``marshal``
-    pass over it; only records whose bytes differ are serialised canonically, and the
-    first that differs settles the answer. Serialising the whole database canonically
-    (tens of milliseconds) happens only when the tables or record ids differ."""
+    :meth:`matches` serialises only the records either side looked up (a handful, for a
+    database copied on lookup), and the first that differs settles the answer."""
 
-    def __init__(self, db: dict[str, Any]) -> None:
-        self.records = record_snapshots(db)
-        self._canonical = None if self.records is not None else canonical_state(db)
-
-    def _database(self) -> dict[str, Any]:
-        assert self.records is not None
-        return {
-            name: {key: marshal.loads(b) for key, b in table.items()}
-            if isinstance(table, dict)
-            else marshal.loads(table)
-            for name, table in self.records.items()
+    def __init__(self, db: Mapping[str, Any]) -> None:
+        self.tables: dict[str, _GoldTable | str] = {
+            name: _GoldTable.of(value) if isinstance(value, dict) else canonical_state(value)
+            for name, value in db.items()
         }
-
-    def canonical(self) -> str:
-        """The canonical serialisation (see :func:`canonical_state`)."""
-        if self._canonical is None:
-            with _gc_paused():
-                self._canonical = canonical_state(self._database())
-        return self._canonical
 
     def matches(self, db: Mapping[str, Any]) -> bool:
         """Whether ``db`` equals the gold database in tau-bench's sense."""
-        gold = self.records
-        if gold is None or db.keys() != gold.keys():
-            return canonical_state(db) == self.canonical()
-        for name, table in db.items():
-            gold_table = gold[name]
-            if isinstance(gold_table, dict) and isinstance(table, dict):
-                if table.keys() != gold_table.keys():
-                    return canonical_state(db) == self.canonical()
-                pairs = ((record, gold_table[key]) for key, record in table.items())
-            else:
-                pairs = iter([(table, gold_table)])
-            for value, gold_bytes in pairs:
-                if snapshot(value) != gold_bytes and canonical_state(value) != _canonical_of(gold_bytes):
+        if db.keys() != self.tables.keys():
+            return False
+        for name, value in db.items():
+            gold = self.tables[name]
+            if not isinstance(gold, _GoldTable):
+                if isinstance(value, dict) or canonical_state(value) != gold:
                     return False
+            elif not isinstance(value, dict) or value.keys() != gold.ids:
+                return False
+            elif any(
+                canonical_state(dict.__getitem__(value, key)) != gold.canonical(key)
+                for key in gold.ids_to_compare(value)
+            ):
+                return False
         return True
-
-
-def _canonical_of(snapshot_bytes: bytes | dict[Any, bytes]) -> str:
-    """The canonical serialisation of a snapshotted value."""
-    assert isinstance(snapshot_bytes, bytes)
-    return canonical_state(marshal.loads(snapshot_bytes))
 
 
 @functools.lru_cache(maxsize=64)

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gc
 import json
 import math
 import os
@@ -522,7 +521,6 @@ def run_rollouts(
                     bar.update(1)
             finally:
                 cancel.set()  # no new conversation; those in flight stop at their next model call
-                gc.unfreeze()  # hand what database copies froze back to the collector (env.Domain.fresh_db)
         set_aside = _count_set_aside(out, config.label, work_dir)
         summary = _summary(config, jobs, finished, client, reused, failures, set_aside=set_aside)
         if stopped is not None:
