@@ -472,11 +472,11 @@ def fill_disk_after(
     its temporary file; the test checks none is left either way.)"""
     count = [0]
 
-    def write(path: Path, text: str) -> None:
+    def write(path: Path, text: str, **options: Any) -> None:
         count[0] += 1
         if (writes is not None and count[0] > writes) or (name is not None and path.name.startswith(name)):
             raise OSError(code, os.strerror(code))
-        REAL_WRITE(path, text)
+        REAL_WRITE(path, text, **options)
 
     monkeypatch.setattr(cache_mod, "atomic_write_text", write)
 

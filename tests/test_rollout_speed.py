@@ -9,8 +9,10 @@ import json
 import marshal
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -154,6 +156,50 @@ def test_direct_path_sends_what_litellm_sends(monkeypatch: pytest.MonkeyPatch) -
     assert headers["Authorization"] == "Bearer EMPTY"
     assert reply.tool_calls[0].name == "think" and reply.prompt_tokens == 100 and reply.completion_tokens == 10
     assert reply.cost_usd == 0.0  # a self-served model has no price
+
+
+def test_direct_path_reopens_a_kept_alive_connection_the_server_closed() -> None:
+    """A server that closes each connection after one reply (without saying so): the next
+    call on the thread's kept-alive connection is sent again on a new one, not failed."""
+    reply = json.dumps({"choices": [{"message": {"content": "ok"}}], "usage": {}}).encode()
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[int] = []
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            accepted.append(1)
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(65536)
+                head, _, body = request.partition(b"\r\n\r\n")
+                length = int(
+                    next(
+                        v
+                        for k, _, v in (h.partition(b":") for h in head.split(b"\r\n"))
+                        if k.lower() == b"content-length"
+                    )
+                )
+                while len(body) < length:
+                    body += conn.recv(65536)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(reply), reply)
+                )
+                time.sleep(0.05)  # closed after the reply, while the client keeps the connection
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    chat = client_mod.OpenAICompatibleChat()
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    for _ in range(2):
+        payload = chat(model="openai/m", messages=[{"role": "user", "content": "hi"}], api_base=base, timeout=5)
+        assert payload["choices"][0]["message"]["content"] == "ok"
+        time.sleep(0.2)
+    server.join(5)
+    listener.close()
+    assert len(accepted) == 2
 
 
 def test_direct_path_prices_like_litellm() -> None:

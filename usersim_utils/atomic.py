@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 
-def atomic_write(dest: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``dest``, then rename it to ``dest``.
+def _temporary(dest: Path) -> Path:
+    """The temporary file beside ``dest``: named for the process and thread, so that
+    concurrent writers of one file never share it."""
+    return dest.parent / f".{dest.name}.{os.getpid()}-{threading.get_ident()}.tmp"
 
-    The file gets the usual permissions (0644), not mkstemp's private 0600."""
+
+def atomic_write(dest: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``dest``, then rename it to ``dest``
+    (permissions 0644, on disk before the rename)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
+    tmp = _temporary(dest)
     try:
-        write(Path(tmp))
+        write(tmp)
         with open(tmp, "rb+") as written:  # on disk before the rename makes it visible
             os.fsync(written.fileno())
         os.chmod(tmp, 0o644)
@@ -26,6 +30,33 @@ def atomic_write(dest: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def atomic_write_text(dest: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``dest`` atomically."""
-    atomic_write(dest, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+def atomic_write_text(dest: Path, text: str, *, durable: bool = True) -> None:
+    """Write ``text`` (UTF-8) to ``dest`` atomically, with permissions 0644, creating its
+    folder if needed. ``durable``: the bytes reach the disk (``fsync``) before the rename
+    makes them visible; without it a power cut may leave an empty or torn file (which
+    readers of a cache treat as absent), never a crash.
+
+    One open and no folder check unless the folder is missing: the rollout client
+    writes one file per model call."""
+    data = text.encode("utf-8")
+    tmp = _temporary(dest)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(tmp, flags, 0o644)
+    except FileNotFoundError:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, flags, 0o644)
+    try:
+        try:
+            os.fchmod(fd, 0o644)  # whatever the umask, like the files atomic_write makes
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -22,13 +22,13 @@ from ..atomic import atomic_write_text
 from .errors import OutputError
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
+def write_json_atomic(path: Path, obj: Any, *, durable: bool = True) -> None:
     """Write ``obj`` as UTF-8 JSON to ``path`` so readers see the old file or the new
-    one, never a partial one (:func:`usersim_utils.atomic.atomic_write_text`).
-    :class:`OutputError` when the file cannot be written."""
+    one, never a partial one (:func:`usersim_utils.atomic.atomic_write_text`; ``durable``:
+    on disk before it is visible). :class:`OutputError` when the file cannot be written."""
     text = json.dumps(obj, ensure_ascii=False, indent=1)
     try:
-        atomic_write_text(path, text)
+        atomic_write_text(path, text, durable=durable)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
@@ -60,8 +60,9 @@ class ResponseCache:
         return value if isinstance(value, dict) else None
 
     def put(self, key: str, reply: Mapping[str, Any]) -> None:
-        """Record a reply (atomically)."""
-        write_json_atomic(self.path(key), dict(reply))
+        """Record a reply (atomically). Not synced to disk: after a power cut an entry may
+        be empty, which :meth:`get` reads as absent (the call is made again)."""
+        write_json_atomic(self.path(key), dict(reply), durable=False)
 
     def discard(self, key: str) -> None:
         """Forget a recorded reply (one that turned out unusable), so the next identical
