@@ -265,11 +265,23 @@ def throughput() -> Any:
 
 
 @pytest.mark.slow
-def test_start_up_is_short(throughput: Any) -> None:
-    """Launch to first call: 5.9 s before (litellm imported twice over), 1.1-1.6 s now."""
+def test_start_up_is_short_and_a_conversation_costs_under_30_ms_of_client_cpu(throughput: Any) -> None:
+    """Launch to first call: 5.9 s before (litellm imported twice over), 0.4-1.4 s now.
+    Client CPU per conversation (8 calls, the model's time excluded): 174 ms before,
+    6-9 ms now (no litellm per call, databases copied on lookup, http.client)."""
     result = throughput.measure_client_cpu()
     print(json.dumps(result))
     assert result["startup_s"] < 3.0
+    assert 0 < result["client_ms_per_conversation"] < 30.0
+
+
+@pytest.mark.slow
+def test_concurrency_32_spends_over_a_third_of_its_time_waiting(throughput: Any) -> None:
+    """330 conversations at 0.05 s per call: efficiency 0.06 before, 0.55-0.58 now."""
+    result = throughput.measure_efficiency()
+    print(json.dumps(result))
+    assert result["calls_32"] == 330 * 8
+    assert result["efficiency_32"] >= 0.35
 
 
 @pytest.mark.slow
@@ -282,9 +294,11 @@ def test_concurrency_64_stays_under_2_gb(throughput: Any) -> None:
 
 @pytest.mark.slow
 def test_concurrency_8_is_6x_faster_start_up_included(throughput: Any) -> None:
-    """48 conversations at 0.2 s per call, the real command from launch to exit: 7.2x
-    measured on a loaded machine (2.9-3.3x before: litellm's start-up and per-call CPU)."""
-    result = throughput.measure_speedup()
+    """48 conversations at 0.2 s per call, the real command from launch to exit. A serial
+    run waits at least calls x 0.2 s (77 s), so that over this run's wall time is a floor
+    of the speed-up: asserting the floor checks the bound without the serial run
+    (``make bench`` runs it: 7.2x measured; 2.9-3.3x before)."""
+    result = throughput.measure_speedup(serial=False)
     print(json.dumps(result))
     assert result["peak_calls_concurrency_8"] == 8
-    assert result["speedup_8"] >= 6.0
+    assert result["speedup_8_floor"] >= 6.0
