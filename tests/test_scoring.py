@@ -385,3 +385,17 @@ def test_a_bad_card_is_one_line(study: Path, tmp_path: Path, capsys) -> None:
     (tmp_path / "card_sim-new.json").write_text("[1, 2")
     code, out, err = _run(capsys, "--human", str(study), "--eval-results", new)
     assert code == 2 and out == "" and err.count("\n") == 1 and "card" in err
+
+
+def test_the_notebooks_protocol_table_marks_published_files_and_names_differences(study: Path, tmp_path: Path) -> None:
+    new = _with_card(study, tmp_path, "sim-new", "gpt-4o")
+    cards = scoring.protocol_cards([new, _one_sim(study)])
+    table = scoring.protocol_table(cards).set_index("name")
+    assert list(table.columns) == ["protocol", *scoring.PROTOCOL_COLUMNS]
+    assert table.loc["single", "protocol"] == "study protocol (published)"
+    assert table.loc["sim-new", "protocol"] == "agent gpt-4o (study)"
+    assert table.loc["single", "agent_model"] == "gpt-5.2" and len(table.loc["single", "survey_prompt_sha256"]) == 12
+    note = scoring.mixed_protocols_note(cards)
+    assert note.startswith("warning:") and "\n" not in note and "--allow-mixed-protocols" not in note
+    assert "agent_model: gpt-4o (sim-new) vs gpt-5.2 (single)" in note
+    assert scoring.mixed_protocols_note({"single": None, "other": None}) is None

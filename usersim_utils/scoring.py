@@ -376,6 +376,32 @@ def protocol_cards(eval_results: Sequence[str | os.PathLike[str]]) -> dict[str, 
     return cards
 
 
+#: Columns of :func:`protocol_table` after ``name`` and ``protocol``.
+PROTOCOL_COLUMNS = tuple(rollout_card.STUDY_PROTOCOL)
+
+
+def protocol_table(cards: Mapping[str, Mapping | None]) -> pd.DataFrame:
+    """One row per results file (``cards`` from :func:`protocol_cards`): ``name``, ``protocol``
+    (``study protocol (published)`` without a card, else ``agent <model> (<harness>)``) and
+    the fields that decide comparability (:data:`PROTOCOL_COLUMNS`; the survey prompt's
+    sha256 cut to 12 characters)."""
+    rows = []
+    for label, card in cards.items():
+        fields = rollout_card.protocol_of(card)
+        sha = fields["survey_prompt_sha256"]
+        rows.append({"name": label, "protocol": rollout_card.protocol_label(card), **fields,
+                     "survey_prompt_sha256": sha[:12] if isinstance(sha, str) else sha})
+    return pd.DataFrame(rows, columns=["name", "protocol", *PROTOCOL_COLUMNS])
+
+
+def mixed_protocols_note(cards: Mapping[str, Mapping | None]) -> str | None:
+    """The notebooks' warning line for results of mixed protocols (``None`` when they agree):
+    the scoring command's line, which names the differing fields, without its flag."""
+    return rollout_card.protocol_warning(
+        cards, remedy="they are shown together below: read each protocol as its own leaderboard"
+    )
+
+
 def default_difficulty(cards: Mapping[str, Mapping | None]) -> str:
     """``"published"`` when any file is a new rollout (it has a card), so its ECE sits on the
     bins of the 31 published simulators; else ``"all"`` (the paper's setting)."""

@@ -338,13 +338,18 @@ def protocol_differences(cards: Mapping[str, Mapping[str, Any] | None]) -> list[
     return out
 
 
-def protocol_warning(cards: Mapping[str, Mapping[str, Any] | None]) -> str | None:
-    """The one warning line for results of mixed protocols (``None`` when they agree)."""
+#: What the scoring command tells a user who wants mixed protocols on one leaderboard.
+CLI_REMEDY = "pass --allow-mixed-protocols to score them together anyway"
+
+
+def protocol_warning(cards: Mapping[str, Mapping[str, Any] | None], remedy: str = CLI_REMEDY) -> str | None:
+    """The one warning line for results of mixed protocols (``None`` when they agree),
+    ending with ``remedy`` in brackets."""
     differences = protocol_differences(cards)
     if not differences:
         return None
     return (
         "warning: these results were not produced under one protocol, so their scores are not comparable; "
         + "; ".join(differences)
-        + " (pass --allow-mixed-protocols to score them together anyway)"
+        + f" ({remedy})"
     )
