@@ -19,11 +19,14 @@ in a fresh process into a fresh folder (no cache hits), timed from launch to exi
 * ``peak_rss_mb_64``: peak resident memory of 128 conversations at concurrency 64,
   0.2 s per call. Goal < 2048 MB.
 
-Measured on the shared 2-core machine (load 3-8), before (litellm for every call) ->
-after: client CPU 174 -> 44-51 ms per conversation (61-64 ms at concurrency 32);
-start-up 5.9-8.6 -> 0.9-1.4 s; speed-up 5.6 -> 7.2x; efficiency 0.059 -> 0.15-0.18
-(goal 0.35 not met: one process, one core's worth of GIL); peak RSS at concurrency
-64: 902 MB (50 calls in flight at most) -> 555 MB (64 in flight).
+Measured on the shared 2-core machine, before (litellm for every call, a full database
+copy per conversation) -> after: client CPU 174 -> 6-12 ms per conversation (up to 24 ms
+under load; 14-19 ms at concurrency 32); start-up 5.9-8.6 -> 0.4-0.5 s; speed-up 5.6 ->
+7.2x; efficiency 0.059 -> 0.58-0.60; peak RSS at concurrency 64: 902 -> 124 MB.
+
+The stub sets TCP_NODELAY, as asyncio servers (uvicorn: vLLM, llama.cpp's server) do:
+without it each reply's body waits for the client's delayed ACK (up to 40 ms), which is
+the stub's latency, not the client's work.
 
     .venv/bin/python benchmarks/bench_rollout_throughput.py [--only NAME ...]
 

@@ -40,8 +40,6 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from .cache import ResponseCache, request_key
 from .errors import EndpointError, ReplyError
 
@@ -382,8 +380,10 @@ def uses_direct_path(model: str, api_base: str | None, api: str) -> bool:
 
 def _status_error(status: int, message: str, model: str, url: str, body: bytes) -> Exception:
     """litellm's exception for an HTTP error status of an OpenAI-compatible server."""
+    import httpx  # litellm's dependency; its errors want an httpx.Response
+
     litellm = litellm_module()
-    response = httpx.Response(status, content=body, request=httpx.Request("POST", url))  # litellm's errors want one
+    response = httpx.Response(status, content=body, request=httpx.Request("POST", url))
     text = f"OpenAIException - {message}"
     common = {"message": text, "llm_provider": "openai", "model": model}
     by_status: dict[int, type[Exception]] = {
