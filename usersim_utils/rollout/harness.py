@@ -41,20 +41,12 @@ from .client import ModelClient
 from .env import TaskEnv
 from .protocol import (
     GREETING,
-    STOP_MARKER,
     ConversationCalls,
+    CustomerSide,
     ProtocolSettings,
-    Turn,
-    clean_simulator_reply,
-    parse_survey,
+    conversation_record,
     run_conversation,
-    simulator_messages,
-    simulator_params,
     simulator_prompt,
-    split_stop,
-    survey_messages,
-    survey_record,
-    survey_response_format,
 )
 
 #: Calls whose lines are fewer than this many lines apart belong to one group.
@@ -286,36 +278,21 @@ def run_study_conversation(
     ``format_errors``; ``stop_reason`` is ``stop``, ``empty_user_response`` or ``max_user_turns``."""
     calls = ConversationCalls(client, cache_tag=cache_tag, seed=run)
     env = TaskEnv(task_key)
-    style = settings.simulator_prompt
     instruction = env.task.instruction
-    system = simulator_prompt(settings, instruction, persona)
-    conversation: list[dict[str, str]] = [{"role": "assistant", "content": GREETING}]
-    turns: list[Turn] = [("agent", GREETING)]
+    customer = CustomerSide(calls, settings, instruction, simulator_prompt(settings, instruction, persona))
     agent_messages: list[dict[str, str]] = [
         {"role": "system", "content": agent_system_prompt(env.domain.wiki, env.domain.tools_info)},
         {"role": "assistant", "content": GREETING},
     ]
     stop_reason, n_user_turns, n_tool_calls, n_errors = "max_user_turns", 0, 0, 0
     while n_user_turns < settings.max_user_turns:
-        reply = calls.complete(
-            "simulator",
-            settings.simulator,
-            simulator_messages(style, instruction, turns, system),
-            api_base=settings.simulator_api_base,
-            temperature=settings.simulator_temperature,
-            **simulator_params(style),
-        )
+        said = strip_thinking(customer.next_message())
         n_user_turns += 1
-        said = strip_thinking(clean_simulator_reply(style, reply.content))
         if not said:
             stop_reason = "empty_user_response"
             break
-        text, stopped = split_stop(said)
-        turns.append(("user", said))
-        if text or not stopped:
-            conversation.append({"role": "user", "content": text})
+        text, stopped = customer.add_message(said)
         if stopped:
-            conversation.append({"role": "user", "content": STOP_MARKER})
             stop_reason = "stop"
             break
         agent_messages.append({"role": "user", "content": text})
@@ -323,38 +300,22 @@ def run_study_conversation(
         n_tool_calls += turn.tool_calls
         n_errors += turn.format_errors
         env.record_reply(turn.text)
-        conversation.extend(turn.transcript)
-        turns.append(("agent", turn.text))
+        customer.conversation.extend(turn.transcript)
+        customer.turns.append(("agent", turn.text))
     reward = env.reward()
-    survey_reply = calls.complete(
-        "simulator",
-        settings.simulator,
-        survey_messages(style, instruction, turns, system),
-        api_base=settings.simulator_api_base,
-        temperature=settings.simulator_temperature,
-        response_format=survey_response_format() if style == "transcript" else None,
-        check=lambda r: parse_survey(r.content),
+    return conversation_record(
+        customer,
+        instance_id=instance_id,
+        task_key=task_key,
+        run=run,
+        reward=reward,
+        survey_reply=customer.survey(),
+        n_user_turns=n_user_turns,
+        n_tool_calls=n_tool_calls,
+        stop_reason=stop_reason,
+        agent_harness="study",
+        format_errors=n_errors,
     )
-    return {
-        "instance_id": instance_id,
-        "conversation": conversation,
-        "reward": reward.reward,
-        "keep": True,
-        "survey": survey_record(parse_survey(survey_reply.content)),
-        "task_key": task_key,
-        "run": run,
-        "simulator": settings.simulator,
-        "agent": settings.agent,
-        "agent_harness": "study",
-        "simulator_prompt": style,
-        "n_user_turns": n_user_turns,
-        "n_tool_calls": n_tool_calls,
-        "format_errors": n_errors,
-        "stop_reason": stop_reason,
-        "reward_info": {"r_actions": reward.r_actions, "outputs": reward.outputs},
-        "usage": calls.tally.to_json(),
-        "survey_reply": survey_reply.content,
-    }
 
 
 def play_conversation(

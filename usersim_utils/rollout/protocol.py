@@ -43,7 +43,7 @@ from typing import Any, Literal
 from .. import survey as survey_mod
 from ..trajectories import function_markup
 from .client import ModelClient, Reply, UsageTally
-from .env import TaskEnv
+from .env import RewardResult, TaskEnv
 from .errors import ReplyError
 from .prompts import (  # noqa: F401 (re-exported: the protocol's names)
     AGENT_LABEL,
@@ -390,6 +390,94 @@ def simulator_prompt(settings: ProtocolSettings, instruction: str, persona: str 
     return f"{text}\n\n{persona}" if persona else text
 
 
+@dataclass
+class CustomerSide:
+    """The simulator's side of one conversation, whichever agent harness plays the other:
+    its prompt, the ``turns`` it has seen and the scored ``conversation`` (opened by the
+    agent's greeting)."""
+
+    calls: ConversationCalls
+    settings: ProtocolSettings
+    instruction: str
+    system: str
+    turns: list[Turn] = field(default_factory=lambda: [("agent", GREETING)])
+    conversation: list[dict[str, str]] = field(default_factory=lambda: [{"role": "assistant", "content": GREETING}])
+
+    def next_message(self) -> str:
+        """The simulator's next message (one model call), cleaned of its style's labels."""
+        style = self.settings.simulator_prompt
+        reply = self.calls.complete(
+            "simulator",
+            self.settings.simulator,
+            simulator_messages(style, self.instruction, self.turns, self.system),
+            api_base=self.settings.simulator_api_base,
+            temperature=self.settings.simulator_temperature,
+            **simulator_params(style),
+        )
+        return clean_simulator_reply(style, reply.content)
+
+    def add_message(self, said: str) -> tuple[str, bool]:
+        """Record what the simulator said; returns its text without the stop marker, and
+        whether it stopped (the marker is then a message of its own in the transcript)."""
+        text, stopped = split_stop(said)
+        self.turns.append(("user", said))
+        if text or not stopped:
+            self.conversation.append({"role": "user", "content": text})
+        if stopped:
+            self.conversation.append({"role": "user", "content": STOP_MARKER})
+        return text, stopped
+
+    def survey(self) -> Reply:
+        """The simulator's survey reply in the conversation's context (re-asked while unparseable)."""
+        style = self.settings.simulator_prompt
+        return self.calls.complete(
+            "simulator",
+            self.settings.simulator,
+            survey_messages(style, self.instruction, self.turns, self.system),
+            api_base=self.settings.simulator_api_base,
+            temperature=self.settings.simulator_temperature,
+            response_format=survey_response_format() if style == "transcript" else None,
+            check=lambda reply: parse_survey(reply.content),
+        )
+
+
+def conversation_record(
+    customer: CustomerSide,
+    *,
+    instance_id: str,
+    task_key: str,
+    run: int,
+    reward: RewardResult,
+    survey_reply: Reply,
+    n_user_turns: int,
+    n_tool_calls: int,
+    stop_reason: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A finished conversation in the study's rollout format plus metadata; ``extra``
+    fields (the study harness's) come last."""
+    settings = customer.settings
+    return {
+        "instance_id": instance_id,
+        "conversation": customer.conversation,
+        "reward": reward.reward,
+        "keep": True,
+        "survey": survey_record(parse_survey(survey_reply.content)),
+        "task_key": task_key,
+        "run": run,
+        "simulator": settings.simulator,
+        "agent": settings.agent,
+        "simulator_prompt": settings.simulator_prompt,
+        "n_user_turns": n_user_turns,
+        "n_tool_calls": n_tool_calls,
+        "stop_reason": stop_reason,
+        "reward_info": {"r_actions": reward.r_actions, "outputs": reward.outputs},
+        "usage": customer.calls.tally.to_json(),
+        "survey_reply": survey_reply.content,
+        **extra,
+    }
+
+
 def run_conversation(
     task_key: str,
     run: int,
@@ -412,33 +500,18 @@ def run_conversation(
         raise ValueError("the study harness plays through rollout.harness.play_conversation")
     calls = ConversationCalls(client, cache_tag=cache_tag, seed=run)
     env = TaskEnv(task_key)
-    style = settings.simulator_prompt
     instruction = env.task.instruction
-    system = simulator_prompt(settings, instruction, persona)
-    conversation: list[dict[str, str]] = [{"role": "assistant", "content": GREETING}]
-    turns: list[Turn] = [("agent", GREETING)]
+    customer = CustomerSide(calls, settings, instruction, simulator_prompt(settings, instruction, persona))
     agent_messages: list[dict[str, Any]] = [
         {"role": "system", "content": env.domain.wiki},
         {"role": "assistant", "content": GREETING},
     ]
     stop_reason, n_user_turns, n_tool_calls = "max_user_turns", 0, 0
     while n_user_turns < settings.max_user_turns:
-        reply = calls.complete(
-            "simulator",
-            settings.simulator,
-            simulator_messages(style, instruction, turns, system),
-            api_base=settings.simulator_api_base,
-            temperature=settings.simulator_temperature,
-            **simulator_params(style),
-        )
+        said = customer.next_message()
         n_user_turns += 1
-        said = clean_simulator_reply(style, reply.content)
-        text, stopped = split_stop(said)
-        turns.append(("user", said))
-        if text or not stopped:
-            conversation.append({"role": "user", "content": text})
+        text, stopped = customer.add_message(said)
         if stopped:
-            conversation.append({"role": "user", "content": STOP_MARKER})
             stop_reason = "stop"
             break
         if env.transferred:  # the agent handed over in its last turn; the customer has answered it
@@ -448,34 +521,17 @@ def run_conversation(
         turn = agent_turn(calls, settings, env, agent_messages)
         n_tool_calls += turn.tool_calls
         env.record_reply(turn.text)
-        conversation.append({"role": "assistant", "content": turn.rendered})
-        turns.append(("agent", turn.text))
+        customer.conversation.append({"role": "assistant", "content": turn.rendered})
+        customer.turns.append(("agent", turn.text))
     reward = env.reward()
-    survey_reply = calls.complete(
-        "simulator",
-        settings.simulator,
-        survey_messages(style, instruction, turns, system),
-        api_base=settings.simulator_api_base,
-        temperature=settings.simulator_temperature,
-        response_format=survey_response_format() if style == "transcript" else None,
-        check=lambda reply: parse_survey(reply.content),
+    return conversation_record(
+        customer,
+        instance_id=instance_id,
+        task_key=task_key,
+        run=run,
+        reward=reward,
+        survey_reply=customer.survey(),
+        n_user_turns=n_user_turns,
+        n_tool_calls=n_tool_calls,
+        stop_reason=stop_reason,
     )
-    answers = parse_survey(survey_reply.content)
-    return {
-        "instance_id": instance_id,
-        "conversation": conversation,
-        "reward": reward.reward,
-        "keep": True,
-        "survey": survey_record(answers),
-        "task_key": task_key,
-        "run": run,
-        "simulator": settings.simulator,
-        "agent": settings.agent,
-        "simulator_prompt": style,
-        "n_user_turns": n_user_turns,
-        "n_tool_calls": n_tool_calls,
-        "stop_reason": stop_reason,
-        "reward_info": {"r_actions": reward.r_actions, "outputs": reward.outputs},
-        "usage": calls.tally.to_json(),
-        "survey_reply": survey_reply.content,
-    }
