@@ -44,7 +44,7 @@ from .protocol import (
     ConversationCalls,
     CustomerSide,
     ProtocolSettings,
-    conversation_record,
+    finish_conversation,
     run_conversation,
     simulator_prompt,
 )
@@ -302,19 +302,9 @@ def run_study_conversation(
         env.record_reply(turn.text)
         customer.conversation.extend(turn.transcript)
         customer.turns.append(("agent", turn.text))
-    reward = env.reward()
-    return conversation_record(
-        customer,
-        instance_id=instance_id,
-        task_key=task_key,
-        run=run,
-        reward=reward,
-        survey_reply=customer.survey(),
-        n_user_turns=n_user_turns,
-        n_tool_calls=n_tool_calls,
-        stop_reason=stop_reason,
-        agent_harness="study",
-        format_errors=n_errors,
+    ids = (instance_id, task_key, run)
+    return finish_conversation(
+        customer, env, ids, n_user_turns, n_tool_calls, stop_reason, agent_harness="study", format_errors=n_errors
     )
 
 

@@ -43,7 +43,7 @@ from typing import Any, Literal
 from .. import survey as survey_mod
 from ..trajectories import function_markup
 from .client import ModelClient, Reply, UsageTally
-from .env import RewardResult, TaskEnv
+from .env import TaskEnv
 from .errors import ReplyError
 from .prompts import (  # noqa: F401 (re-exported: the protocol's names)
     AGENT_LABEL,
@@ -441,21 +441,21 @@ class CustomerSide:
         )
 
 
-def conversation_record(
+def finish_conversation(
     customer: CustomerSide,
-    *,
-    instance_id: str,
-    task_key: str,
-    run: int,
-    reward: RewardResult,
-    survey_reply: Reply,
+    env: TaskEnv,
+    ids: tuple[str, str, int],
     n_user_turns: int,
     n_tool_calls: int,
     stop_reason: str,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A finished conversation in the study's rollout format plus metadata; ``extra``
+    """The reward, then the survey, then the record of a finished conversation in the
+    study's rollout format plus metadata. ``ids``: instance id, task key, run; ``extra``
     fields (the study harness's) come last."""
+    instance_id, task_key, run = ids
+    reward = env.reward()
+    survey_reply = customer.survey()
     settings = customer.settings
     return {
         "instance_id": instance_id,
@@ -523,15 +523,5 @@ def run_conversation(
         env.record_reply(turn.text)
         customer.conversation.append({"role": "assistant", "content": turn.rendered})
         customer.turns.append(("agent", turn.text))
-    reward = env.reward()
-    return conversation_record(
-        customer,
-        instance_id=instance_id,
-        task_key=task_key,
-        run=run,
-        reward=reward,
-        survey_reply=customer.survey(),
-        n_user_turns=n_user_turns,
-        n_tool_calls=n_tool_calls,
-        stop_reason=stop_reason,
-    )
+    ids = (instance_id, task_key, run)
+    return finish_conversation(customer, env, ids, n_user_turns, n_tool_calls, stop_reason)
