@@ -49,12 +49,6 @@ def normalise_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def match_published(label: str) -> str | None:
-    """The published row whose name matches a simulator label, if any."""
-    key = normalise_name(label)
-    return next((name for name in PUBLISHED if normalise_name(name) == key), None)
-
-
 def published_table() -> pd.DataFrame:
     """Published rows as a table: ``name`` and, per metric, ``<metric>`` and ``<metric>_std``."""
     records = []

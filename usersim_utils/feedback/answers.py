@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from ..published import PUBLISHED_OVERRATING, match_published
+from ..published import PUBLISHED_OVERRATING, resolve_name
 from ..schema import HUMAN_LABEL
 from ..stats import adjust_table, bootstrap_mean_interval, sign_flip_test, wilcoxon_p
 from ..survey import SURVEY_ITEMS, SURVEY_OPTIONS, normalise
@@ -160,11 +160,11 @@ def mean_differences(
 def beside_published(differences: pd.DataFrame) -> pd.DataFrame:
     """The rows of :func:`mean_differences` whose simulator and item have a published
     over-rating (:data:`PUBLISHED_OVERRATING`; labels matched by
-    :func:`usersim_utils.published.match_published`).
+    :func:`usersim_utils.published.resolve_name`, as everywhere else).
     Columns: ``label``, ``published_name``, ``item``, ``mean_diff``, ``published``, ``difference``."""
     records = []
     for row in differences.itertuples(index=False):
-        name = match_published(row.label)
+        name = resolve_name(row.label)
         published = PUBLISHED_OVERRATING.get(name or "", {}).get(row.item)
         if published is not None:
             records.append({"label": row.label, "published_name": name, "item": row.item,

@@ -46,7 +46,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import ids
+from .. import ids, schema
 from .prompts import (
     DEFAULT_MAX_TOOL_CALLS,
     DEFAULT_MAX_USER_TURNS,
@@ -280,7 +280,7 @@ def load_card_for(eval_results_path: str | os.PathLike[str]) -> dict[str, Any] |
     ``None`` when there is none (a published file). ``ValueError`` (one line) for a card
     that is not a JSON object."""
     path = Path(eval_results_path)
-    label = path.stem.removeprefix("eval_results_")
+    label = schema.label_of(path)
     card_path = path.with_name(card_name(label))
     if not card_path.is_file():
         return None

@@ -58,7 +58,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .. import ids, paths
+from .. import ids, paths, schema
 from . import card as card_mod
 from .cache import ResponseCache, request_key, write_json_atomic
 from .client import (
@@ -83,8 +83,7 @@ from .protocol import (
     resolve_prompt_style,
 )
 
-MAX_RUNS = 3
-_SURVEY_SUFFIX = {1: "", 2: "_ann2", 3: "_ann3"}
+MAX_RUNS = len(schema.BATCHES)  # runs 1-3, the study's three batches
 _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _CONVERSATION_FILE_RE = re.compile(r"^(?P<task>[a-z]+_[0-9]+)__run(?P<run>[0-9]+)\.json\Z")
 #: Position of every study task in the order of earlier conversations in the results.
@@ -105,7 +104,7 @@ def instance_id(task_key: str, run: int, runs: int) -> str:
 
 def survey_key(task_key: str, run: int) -> str:
     """Survey key of a run, like the human batches: ``x``, ``x_ann2``, ``x_ann3``."""
-    return f"{task_key}{_SURVEY_SUFFIX[run]}"
+    return f"{task_key}{schema.BATCH_SUFFIX[run]}"
 
 
 @dataclass(frozen=True)
@@ -557,8 +556,8 @@ def _summary(
     asked = {(task, run) for task, run in jobs}
     return RolloutSummary(
         label=config.label,
-        eval_results_path=out / f"eval_results_{config.label}.json",
-        survey_path=out / f"survey_comparable_{config.label}.json",
+        eval_results_path=out / schema.eval_results_name(config.label),
+        survey_path=out / schema.survey_name(config.label),
         ledger_path=out / f"ledger_{config.label}.json",
         card_path=out / card_mod.card_name(config.label),
         records={k: r for k, r in label_records.items() if (r["task_key"], r["run"]) in asked},
