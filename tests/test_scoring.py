@@ -366,9 +366,12 @@ def test_results_of_two_agents_warn_unless_allowed(study: Path, tmp_path: Path, 
 
 def test_a_published_file_beside_a_new_rollout_differs_in_protocol(study: Path, tmp_path: Path, capsys) -> None:
     new = _with_card(study, tmp_path, "sim-new", "gpt-4o")
-    code, _, err = _run(capsys, "--human", str(study), "--eval-results", new, _one_sim(study))
+    out_json = tmp_path / "rows.json"
+    code, _, err = _run(capsys, "--human", str(study), "--eval-results", new, _one_sim(study), "--json", str(out_json))
     assert code == 0
     assert "gpt-4o (sim-new) vs gpt-5.2 (single)" in err  # no card: the study's protocol, GPT-5.2
+    protocols = {row["name"]: row.get("protocol") for row in json.loads(out_json.read_text())}
+    assert protocols == {"human": None, "sim-new": "agent gpt-4o (study)", "single": "study protocol (published)"}
 
 
 def test_new_rollouts_default_to_the_published_difficulty_map(study: Path, tmp_path: Path, capsys) -> None:
@@ -377,7 +380,9 @@ def test_new_rollouts_default_to_the_published_difficulty_map(study: Path, tmp_p
     code, _, err = _run(capsys, "--human", str(study), "--eval-results", new, "--json", str(out_json))
     assert code == 0 and "published difficulty map" in err
     expected = scoring.score_files(study, [new], difficulty="published")
-    assert json.loads(out_json.read_text())[1]["usi"] == list(expected[1].cells["usi"])
+    rows = json.loads(out_json.read_text())
+    assert rows[1]["usi"] == list(expected[1].cells["usi"])
+    assert rows[1]["protocol"] == "agent gpt-5.2 (study)" and "protocol" not in rows[0]  # rows[0]: the human ceiling
 
 
 def test_a_bad_card_is_one_line(study: Path, tmp_path: Path, capsys) -> None:

@@ -302,12 +302,19 @@ def check_output_path(out: str | os.PathLike[str]) -> Path:
     return path
 
 
-def write_json(scores: Sequence[usi.Score], out: str | os.PathLike[str]) -> Path:
-    """Write the rows (human ceiling first, then by USI) as a JSON list, atomically.
+def write_json(
+    scores: Sequence[usi.Score], out: str | os.PathLike[str], cards: Mapping[str, Mapping | None] | None = None
+) -> Path:
+    """Write the rows (human ceiling first, then by USI) as a JSON list, atomically. With
+    ``cards`` (:func:`protocol_cards`), each simulator's row also says which ``protocol``
+    produced it (``study protocol (published)`` without a card).
 
     Raises :class:`DataError` naming ``out`` when it cannot be written."""
     order = {name: i for i, name in enumerate(usi.leaderboard(scores)["name"])}
     rows = [s.to_json() for s in sorted(scores, key=lambda s: order[s.name])]
+    for row in rows:
+        if cards is not None and row["name"] in cards:
+            row["protocol"] = rollout_card.protocol_label(cards[row["name"]])
     out = Path(out)
     try:
         atomic_write_text(out, json.dumps(rows, indent=2) + "\n")
@@ -448,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores = usi.score_all(inputs.human, inputs.simulators, choice.map, evals=inputs.evals,
                                ceiling_eval=inputs.ceiling_eval, run_split=args.run_split)
         if json_out is not None:
-            write_json(scores, json_out)
+            write_json(scores, json_out, cards)
     except (DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
