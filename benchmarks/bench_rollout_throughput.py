@@ -16,6 +16,8 @@ in a fresh process into a fresh folder (no cache hits), timed from launch to exi
 * ``efficiency_32``: 330 conversations (165 tasks x 2 runs) at concurrency 32, 0.05 s
   per call: ideal waiting time (calls x delay / 32) over wall time, start-up included
   (``efficiency_32_after_startup``: from the first request). Goal >= 0.35.
+* ``efficiency_32_processes_2``: the same with ``--processes 2`` (two worker processes;
+  CPU and peak memory of workers count, as the command waits for them).
 * ``peak_rss_mb_64``: peak resident memory of 128 conversations at concurrency 64,
   0.2 s per call. Goal < 2048 MB.
 
@@ -52,7 +54,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 TURNS = 3  # 8 calls per conversation: 3 simulator turns, 2 agent turns of 2 calls, the survey
-MEASURES = ("client_cpu", "speedup", "efficiency", "memory")
+MEASURES = ("client_cpu", "speedup", "efficiency", "efficiency_processes", "memory")
 
 
 def load_stub_module() -> Any:
@@ -97,17 +99,17 @@ def stub_stats(url: str, reset: bool = False) -> dict[str, Any]:
         return json.loads(r.read())
 
 
-def rollout_argv(url: str, domains: str, runs: int, concurrency: int, out: Path) -> list[str]:
+def rollout_argv(url: str, domains: str, runs: int, concurrency: int, out: Path, processes: int = 1) -> list[str]:
     """The rollout command against the stub."""
     return [
         sys.executable, "-m", "usersim_utils.rollout", "--simulator", "openai/stub-user",
         "--agent", "openai/stub-agent", "--api-base", url, "--domains", domains, "--runs", str(runs),
         "--concurrency", str(concurrency), "--max-user-turns", str(TURNS), "--max-retries", "0",
-        "--out", str(out), "--no-progress",
+        "--out", str(out), "--no-progress", "--processes", str(processes),
     ]  # fmt: skip
 
 
-def timed_rollout(url: str, domains: str, runs: int, concurrency: int) -> dict[str, float]:
+def timed_rollout(url: str, domains: str, runs: int, concurrency: int, processes: int = 1) -> dict[str, float]:
     """Run the command once into a fresh folder: wall seconds (launch to exit), CPU
     seconds, peak RSS (MB), start-up (launch to first call) and the stub's calls."""
     stub_stats(url, reset=True)
@@ -115,7 +117,7 @@ def timed_rollout(url: str, domains: str, runs: int, concurrency: int) -> dict[s
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as log:
         started = time.monotonic()
         proc = subprocess.Popen(
-            rollout_argv(url, domains, runs, concurrency, Path(tmp) / "out"),
+            rollout_argv(url, domains, runs, concurrency, Path(tmp) / "out", processes),
             stdout=log, stderr=log, env=_child_env(), cwd=REPO,
         )  # fmt: skip
         _, status, usage = os.wait4(proc.pid, 0)  # reaps the child with its resource usage
@@ -181,6 +183,17 @@ def measure_efficiency() -> dict[str, float]:
         "efficiency_32": round(waiting / run["wall_s"], 3),
         "efficiency_32_after_startup": round(waiting / (run["wall_s"] - run["startup_s"]), 3),
         "client_ms_per_conversation_32": round(1000 * run["cpu_s"] / 330, 1),
+    }
+
+
+def measure_efficiency_processes() -> dict[str, float]:
+    """The efficiency run with two worker processes (``--processes 2``)."""
+    with stub_process(0.05) as url:
+        run = timed_rollout(url, "all", 2, 32, processes=2)
+    waiting = run["calls"] * 0.05 / 32
+    return {
+        "seconds_32_processes_2": round(run["wall_s"], 2),
+        "efficiency_32_processes_2": round(waiting / run["wall_s"], 3),
     }
 
 

@@ -163,6 +163,15 @@ class Ledger:
             usage.completion_tokens += reply.completion_tokens
             usage.cost_usd += reply.cost_usd
 
+    def absorb(self, snapshot: Mapping[str, Mapping[str, float]]) -> None:
+        """Add another ledger's :meth:`to_json` (another process's calls) to this one."""
+        with self._lock:
+            for role, counters in snapshot.items():
+                if role != "total":
+                    usage = self.roles.setdefault(role, RoleUsage())
+                    for name, value in counters.items():
+                        setattr(usage, name, getattr(usage, name) + value)
+
     def total(self) -> RoleUsage:
         """All roles summed."""
         with self._lock:

@@ -62,6 +62,11 @@ class ReplyError(Exception):
     """A model reply that cannot be used; fails its conversation only."""
 
 
+class ReportedFailure(Exception):
+    """A conversation that failed in a worker process (:mod:`usersim_utils.rollout.workers`),
+    or with it; ``str(err)`` is the line the worker described it with."""
+
+
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of the credential variables of ``environ`` (default ``os.environ``) at
     least :data:`MIN_SECRET_CHARS` long, longest first (so that a key containing
@@ -89,8 +94,9 @@ def one_line(text: str, max_chars: int = MAX_ERROR_CHARS) -> str:
 
 def describe(exc: BaseException) -> str:
     """``<ErrorType>: <message>`` of ``exc`` as one redacted, bounded line (a run-level
-    :class:`RolloutError` without its type name: its message says it all)."""
+    :class:`RolloutError` without its type name: its message says it all; a
+    :class:`ReportedFailure` as the worker described it)."""
     message = str(exc)
-    text = message if isinstance(exc, RolloutError) else f"{type(exc).__name__}: {message}"
+    text = message if isinstance(exc, (RolloutError, ReportedFailure)) else f"{type(exc).__name__}: {message}"
     # redact before cutting, so that a key cut in half cannot slip through
     return one_line(redact(text))

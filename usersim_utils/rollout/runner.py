@@ -32,6 +32,10 @@ Ctrl-C abandons the calls in flight at once (their conversations resume from the
 cache next time); a failed write (full disk, read-only folder) stops the run with one
 line (:class:`OutputError`), the finished conversations staying in ``.work``.
 
+With ``processes`` above 1, worker processes play the conversations
+(:mod:`usersim_utils.rollout.workers`) and this process keeps the lock, the progress
+bar, the merge and the outputs.
+
 Runs: with ``runs == 1`` keys are ``<domain>_<i>``; with more, ``<domain>_<i>_<run>``
 for run 1..3 (the reference scorer knows runs 1-3 only). Survey keys mirror the
 study's three human batches: run 1 -> ``x``, run 2 -> ``x_ann2``, run 3 -> ``x_ann3``.
@@ -44,7 +48,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import math
 import os
 import queue
@@ -60,7 +63,7 @@ from tqdm import tqdm
 
 from .. import ids, paths, schema
 from . import card as card_mod
-from .cache import ResponseCache, request_key, write_json_atomic
+from .cache import ResponseCache, write_json_atomic
 from .client import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_REQUEST_TIMEOUT_S,
@@ -73,7 +76,7 @@ from .client import (
     parse_endpoint,
 )
 from .errors import OutputError, RolloutError, RunLockedError, describe
-from .harness import play_conversation
+from .play import conversation_player, instance_id, load_finished, settings_digest
 from .prompts import INSTRUCTION_SLOT
 from .protocol import (
     DEFAULT_MAX_TOOL_CALLS,
@@ -97,11 +100,6 @@ def default_label(simulator: str) -> str:
     return label or "simulator"
 
 
-def instance_id(task_key: str, run: int, runs: int) -> str:
-    """``<domain>_<i>`` when there is one run, else ``<domain>_<i>_<run>``."""
-    return task_key if runs == 1 else f"{task_key}_{run}"
-
-
 def survey_key(task_key: str, run: int) -> str:
     """Survey key of a run, like the human batches: ``x``, ``x_ann2``, ``x_ann3``."""
     return f"{task_key}{schema.BATCH_SUFFIX[run]}"
@@ -120,6 +118,8 @@ class RolloutConfig:
     tasks: tuple[str, ...]
     runs: int = 1
     concurrency: int = 4
+    #: Processes sharing the ``concurrency`` conversations (:mod:`usersim_utils.rollout.workers`).
+    processes: int = 1
     max_user_turns: int = DEFAULT_MAX_USER_TURNS
     max_tool_calls: int = DEFAULT_MAX_TOOL_CALLS
     out_dir: Path = paths.ROLLOUTS_DIR
@@ -161,7 +161,7 @@ class RolloutConfig:
                 raise ValueError(f"task {t!r} outside {domain} 0-{ids.N_TASKS[domain] - 1}")
         if not 1 <= self.runs <= MAX_RUNS:
             raise ValueError(f"--runs must be 1..{MAX_RUNS} (the study's scorer knows runs 1-3), got {self.runs}")
-        for name in ("concurrency", "max_user_turns", "max_tool_calls"):
+        for name in ("concurrency", "processes", "max_user_turns", "max_tool_calls"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.max_retries < 0:
@@ -173,6 +173,8 @@ class RolloutConfig:
         for name in ("api_base", "simulator_api_base", "agent_api_base"):
             if getattr(self, name) is not None:
                 parse_endpoint(getattr(self, name), f"--{name.replace('_', '-')}")
+        if self.processes > 1 and any(m.startswith(LOCAL_PREFIX) for m in (self.simulator, self.agent)):
+            raise ValueError("--processes above 1 needs served models: each process would load the local model")
         resolve_prompt_style(self.simulator_prompt, self.simulator)
         agent_base = self.agent_api_base or self.api_base
         harness = card_mod.resolve_harness(self.agent_harness, self.agent, agent_base)
@@ -256,39 +258,6 @@ class RolloutSummary:
             f"conversations={conversations} model_calls={int(total['model_calls'])} "
             f"cache_hits={int(total['cache_hits'])} cost_usd={total['cost_usd']:.6f}"
         )
-
-
-#: Settings added with cards and the study harness, at their defaults: left out of the
-#: digest so that runs made before them keep their folder and resume.
-_LATER_DEFAULTS: dict[str, Any] = {
-    "simulator_template": None,
-    "agent_harness": "function-calling",
-    "agent_api": "chat",
-    "persona_source": None,
-    "persona_seed": 0,
-}
-
-
-def settings_digest(settings: ProtocolSettings) -> str:
-    """Short digest of the settings that shape a conversation."""
-    fields = {k: v for k, v in asdict(settings).items() if k not in _LATER_DEFAULTS or v != _LATER_DEFAULTS[k]}
-    return request_key(fields)[:16]
-
-
-def conversation_file(work_dir: Path, task_key: str, run: int) -> Path:
-    """Where one finished conversation lives."""
-    return work_dir / f"{task_key}__run{run}.json"
-
-
-def load_finished(path: Path, task_key: str, run: int) -> dict[str, Any] | None:
-    """A finished conversation, or ``None`` if absent, unreadable or not this task/run
-    (it is then played again)."""
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # ValueError: bad JSON or UTF-8
-        return None
-    ok = isinstance(record, dict) and record.get("task_key") == task_key and record.get("run") == run
-    return record if ok else None
 
 
 def load_work_folder(work_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
@@ -487,24 +456,17 @@ def run_rollouts(
             responses_fn=responses_fn,
         )
         failures: dict[str, str] = {}
-        if settings.persona_source:  # here, not at the top: the human-study features need pandas (start-up)
-            from . import persona as persona_mod
-        styles = persona_mod.style_pool() if settings.persona_source and todo else None
+        pool = None
+        if config.processes > 1 and completion_fn is None and len(todo) > 1:
+            from .workers import ProcessPool, WorkerSpec  # here: the one-process path never needs them
 
-        def play(task: str, run: int) -> dict[str, Any]:
-            iid = instance_id(task, run, config.runs)
-            targets = persona_mod.draw(styles, settings.persona_seed, task, run) if styles is not None else None
-            persona = persona_mod.render(targets) if targets is not None else None
-            record = play_conversation(task, run, iid, client, settings, cache_tag=f"{task}/run{run}", persona=persona)
-            if targets is not None:
-                record["persona"] = targets
-            write_json_atomic(conversation_file(work_dir, task, run), record)
-            return record
-
+            pool = ProcessPool(WorkerSpec.of(config), config.processes, todo, cancel)
+        else:
+            play = conversation_player(settings, config.runs, client, work_dir, personas=bool(todo))
         stopped: RolloutError | None = None
         bar = tqdm(total=len(jobs), initial=reused, desc=f"rollouts {config.label}", unit="conv", disable=not progress)
         with bar:
-            outcomes = start_workers(todo, play, config.concurrency, cancel)
+            outcomes = pool.start() if pool is not None else start_workers(todo, play, config.concurrency, cancel)
             try:
                 for _ in todo:
                     (task, run), record, exc = outcomes.get()
@@ -520,8 +482,11 @@ def run_rollouts(
                     bar.update(1)
             finally:
                 cancel.set()  # no new conversation; those in flight stop at their next model call
+                if pool is not None:
+                    pool.stop()
         set_aside = _count_set_aside(out, config.label, work_dir)
-        summary = _summary(config, jobs, finished, client, reused, failures, set_aside=set_aside)
+        ledger = pool.ledger() if pool is not None else client.ledger.to_json()
+        summary = _summary(config, jobs, finished, ledger, reused, failures, set_aside=set_aside)
         if stopped is not None:
             summary.written = False
             stopped.summary = summary
@@ -544,7 +509,7 @@ def _summary(
     config: RolloutConfig,
     jobs: list[tuple[str, int]],
     finished: dict[tuple[str, int], dict[str, Any]],
-    client: ModelClient,
+    ledger: dict[str, dict[str, float]],
     reused: int,
     failures: dict[str, str],
     *,
@@ -562,7 +527,7 @@ def _summary(
         card_path=out / card_mod.card_name(config.label),
         records={k: r for k, r in label_records.items() if (r["task_key"], r["run"]) in asked},
         label_records=label_records,
-        ledger=client.ledger.to_json(),
+        ledger=ledger,
         reused=reused,
         failures=failures,
         set_aside=set_aside,

@@ -1,0 +1,79 @@
+"""Playing one conversation of a run and keeping it: where it is stored, how it is read
+back, and the player that does both (:func:`conversation_player`). Shared by the run's
+own threads (:mod:`usersim_utils.rollout.runner`) and worker processes
+(:mod:`usersim_utils.rollout.workers`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .cache import request_key, write_json_atomic
+from .client import ModelClient
+from .harness import play_conversation
+from .protocol import ProtocolSettings
+
+
+def instance_id(task_key: str, run: int, runs: int) -> str:
+    """``<domain>_<i>`` when there is one run, else ``<domain>_<i>_<run>``."""
+    return task_key if runs == 1 else f"{task_key}_{run}"
+
+
+#: Settings added with cards and the study harness, at their defaults: left out of the
+#: digest so that runs made before them keep their folder and resume.
+_LATER_DEFAULTS: dict[str, Any] = {
+    "simulator_template": None,
+    "agent_harness": "function-calling",
+    "agent_api": "chat",
+    "persona_source": None,
+    "persona_seed": 0,
+}
+
+
+def settings_digest(settings: ProtocolSettings) -> str:
+    """Short digest of the settings that shape a conversation."""
+    fields = {k: v for k, v in asdict(settings).items() if k not in _LATER_DEFAULTS or v != _LATER_DEFAULTS[k]}
+    return request_key(fields)[:16]
+
+
+def conversation_file(work_dir: Path, task_key: str, run: int) -> Path:
+    """Where one finished conversation lives."""
+    return work_dir / f"{task_key}__run{run}.json"
+
+
+def load_finished(path: Path, task_key: str, run: int) -> dict[str, Any] | None:
+    """A finished conversation, or ``None`` if absent, unreadable or not this task/run
+    (it is then played again)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):  # ValueError: bad JSON or UTF-8
+        return None
+    ok = isinstance(record, dict) and record.get("task_key") == task_key and record.get("run") == run
+    return record if ok else None
+
+
+def conversation_player(
+    settings: ProtocolSettings, runs: int, client: ModelClient, work_dir: Path, *, personas: bool = True
+) -> Callable[[str, int], dict[str, Any]]:
+    """``play(task, run)``: one conversation with ``settings`` (of a run of ``runs`` runs per
+    task, which sets its instance id), written atomically to ``work_dir`` the moment it
+    finishes, then returned. ``personas``: draw the persona style targets (needs the human
+    study's features: pandas, seconds), when the settings ask for them."""
+    if settings.persona_source:  # here, not at the top: the human-study features need pandas (start-up)
+        from . import persona as persona_mod
+    styles = persona_mod.style_pool() if settings.persona_source and personas else None
+
+    def play(task: str, run: int) -> dict[str, Any]:
+        iid = instance_id(task, run, runs)
+        targets = persona_mod.draw(styles, settings.persona_seed, task, run) if styles is not None else None
+        persona = persona_mod.render(targets) if targets is not None else None
+        record = play_conversation(task, run, iid, client, settings, cache_tag=f"{task}/run{run}", persona=persona)
+        if targets is not None:
+            record["persona"] = targets
+        write_json_atomic(conversation_file(work_dir, task, run), record)
+        return record
+
+    return play
