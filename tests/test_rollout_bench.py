@@ -35,12 +35,11 @@ def test_stub_plays_both_sides() -> None:
 
 
 def test_concurrency_is_bounded_and_pays_on_a_small_run() -> None:
-    """8 conversations at 0.2 s per call: one wave of 8 workers against 8 serial
+    """8 conversations at 0.05 s per call: one wave of 8 workers against 8 serial
     conversations. The stub's count of simultaneous calls proves the bound (exactly 1,
-    then exactly 8); the time ratio is only a sanity floor, because at this size the
-    client's own CPU work (litellm, the reward check) weighs enough that a busy
-    machine moves it (4-6x seen here, 2.9x once at 0.1 s per call on a loaded CI run)."""
-    result = load_benchmark().run(n_tasks=8, delay_s=0.2, turns=2, max_seconds=60)
+    then exactly 8); the time ratio is only a sanity floor (5-7x seen here; the issue-14
+    bound at 0.2 s per call over 48 conversations is in test_rollout_speed.py)."""
+    result = load_benchmark().run(n_tasks=8, delay_s=0.05, turns=2, max_seconds=60)
     print(json.dumps(result))
     assert result["peak_calls_concurrency_1"] == 1
     assert result["peak_calls_concurrency_8"] == 8

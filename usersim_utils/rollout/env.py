@@ -34,7 +34,7 @@ only the records the conversation or the gold actions looked up: the others are 
 pristine ones on both sides. tau-bench's tools read whole tables only to search them
 (``users.items()`` in ``find_user_id_by_email``, ``flights.values()`` in the flight
 searches) and never change a record reached that way; a test replays every task's gold
-actions and every tool and checks that the pristine records are unchanged.
+actions and each of those searches and checks that the pristine records are unchanged.
 """
 
 from __future__ import annotations
