@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,9 @@ REMOTE_CSS = re.compile(r"url\(\s*[\"']?(?:https?:)?//|@import\s+[\"']?(?:url\()
 REPO = paths.REPO_ROOT
 JS_MODULES = REPO / "docs" / "js" / "node_modules"
 SKIPPED_NOTEBOOKS = ("02_run_simulator_rollouts",)
+#: Notebooks from this one on read only what the earlier ones wrote (03: the features tables),
+#: not each other's files: they run two at a time.
+PARALLEL_FROM = "04"
 #: Small resampling counts; ``show_examples`` makes notebook 05 print example sessions even
 #: for real data, as a user may do locally: the site must still not show them. A notebook
 #: without such a parameter ignores it.
@@ -81,10 +85,8 @@ def run_notebooks(sandbox: Path, study_dir: Path) -> list[Path]:
     ``sandbox/reports/notebooks``, as ``make run`` does; returns the executed notebooks."""
     out_dir = sandbox / "reports" / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    executed = []
-    for notebook in sorted((sandbox / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        if notebook.stem in SKIPPED_NOTEBOOKS:
-            continue
+
+    def execute(notebook: Path) -> Path:
         parameters = {"study_dir": str(study_dir), **RUN_PARAMETERS}
         command = [sys.executable, "-m", "papermill", "--cwd", str(sandbox / "notebooks"), "--kernel", "python3",
                    "--no-progress-bar", str(notebook), str(out_dir / notebook.name)]
@@ -94,7 +96,14 @@ def run_notebooks(sandbox: Path, study_dir: Path) -> list[Path]:
         if result.returncode != 0:
             tail = "\n".join(result.stderr.strip().splitlines()[-15:])
             raise RuntimeError(f"{notebook.name} failed in the sandbox:\n{tail}")
-        executed.append(out_dir / notebook.name)
+        return out_dir / notebook.name
+
+    notebooks = [nb for nb in sorted((sandbox / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+                 if nb.stem not in SKIPPED_NOTEBOOKS]
+    first = [nb for nb in notebooks if nb.stem < PARALLEL_FROM]
+    executed = [execute(nb) for nb in first]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        executed += list(pool.map(execute, [nb for nb in notebooks if nb not in first]))
     return executed
 
 
