@@ -65,6 +65,10 @@ Responder = Callable[[int, dict[str, Any], Mapping[str, str]], "tuple[int, Any] 
 class _QuietServer(ThreadingHTTPServer):
     """Says nothing when a client hangs up before its reply (a timeout, a Ctrl-C)."""
 
+    # A listen backlog like uvicorn's (2048), not socketserver's 5: a client opening 128
+    # connections at once would otherwise see some of them reset.
+    request_queue_size = 2048
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
