@@ -24,7 +24,8 @@ in a fresh process into a fresh folder (no cache hits), timed from launch to exi
 Measured on the shared 2-core machine, before (litellm for every call, a full database
 copy per conversation) -> after: client CPU 174 -> 6-12 ms per conversation (up to 24 ms
 under load; 14-19 ms at concurrency 32); start-up 5.9-8.6 -> 0.4-0.5 s; speed-up 5.6 ->
-7.2x; efficiency 0.059 -> 0.58-0.60; peak RSS at concurrency 64: 902 -> 124 MB.
+7.2x; efficiency 0.059 -> 0.57-0.64 (0.60-0.62 with ``--processes 2``: no gain on two
+cores shared with the stub); peak RSS at concurrency 64: 902 -> 124 MB.
 
 The stub sets TCP_NODELAY, as asyncio servers (uvicorn: vLLM, llama.cpp's server) do:
 without it each reply's body waits for the client's delayed ACK (up to 40 ms), which is
