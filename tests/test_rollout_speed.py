@@ -202,6 +202,20 @@ def test_direct_path_reopens_a_kept_alive_connection_the_server_closed() -> None
     assert len(accepted) == 2
 
 
+def test_a_proxy_in_the_environment_sends_calls_through_litellm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The direct path does not speak to proxies; litellm's client does, so it makes those calls."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    base = "http://10.1.2.3:8000/v1"
+    assert client_mod.uses_direct_path("openai/m", base, "chat")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    assert not client_mod.uses_direct_path("openai/m", base, "chat")
+    assert client_mod.uses_direct_path("openai/m", "https://10.1.2.3/v1", "chat")  # no HTTPS proxy set
+    monkeypatch.setenv("NO_PROXY", "10.1.2.3")
+    assert client_mod.uses_direct_path("openai/m", base, "chat")
+
+
 def test_direct_path_prices_like_litellm() -> None:
     import litellm
 

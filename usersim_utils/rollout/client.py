@@ -20,7 +20,8 @@ which serialised by the GIL was the client's bottleneck) and go through
 :class:`OpenAICompatibleChat`: the standard library's ``http.client``, one kept-alive
 connection per thread and endpoint (an ``httpx`` call costs about 1 ms of CPU more). It
 sends what litellm sends for these models and raises litellm's exception types, so
-retries, error lines and the cache are the same either way.
+retries, error lines and the cache are the same either way. When a proxy applies to the
+endpoint (``HTTP_PROXY`` and the like), litellm makes the call: its client honours proxies.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import socket
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
@@ -382,9 +384,21 @@ def chat_json_reply(payload: Any, model: str) -> Reply:
     )
 
 
+def behind_proxy(api_base: str) -> bool:
+    """Whether the environment routes requests to ``api_base`` through a proxy
+    (``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` without a ``NO_PROXY`` match)."""
+    parts = urlsplit(api_base)
+    proxies = urllib.request.getproxies_environment()
+    if parts.scheme not in proxies and "all" not in proxies:
+        return False
+    return not urllib.request.proxy_bypass_environment(parts.hostname or "", proxies)
+
+
 def uses_direct_path(model: str, api_base: str | None, api: str) -> bool:
-    """Whether a call goes through :class:`OpenAICompatibleChat` rather than litellm."""
-    return api == "chat" and api_base is not None and model.startswith("openai/")
+    """Whether a call goes through :class:`OpenAICompatibleChat` rather than litellm: chat
+    calls of ``openai/`` models at an ``api_base``, unless a proxy applies to it (litellm's
+    client honours proxies; the direct path does not)."""
+    return api == "chat" and api_base is not None and model.startswith("openai/") and not behind_proxy(api_base)
 
 
 def _status_error(status: int, message: str, model: str, url: str, body: bytes) -> Exception:
