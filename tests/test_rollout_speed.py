@@ -21,7 +21,8 @@ import pytest
 
 from usersim_utils import paths
 from usersim_utils.rollout import client as client_mod
-from usersim_utils.rollout import env
+from usersim_utils.rollout import env, runner
+from usersim_utils.rollout.errors import EndpointError
 
 BENCH_DIR = paths.REPO_ROOT / "benchmarks"
 
@@ -203,7 +204,8 @@ def test_direct_path_reopens_a_kept_alive_connection_the_server_closed() -> None
 
 
 def test_a_proxy_in_the_environment_sends_calls_through_litellm(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The direct path does not speak to proxies; litellm's client does, so it makes those calls."""
+    """The direct path does not speak to proxies; litellm's client does, so it makes those calls,
+    and no direct connection is tried before the run (only the proxy may reach the endpoint)."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
@@ -212,8 +214,13 @@ def test_a_proxy_in_the_environment_sends_calls_through_litellm(monkeypatch: pyt
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
     assert not client_mod.uses_direct_path("openai/m", base, "chat")
     assert client_mod.uses_direct_path("openai/m", "https://10.1.2.3/v1", "chat")  # no HTTPS proxy set
-    monkeypatch.setenv("NO_PROXY", "10.1.2.3")
+    unreachable = runner.RolloutConfig(simulator="openai/m", agent="openai/m", tasks=("retail_0",),
+                                       api_base="http://127.0.0.1:9/v1").protocol_settings()  # fmt: skip
+    runner.check_endpoints(unreachable, 1.0)  # only the proxy may reach it: no direct check
+    monkeypatch.setenv("NO_PROXY", "10.1.2.3,127.0.0.1")
     assert client_mod.uses_direct_path("openai/m", base, "chat")
+    with pytest.raises(EndpointError):
+        runner.check_endpoints(unreachable, 1.0)
 
 
 def test_direct_path_prices_like_litellm() -> None:

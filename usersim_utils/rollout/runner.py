@@ -72,6 +72,7 @@ from .client import (
     CompletionFn,
     ModelClient,
     RoleUsage,
+    behind_proxy,
     check_endpoint,
     parse_endpoint,
 )
@@ -340,14 +341,15 @@ def label_lock(out: Path, label: str) -> Iterator[None]:
 
 def check_endpoints(settings: ProtocolSettings, timeout_s: float) -> None:
     """One TCP connection to each endpoint a non-local model of ``settings`` uses
-    (:func:`~usersim_utils.rollout.client.check_endpoint`)."""
+    (:func:`~usersim_utils.rollout.client.check_endpoint`); not to one reached through a
+    proxy, which only the proxy may be able to reach."""
     endpoints = {
         base
         for model, base in (
             (settings.simulator, settings.simulator_api_base),
             (settings.agent, settings.agent_api_base),
         )
-        if base and not model.startswith(LOCAL_PREFIX)
+        if base and not model.startswith(LOCAL_PREFIX) and not behind_proxy(base)
     }
     for base in sorted(endpoints):
         check_endpoint(base, timeout_s)
