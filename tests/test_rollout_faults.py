@@ -65,6 +65,14 @@ def stub_argv(url: str, out: Path, domains: str = "retail:0", *extra: str) -> li
     ]  # fmt: skip
 
 
+def scripted_argv(out: Path, domains: str = "retail:0", *extra: str) -> list[str]:
+    """Command line of a run of the scripted models (the ``scripted_provider`` fixture)."""
+    return [
+        "--simulator", "scripted/user", "--agent", "scripted/agent", "--domains", domains, "--out", str(out),
+        "--no-progress", *extra,
+    ]  # fmt: skip
+
+
 @pytest.fixture()
 def bench() -> Any:
     return load_benchmark()
@@ -188,19 +196,7 @@ def test_bad_timeouts_and_endpoints_are_usage_errors(
     argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     # scripted models: should validation ever let these through, no real model runs
-    status = cli.main(
-        [
-            "--simulator",
-            "scripted/user",
-            "--agent",
-            "scripted/agent",
-            "--domains",
-            "retail:0",
-            "--out",
-            str(tmp_path),
-            *argv,
-        ]
-    )
+    status = cli.main(scripted_argv(tmp_path, "retail:0", *argv))
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and err.startswith(f"error: {message}")
 
@@ -390,17 +386,7 @@ def test_a_second_process_on_the_label_refuses(
     with pytest.raises(RunLockedError, match=r"another process \(pid 4242\) is rolling out label 'scripted-user'"):
         run_rollouts(config(tmp_path, "retail:0"), completion_fn=fake, progress=False)
     assert sum(fake.calls.values()) == 0
-    argv = [
-        "--simulator",
-        "scripted/user",
-        "--agent",
-        "scripted/agent",
-        "--domains",
-        "retail:0",
-        "--out",
-        str(tmp_path),
-        "--no-progress",
-    ]
+    argv = scripted_argv(tmp_path)
     assert cli.main(argv) == 2
     out, err = capsys.readouterr()
     assert err.count("\n") == 1 and err.startswith("error: another process (pid 4242)")
@@ -422,17 +408,7 @@ def test_out_that_is_not_a_folder_is_one_line(
 ) -> None:
     (tmp_path / "f").write_text("x")
     out = tmp_path / "f" if where == "file" else tmp_path / "f" / "sub"
-    argv = [
-        "--simulator",
-        "scripted/user",
-        "--agent",
-        "scripted/agent",
-        "--domains",
-        "retail:0",
-        "--out",
-        str(out),
-        "--no-progress",
-    ]
+    argv = scripted_argv(out)
     assert cli.main(argv) == 2
     stdout, err = capsys.readouterr()
     assert err == f"error: cannot use --out {out}: not a folder\n"
@@ -446,17 +422,7 @@ def test_unwritable_out_is_one_line(
 ) -> None:
     out = tmp_path / "ro"
     out.mkdir(mode=0o500)
-    argv = [
-        "--simulator",
-        "scripted/user",
-        "--agent",
-        "scripted/agent",
-        "--domains",
-        "retail:0",
-        "--out",
-        str(out),
-        "--no-progress",
-    ]
+    argv = scripted_argv(out)
     assert cli.main(argv) == 2
     assert capsys.readouterr().err == f"error: cannot write {out / ('.lock-' + LABEL)}: Permission denied\n"
 
@@ -496,17 +462,7 @@ def test_a_full_disk_mid_run_stops_with_one_line_and_resumes(
     """6 cache entries and 1 conversation file per conversation: the 10th write (the
     3rd call of retail_1) fails. The run stops there with one line (retail_2 is not
     played), and resumes: retail_1 replays its 2 recorded calls."""
-    argv = [
-        "--simulator",
-        "scripted/user",
-        "--agent",
-        "scripted/agent",
-        "--domains",
-        "retail:0-2",
-        "--concurrency",
-        "1",
-    ]
-    argv += ["--max-user-turns", "10", "--out", str(tmp_path), "--no-progress"]
+    argv = scripted_argv(tmp_path, "retail:0-2", "--concurrency", "1", "--max-user-turns", "10")
     fill_disk_after(monkeypatch, writes=9, code=code)
     assert cli.main(argv) == 1
     out, err = capsys.readouterr()
