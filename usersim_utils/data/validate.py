@@ -201,6 +201,21 @@ def _check_survey(
             warnings.append(found)
 
 
+def _check_conversation_records(
+    obj: Any, file: str | Path | None, *, human: bool, strict: bool, warnings: list[DataWarning] | None
+) -> dict[str, dict]:
+    """The records of a human-sessions file (``human``: batch-suffixed keys only, no null
+    message content) or of a rollouts file, each checked: key, conversation, scalars, survey."""
+    records = _require_records(obj, file)
+    for key, record in records.items():
+        _check_key(key, batch_only=human, file=file)
+        record = _require_record_object(record, key, file)
+        _check_conversation(record, key, file, null_content=not human)
+        _check_scalars(record, key, file)
+        _check_survey(record.get("survey"), key, file, strict=strict, warnings=warnings)
+    return dict(records)
+
+
 def validate_human_sessions(
     obj: Any,
     *,
@@ -217,14 +232,7 @@ def validate_human_sessions(
     (null/blank = not answered) keeps its record: a :class:`DataWarning` appended to
     ``warnings`` (when given), or a :class:`DataError` when ``strict``.
     """
-    records = _require_records(obj, file)
-    for key, record in records.items():
-        _check_key(key, batch_only=True, file=file)
-        record = _require_record_object(record, key, file)
-        _check_conversation(record, key, file, null_content=False)
-        _check_scalars(record, key, file)
-        _check_survey(record.get("survey"), key, file, strict=strict, warnings=warnings)
-    return dict(records)
+    return _check_conversation_records(obj, file, human=True, strict=strict, warnings=warnings)
 
 
 def validate_eval_results(
@@ -251,14 +259,7 @@ def validate_eval_results(
                 file=file,
             )
         obj = trajectories.from_tau_bench(obj, domain=domain, file=file)
-    records = _require_records(obj, file)
-    for key, record in records.items():
-        _check_key(key, batch_only=False, file=file)
-        record = _require_record_object(record, key, file)
-        _check_conversation(record, key, file, null_content=True)
-        _check_scalars(record, key, file)
-        _check_survey(record.get("survey"), key, file, strict=strict, warnings=warnings)
-    return dict(records)
+    return _check_conversation_records(obj, file, human=False, strict=strict, warnings=warnings)
 
 
 def validate_survey_records(
