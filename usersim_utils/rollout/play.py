@@ -1,20 +1,28 @@
-"""Playing one conversation of a run and keeping it: where it is stored, how it is read
-back, and the player that does both (:func:`conversation_player`). Shared by the run's
-own threads (:mod:`usersim_utils.rollout.runner`) and worker processes
-(:mod:`usersim_utils.rollout.workers`)."""
+"""Playing the conversations of a run and keeping them: where one is stored, how it is
+read back, the player that does both (:func:`conversation_player`) and the threads that
+play them (:func:`start_workers`). Shared by the run's own process
+(:mod:`usersim_utils.rollout.runner`) and worker processes (:mod:`usersim_utils.rollout.workers`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from .cache import request_key, write_json_atomic
 from .client import ModelClient
+from .errors import RolloutError
 from .harness import play_conversation
 from .protocol import ProtocolSettings
+
+#: One conversation to play: ``(task key, run)``.
+Job = tuple[str, int]
+#: What became of a job: ``(job, record, None)`` or ``(job, None, exception)``.
+Outcome = tuple[Job, dict[str, Any] | None, BaseException | None]
 
 
 def instance_id(task_key: str, run: int, runs: int) -> str:
@@ -77,3 +85,48 @@ def conversation_player(
         return record
 
     return play
+
+
+def job_queue(jobs: Iterable[Job]) -> queue.Queue[Job | None]:
+    """A queue of ``jobs`` that ends (``None``) after them."""
+    pending: queue.Queue[Job | None] = queue.Queue()
+    for job in jobs:
+        pending.put(job)
+    pending.put(None)
+    return pending
+
+
+def start_workers(
+    jobs: queue.Queue[Job | None],
+    play: Callable[[str, int], dict[str, Any]],
+    threads: int,
+    cancel: threading.Event,
+) -> queue.Queue[Outcome]:
+    """Play the jobs taken from ``jobs`` until a ``None`` on ``threads`` threads; each job's
+    :data:`Outcome` arrives on the returned queue.
+
+    A thread stops taking jobs once ``cancel`` is set, and after a run-level failure
+    (:class:`RolloutError`, which also sets ``cancel``) or any ``BaseException``. The
+    threads are daemons, unlike a ``ThreadPoolExecutor``'s, which the interpreter joins
+    at exit: Ctrl-C would then wait for every call in flight (up to the request
+    timeout). These are abandoned instead, so the process exits at once."""
+    outcomes: queue.Queue[Outcome] = queue.Queue()
+
+    def work() -> None:
+        while not cancel.is_set():
+            job = jobs.get()
+            if job is None:
+                jobs.put(None)  # for the other threads
+                return
+            try:
+                outcomes.put((job, play(*job), None))
+            except BaseException as exc:  # handed to the main thread, which decides
+                if isinstance(exc, RolloutError) or not isinstance(exc, Exception):
+                    cancel.set()
+                outcomes.put((job, None, exc))
+                if cancel.is_set():
+                    return
+
+    for i in range(threads):
+        threading.Thread(target=work, name=f"rollout-{i}", daemon=True).start()
+    return outcomes

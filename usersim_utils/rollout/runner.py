@@ -50,7 +50,6 @@ import contextlib
 import fcntl
 import math
 import os
-import queue
 import re
 import threading
 import time
@@ -77,7 +76,7 @@ from .client import (
     parse_endpoint,
 )
 from .errors import OutputError, RolloutError, RunLockedError, describe
-from .play import conversation_player, instance_id, load_finished, settings_digest
+from .play import conversation_player, instance_id, job_queue, load_finished, settings_digest, start_workers
 from .prompts import INSTRUCTION_SLOT
 from .protocol import (
     DEFAULT_MAX_TOOL_CALLS,
@@ -355,46 +354,6 @@ def check_endpoints(settings: ProtocolSettings, timeout_s: float) -> None:
         check_endpoint(base, timeout_s)
 
 
-_Job = tuple[str, int]
-_Outcome = tuple[_Job, dict[str, Any] | None, BaseException | None]
-
-
-def start_workers(
-    todo: Sequence[_Job], play: Callable[[str, int], dict[str, Any]], concurrency: int, cancel: threading.Event
-) -> queue.Queue[_Outcome]:
-    """Play ``todo`` on ``min(concurrency, len(todo))`` threads; each job's outcome
-    ``(job, record, None)`` or ``(job, None, exception)`` arrives on the returned queue.
-
-    A worker stops taking jobs once ``cancel`` is set, and after a run-level failure
-    (:class:`RolloutError`, which also sets ``cancel``) or any ``BaseException``. The
-    threads are daemons, unlike a ``ThreadPoolExecutor``'s, which the interpreter joins
-    at exit: Ctrl-C would then wait for every call in flight (up to the request
-    timeout). These are abandoned instead, so the process exits at once."""
-    jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-    for job in todo:
-        jobs.put(job)
-    outcomes: queue.Queue[_Outcome] = queue.Queue()
-
-    def work() -> None:
-        while not cancel.is_set():
-            try:
-                job = jobs.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                outcomes.put((job, play(*job), None))
-            except BaseException as exc:  # handed to the main thread, which decides
-                if isinstance(exc, RolloutError) or not isinstance(exc, Exception):
-                    cancel.set()
-                outcomes.put((job, None, exc))
-                if cancel.is_set():
-                    return
-
-    for i in range(min(concurrency, len(todo))):
-        threading.Thread(target=work, name=f"rollout-{i}", daemon=True).start()
-    return outcomes
-
-
 def conversation_usage(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Calls, tokens and cost of the conversations as produced, summed per role."""
     roles: dict[str, RoleUsage] = {}
@@ -465,10 +424,11 @@ def run_rollouts(
             pool = ProcessPool(WorkerSpec.of(config), config.processes, todo, cancel)
         else:
             play = conversation_player(settings, config.runs, client, work_dir, personas=bool(todo))
+            threads = min(config.concurrency, len(todo))
         stopped: RolloutError | None = None
         bar = tqdm(total=len(jobs), initial=reused, desc=f"rollouts {config.label}", unit="conv", disable=not progress)
         with bar:
-            outcomes = pool.start() if pool is not None else start_workers(todo, play, config.concurrency, cancel)
+            outcomes = pool.start() if pool is not None else start_workers(job_queue(todo), play, threads, cancel)
             try:
                 for _ in todo:
                     (task, run), record, exc = outcomes.get()

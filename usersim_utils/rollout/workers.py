@@ -49,11 +49,9 @@ from typing import IO, Any
 from .cache import ResponseCache
 from .client import Ledger, ModelClient
 from .errors import EndpointError, OutputError, ReportedFailure, RolloutError, describe
-from .play import conversation_file, conversation_player, load_finished, settings_digest
+from .play import Job, Outcome, conversation_file, conversation_player, load_finished, settings_digest, start_workers
 from .protocol import ProtocolSettings
 
-_Job = tuple[str, int]
-_Outcome = tuple[_Job, dict[str, Any] | None, BaseException | None]
 #: Run-level failures a worker can report, by name.
 _STOPS: dict[str, type[RolloutError]] = {cls.__name__: cls for cls in (RolloutError, OutputError, EndpointError)}
 #: How long a stopped worker may take to exit before it is killed.
@@ -107,20 +105,20 @@ class ProcessPool:
     :func:`~usersim_utils.rollout.runner.start_workers` does; :meth:`stop` ends them;
     :meth:`ledger` sums their calls."""
 
-    def __init__(self, spec: WorkerSpec, processes: int, todo: list[_Job], cancel: threading.Event) -> None:
+    def __init__(self, spec: WorkerSpec, processes: int, todo: list[Job], cancel: threading.Event) -> None:
         self.spec = spec
         self.work_dir = spec.work_dir
         self.cancel = cancel
         self.slots = shares(spec.concurrency, min(processes, len(todo)))
-        self.waiting: collections.deque[_Job] = collections.deque(todo)
-        self.outcomes: queue.Queue[_Outcome] = queue.Queue()
+        self.waiting: collections.deque[Job] = collections.deque(todo)
+        self.outcomes: queue.Queue[Outcome] = queue.Queue()
         self.procs: list[subprocess.Popen[str]] = []
         self.ledgers: list[dict[str, Any]] = [{} for _ in self.slots]
-        self.in_flight: list[set[_Job]] = [set() for _ in self.slots]
+        self.in_flight: list[set[Job]] = [set() for _ in self.slots]
         self.live = len(self.slots)
         self._lock = threading.Lock()
 
-    def start(self) -> queue.Queue[_Outcome]:
+    def start(self) -> queue.Queue[Outcome]:
         for i, slots in enumerate(self.slots):
             spec = dataclasses.replace(self.spec, concurrency=slots).to_json()
             proc = subprocess.Popen(
@@ -159,7 +157,7 @@ class ProcessPool:
         for line in proc.stdout:
             try:
                 message = json.loads(line)
-                job: _Job = (str(message["job"][0]), int(message["job"][1]))
+                job: Job = (str(message["job"][0]), int(message["job"][1]))
             except (ValueError, KeyError, IndexError, TypeError):
                 continue  # not a report
             self.ledgers[i] = message.get("ledger") or {}
@@ -180,7 +178,7 @@ class ProcessPool:
             reason = f"the worker process ended (exit status {status}) before this conversation finished"
             self.outcomes.put((job, None, ReportedFailure(reason)))
 
-    def _outcome(self, job: _Job, message: dict[str, Any]) -> _Outcome:
+    def _outcome(self, job: Job, message: dict[str, Any]) -> Outcome:
         stop = message.get("stop")
         if stop:
             kind = _STOPS.get(str(stop.get("kind")), RolloutError)
@@ -240,40 +238,28 @@ def play_jobs(spec: WorkerSpec, jobs_in: IO[str], reports: IO[str]) -> int:
         cancel_event=cancel,
     )
     play = conversation_player(spec.settings, spec.runs, client, spec.work_dir)
-    jobs: queue.Queue[_Job | None] = queue.Queue()
-    outcomes: queue.Queue[tuple[_Job, BaseException | None] | None] = queue.Queue()
+    jobs: queue.Queue[Job | None] = queue.Queue()
+    received: list[int | None] = [None]  # how many jobs came, once the input has ended
 
     def read_jobs() -> None:
+        count = 0
         for line in jobs_in:
             task, run = json.loads(line)
             jobs.put((str(task), int(run)))
+            count += 1
         jobs.put(None)
+        received[0] = count
+        outcomes.put(None)  # wakes the loop below, which may have reported every job already
 
-    def work() -> None:
-        while not cancel.is_set():
-            job = jobs.get()
-            if job is None:
-                jobs.put(None)  # for the other threads
-                break
-            try:
-                play(*job)
-                outcomes.put((job, None))
-            except BaseException as exc:  # reported by the main thread
-                if isinstance(exc, RolloutError) or not isinstance(exc, Exception):
-                    cancel.set()
-                outcomes.put((job, exc))
-        outcomes.put(None)
-
+    outcomes: queue.Queue[Outcome | None] = start_workers(jobs, play, spec.concurrency, cancel)  # type: ignore[assignment]
     threading.Thread(target=read_jobs, daemon=True).start()
-    for i in range(spec.concurrency):
-        threading.Thread(target=work, name=f"rollout-{i}", daemon=True).start()
-    running = spec.concurrency
-    while running:
+    reported = 0
+    while received[0] is None or reported < received[0]:
         item = outcomes.get()
         if item is None:
-            running -= 1
             continue
-        job, exc = item
+        job, _, exc = item
+        reported += 1
         report: dict[str, Any] = {"job": list(job), "error": None, "stop": None}
         if isinstance(exc, RolloutError):
             report["stop"] = {"kind": type(exc).__name__, "message": describe(exc)}
