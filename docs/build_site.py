@@ -11,6 +11,10 @@ Sphinx + myst-nb (docs/conf.py says why) into ``reports/site``. The site works o
   Vega-Lite, vega-embed and MathJax are copied from the npm packages pinned in docs/js;
 * when any notebook ran on the SYNTHETIC demo panel, every page carries a banner.
 
+Whether a study is the demo panel is proven by the generator's stamp
+(:func:`usersim_utils.demo.is_demo_data`), checked again here for every folder the
+provenance names: a folder's name, or a provenance flag, never lets the site quote a study.
+
 Gated data: built from the real study, the site must hold aggregates only. Every output
 that quotes the study (the first characters of any message or free-text survey answer) is
 withheld and named on stderr, and the finished site is searched again: a quote left
@@ -34,7 +38,7 @@ from typing import Any
 
 import nbformat
 
-from usersim_utils import paths, survey
+from usersim_utils import demo, paths, survey
 
 DOCS = Path(__file__).resolve().parent
 REPO_ROOT = DOCS.parent
@@ -95,12 +99,26 @@ def data_states(provenance: Mapping[str, Mapping[str, Any]]) -> list[Mapping[str
     return [p["data"] for p in provenance.values() if isinstance(p.get("data"), Mapping)]
 
 
-def is_synthetic(provenance: Mapping[str, Mapping[str, Any]]) -> bool:
-    """True when any notebook ran on the SYNTHETIC demo panel (the banner then goes on every page)."""
+def _read_roots(provenance: Mapping[str, Mapping[str, Any]]) -> list[Path]:
+    """The study folders the notebooks read, as their provenance records them."""
     states = data_states(provenance)
     if not states:
         raise SiteError("reports/provenance: no notebook recorded which data it read; run `make run` first")
-    return any(bool(s.get("synthetic")) for s in states)
+    return sorted({Path(str(state.get("root"))) for state in states})
+
+
+def real_roots(provenance: Mapping[str, Mapping[str, Any]]) -> list[Path]:
+    """The study folders read that are not proven demo data now (:func:`usersim_utils.demo.is_demo_data`):
+    a provenance file's ``synthetic`` flag alone never lets the site quote a study."""
+    return [root for root in _read_roots(provenance) if not demo.is_demo_data(root)]
+
+
+def is_synthetic(provenance: Mapping[str, Mapping[str, Any]]) -> bool:
+    """True when any notebook ran on the SYNTHETIC demo panel, proven by its stamp (the banner then
+    goes on every page)."""
+    states = data_states(provenance)
+    proven = set(_read_roots(provenance)) - set(real_roots(provenance))
+    return any(bool(s.get("synthetic")) and Path(str(s.get("root"))) in proven for s in states)
 
 
 # --------------------------------------------------------------------------- charts
@@ -184,11 +202,10 @@ def study_quotes(root: Path) -> set[str]:
 
 
 def study_finder(provenance: Mapping[str, Mapping[str, Any]]) -> QuoteFinder | None:
-    """A finder of quotes of the study the notebooks read; None on the SYNTHETIC demo panel."""
-    if is_synthetic(provenance):
-        return None
-    roots = {Path(state["root"]) for state in data_states(provenance)}
-    return QuoteFinder(q for root in sorted(roots) for q in study_quotes(root))
+    """A finder of quotes of every study the notebooks read that is not proven demo data;
+    None when all of them are the SYNTHETIC demo panel."""
+    roots = real_roots(provenance)
+    return QuoteFinder(q for root in roots for q in study_quotes(root)) if roots else None
 
 
 @dataclass

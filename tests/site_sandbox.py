@@ -142,8 +142,8 @@ def plant_markers(study: Path, marker: str) -> dict[str, str]:
 class SiteRun:
     """One run of the notebooks on a study that counts as real, and the two sites built from it.
 
-    ``study`` is a copy of the demo panel outside any SYNTHETIC folder, with ``markers``
-    planted (:func:`plant_markers`); ``real_site`` is what `make site` builds from it (the
+    ``study`` is a copy of the demo panel (stamp included) under a folder whose name contains
+    SYNTHETIC, with ``markers`` planted (:func:`plant_markers`): real data by the stamp's proof; ``real_site`` is what `make site` builds from it (the
     build's stderr in ``real_stderr``). ``demo_site`` is built from the same executed notebooks
     with their provenance marked synthetic, which is what the data is: the site a default
     `make run && make site` gives, banner included, without a second run of the notebooks.
@@ -159,13 +159,14 @@ class SiteRun:
 
 
 def _synthetic_copy(reports: Path, dest: Path) -> Path:
-    """``reports`` copied to ``dest`` with every provenance file's data marked synthetic."""
+    """``reports`` copied to ``dest`` with every provenance file's data marked synthetic and read
+    from the demo panel (the site checks that the folder is proven demo data, not only the flag)."""
     for part in ("notebooks", "figures", "provenance"):
         shutil.copytree(reports / part, dest / part)
     for path in (dest / "provenance").glob("*.json"):
         info = json.loads(path.read_text())
         if isinstance(info.get("data"), dict):
-            info["data"]["synthetic"] = True
+            info["data"].update(synthetic=True, root=str(demo.ensure_demo_panel()))
             path.write_text(json.dumps(info, indent=2))
     return dest
 
@@ -185,7 +186,9 @@ def site_run(base: Path) -> SiteRun:
     if root.exists():  # an earlier attempt failed half-way
         shutil.rmtree(root)
     sandbox = make_sandbox(root / "checkout")
-    study = root / "gated-study" / "tau-usi"
+    # The attack of a folder whose name says SYNTHETIC, with the demo's stamp copied along:
+    # the planted markers change the files, so the stamp no longer proves them demo data.
+    study = root / "real-data-NOT-SYNTHETIC" / "tau-usi"
     shutil.copytree(demo.ensure_demo_panel(), study)
     markers = plant_markers(study, f"GATEDMARKER{uuid.uuid4().hex}")
     run_notebooks(sandbox, study)

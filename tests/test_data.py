@@ -921,8 +921,10 @@ def test_resolve_study_without_demo_and_data_is_an_error(tmp_path: Path, monkeyp
         data.resolve_study(allow_demo=False)
 
 
-def test_synthetic_folder_gets_the_loud_banner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    study = data.load_study(make_study(tmp_path / "SYNTHETIC-tau-usi"))
+def test_the_demo_panel_gets_the_loud_banner_and_a_synthetic_name_alone_does_not(
+        tmp_path: Path, demo_study: data.Study, capsys: pytest.CaptureFixture[str]) -> None:
+    assert not data.load_study(make_study(tmp_path / "SYNTHETIC-tau-usi")).synthetic  # no generator's stamp
+    study = demo_study
     assert study.synthetic
     assert study.banner().startswith("## ⚠️ SYNTHETIC DEMO DATA")
     data.show_banner(study)  # outside IPython: plain text

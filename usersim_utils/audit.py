@@ -46,7 +46,7 @@ Command line::
 writes ``{"findings": [{name, record, flag, turn, excerpt}], "rates": [{name, flag,
 count, conversations, rate, low, high}], "reward_gaps": [...]}``. Excerpts (the
 flagged text, cut to :data:`EXCERPT_CHARS` characters) are written only when every
-input is SYNTHETIC demo data or ``--show-excerpts`` is given (the study's human data
+input is proven SYNTHETIC demo data (the generator's stamp, never a path's name) or ``--show-excerpts`` is given (the study's human data
 must not be copied into outputs), else ``excerpt`` is null. Bad input: one ``error:``
 line, exit 2.
 """
@@ -67,7 +67,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import features, feedback, ids, schema, scoring, stats, usi
+from . import demo, features, feedback, ids, schema, scoring, stats, usi
 from .atomic import atomic_write_text
 from .distinguish import load_records
 from .diversity import tokens
@@ -509,12 +509,12 @@ def split_auditable(records: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str,
 def run(eval_results: Sequence[str | os.PathLike[str]], *, human_path: str | os.PathLike[str] | None = None,
         show_excerpts: bool = False, difficulty: str = "all", domain: str | None = None) -> AuditResult:
     """Audit files as the command line does. Excerpts are kept when ``show_excerpts`` or
-    every input is SYNTHETIC (:func:`schema.is_synthetic`). ``difficulty``: a mode of
+    every input is proven SYNTHETIC demo data (:func:`usersim_utils.demo.is_demo_data`). ``difficulty``: a mode of
     :func:`scoring.resolve_difficulty`
     (``self`` pools the simulator files given)."""
     usi.parse_difficulty_mode(difficulty)  # a bad mode fails before the files are read
     inputs = [*eval_results, *([human_path] if human_path is not None else [])]
-    show = show_excerpts or all(schema.is_synthetic(p) for p in inputs)
+    show = show_excerpts or all(demo.is_demo_data(p) for p in inputs)
     human_records, simulators = load_records(human_path, eval_results, domain=domain)
     named = ([(schema.HUMAN_LABEL, "human", human_records)] if human_path is not None else []) + \
         [(label, "llm", records) for label, records in simulators.items()]

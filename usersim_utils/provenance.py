@@ -23,7 +23,7 @@ from typing import Any
 
 import nbformat
 
-from . import __version__, paths
+from . import __version__, demo, paths
 from .atomic import atomic_write_text
 from .notebooks import PARAMETERS_TAG
 
@@ -69,13 +69,14 @@ def file_digest(path: Path) -> str:
 def data_state(study: Any) -> dict[str, Any]:
     """Where the data came from: root, synthetic flag, and a digest of each file.
 
-    ``study`` is a :class:`usersim_utils.data.Study` (anything with ``root`` and ``synthetic``).
+    ``study`` is a :class:`usersim_utils.data.Study` (anything with ``root``). The flag is
+    the generator's proof (:func:`usersim_utils.demo.is_demo_data`), checked here again.
     """
     root = Path(study.root)
     files = sorted(p for p in root.rglob("*.json") if p.is_file())
     return {
         "root": str(root),
-        "synthetic": bool(study.synthetic),
+        "synthetic": demo.is_demo_data(root),
         "files": {str(p.relative_to(root)): file_digest(p) for p in files},
     }
 

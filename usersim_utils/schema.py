@@ -43,8 +43,6 @@ RERATING_LABEL = "human-eval-100"
 #: The label of the human rows: in features tables, survey tables, leaderboards and the
 #: hand-over files of the notebooks.
 HUMAN_LABEL = "human"
-#: A study folder whose path has a part containing this word is the generated demo study.
-SYNTHETIC_MARKER = "SYNTHETIC"
 
 
 def eval_results_name(label: str) -> str:
@@ -67,11 +65,6 @@ def label_of(path: str | os.PathLike[str], prefix: str = EVAL_PREFIX) -> str:
     """A file's label: its stem without ``prefix`` (by default ``eval_results_``; pass
     :data:`SURVEY_PREFIX` for survey files). A stem without the prefix is the label."""
     return Path(path).stem.removeprefix(prefix)
-
-
-def is_synthetic(root: str | os.PathLike[str]) -> bool:
-    """True for the demo study: a folder named ``SYNTHETIC-…`` (or under one)."""
-    return any(SYNTHETIC_MARKER in part for part in Path(root).resolve().parts)
 
 
 # --- Keys and batches (docs/method.md §2). ----------------------------------------------------

@@ -53,7 +53,6 @@ from ..schema import (
 from .download import download
 from .io import read_json
 from .study import Study, load_study, resolve_study, show_banner
-from .study import _is_synthetic as _is_synthetic  # old private name, still used
 from .tables import (
     SESSION_COLUMNS,
     SURVEY_COLUMNS,

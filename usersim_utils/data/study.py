@@ -79,10 +79,6 @@ def _labelled_files(folder: Path, prefix: str) -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
-#: Old private name of :func:`usersim_utils.schema.is_synthetic`.
-_is_synthetic = schema.is_synthetic
-
-
 def resolve_study(study_dir: str | os.PathLike[str] | None = None, *, allow_demo: bool = True) -> Study:
     """Find, load and validate the study.
 
@@ -125,7 +121,7 @@ def load_study(root: str | os.PathLike[str]) -> Study:
         load_survey_records(path, warnings=found)
     return Study(
         root=root,
-        synthetic=schema.is_synthetic(root),
+        synthetic=demo.is_demo_data(root),
         records=records,
         sessions=sessions_table(records),
         turns=turns_table(records, source="human"),

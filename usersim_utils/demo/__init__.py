@@ -2,7 +2,8 @@
 
 ``make run`` must work without the real human data, so this package writes a study
 in exactly the dataset's layout (``docs/method.md`` §10), under a folder and
-file names that say SYNTHETIC::
+file names that say SYNTHETIC (for people: the data is proven generated only by the
+stamp the writer leaves, :func:`is_demo_data`, never by a name)::
 
     SYNTHETIC_README.md
     data/tau_bench_tasks_unified.json               3 batches x n_tasks human-like sessions
@@ -50,6 +51,7 @@ from .writer import (
     STAMP_FILE,
     ensure_demo_panel,
     is_current,
+    is_demo_data,
     readme_text,
     write_demo_panel,
 )
@@ -59,5 +61,6 @@ __all__ = [
     "HUMAN_PATH", "HUMAN_STYLE", "INVALID_ANSWERS", "INVALID_ANSWER_RATE", "MAX_TASKS", "NEAR_MISSES", "N_RUNS",
     "README_FILE", "REGISTERS", "RERATING_PATH", "RETAIL_SHARE", "SIMULATORS", "SOURCE_SHA256", "STAMP_FILE",
     "UNUSUAL_SHAPES", "PanelShape", "Simulator", "Style", "ensure_demo_panel", "generate_demo_panel", "is_current",
+    "is_demo_data",
     "readme_text", "write_demo_panel",
 ]

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import paths, schema
+from .. import paths
 from ..atomic import atomic_write
 from .shapes import DEFAULT_SHAPE, PanelShape
 from .study import generate_demo_panel
@@ -29,6 +30,8 @@ DEMO_SEED = 20260311
 #: Human tasks in the written panel (3 batches -> 90 sessions; simulators cover twice as many tasks).
 DEMO_N_TASKS = 30
 STAMP_FILE = ".demo_stamp.json"
+#: The generator's name in its stamp (what :func:`is_demo_data` looks for).
+GENERATOR = "usersim_utils.demo"
 README_FILE = "SYNTHETIC_README.md"
 
 
@@ -80,15 +83,13 @@ def write_demo_panel(dest: Path = paths.DEMO_STUDY_DIR, *, seed: int = DEMO_SEED
     and SHA-256 of every file) last, so a crash leaves a panel that :func:`ensure_demo_panel` sees as
     stale. Files that an older stamp listed and the new panel lacks are removed.
     ``n_tasks`` defaults to :data:`DEMO_N_TASKS` (fewer when one domain cannot hold them).
-    An unusual ``shape`` (or ``n_tasks``) is recorded in the stamp, and must be written
-    under a path containing ``SYNTHETIC`` (the loader labels the data by it).
+    An unusual ``shape`` (or ``n_tasks``) is recorded in the stamp, which is what marks it
+    as generated (:func:`is_demo_data`), wherever it is written.
     Returns ``dest``.
     """
     dest = Path(dest)
     n_tasks = min(DEMO_N_TASKS, shape.max_tasks()) if n_tasks is None else n_tasks
     unusual = shape != PanelShape() or n_tasks != DEMO_N_TASKS
-    if unusual and not schema.is_synthetic(dest):
-        raise ValueError(f"an unusual demo study must be written under a path containing SYNTHETIC, not {dest}")
     panel: dict[str, object] = {README_FILE: readme_text(seed, n_tasks, shape)}
     panel |= generate_demo_panel(np.random.default_rng(seed), n_tasks=n_tasks, shape=shape)
     files: dict[str, dict[str, Any]] = {}
@@ -102,7 +103,7 @@ def write_demo_panel(dest: Path = paths.DEMO_STUDY_DIR, *, seed: int = DEMO_SEED
         stale = (dest / str(rel)).resolve()
         if rel not in files and stale != root and stale.is_relative_to(root):  # never outside dest
             stale.unlink(missing_ok=True)
-    stamp = {"generator": "usersim_utils.demo", "generator_version": GENERATOR_VERSION,
+    stamp = {"generator": GENERATOR, "generator_version": GENERATOR_VERSION,
              "generator_source_sha256": SOURCE_SHA256, "seed": seed, "synthetic": True, "files": files}
     if unusual:
         stamp["shape"] = {**asdict(shape), "n_tasks": n_tasks}
@@ -129,6 +130,53 @@ def is_current(dest: Path = paths.DEMO_STUDY_DIR, *, seed: int = DEMO_SEED) -> b
         except (OSError, KeyError, TypeError):
             return False
     return True
+
+
+def _stamp_above(path: Path) -> tuple[Path, dict[str, Any]] | None:
+    """``(folder, stamp)`` of the nearest folder at or above ``path`` holding a demo stamp."""
+    for folder in (path, *path.parents) if path.is_dir() else path.parents:
+        if (folder / STAMP_FILE).is_file():
+            stamp = _read_stamp(folder)
+            return (folder, stamp) if stamp is not None else None
+    return None
+
+
+def _matches(path: Path, meta: Any) -> bool:
+    """True when ``path`` is a regular file of the size and SHA-256 that ``meta`` records."""
+    try:
+        return (isinstance(meta, dict) and path.is_file() and path.stat().st_size == meta["bytes"]
+                and hashlib.sha256(path.read_bytes()).hexdigest() == meta["sha256"])
+    except (OSError, KeyError, TypeError):
+        return False
+
+
+def is_demo_data(path: str | os.PathLike[str]) -> bool:
+    """True only when ``path`` is data this generator wrote, byte for byte: the one check
+    behind every "may I show its text?" (audit excerpts, the notebooks' examples,
+    provenance's synthetic flag, the site's quote filter).
+
+    ``path`` is a study folder or a file inside one. The proof is the generator's stamp
+    (``.demo_stamp.json``, written last by :func:`write_demo_panel`) in that folder or
+    above the file: it must name this generator, and every file it lists must still have
+    its recorded size and SHA-256. A folder must also hold no data file the stamp does
+    not list (a real file dropped into a demo folder is not demo data). A path's name
+    proves nothing: a real study under a folder called ``SYNTHETIC`` is real.
+    """
+    path = Path(path).resolve()
+    found = _stamp_above(path)
+    if found is None:
+        return False
+    root, stamp = found
+    files = stamp.get("files")
+    if stamp.get("generator") != GENERATOR or stamp.get("synthetic") is not True or not isinstance(files, dict):
+        return False
+    if not path.is_dir():
+        return _matches(path, files.get(path.relative_to(root).as_posix()))
+    listed = {(root / str(rel)).resolve() for rel in files}
+    if not all(_matches(root / str(rel), meta) for rel, meta in files.items()):
+        return False
+    unlisted = (p for p in path.rglob("*") if p.is_file() and p.name != STAMP_FILE and p.resolve() not in listed)
+    return next(unlisted, None) is None
 
 
 def ensure_demo_panel(dest: Path = paths.DEMO_STUDY_DIR, *, seed: int = DEMO_SEED) -> Path:
