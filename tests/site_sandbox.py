@@ -143,7 +143,8 @@ class SiteRun:
     """One run of the notebooks on a study that counts as real, and the two sites built from it.
 
     ``study`` is a copy of the demo panel (stamp included) under a folder whose name contains
-    SYNTHETIC, with ``markers`` planted (:func:`plant_markers`): real data by the stamp's proof; ``real_site`` is what `make site` builds from it (the
+    SYNTHETIC, with ``markers`` planted (:func:`plant_markers`): real data by the stamp's proof;
+    ``real_site`` is what `make site` builds from it (the
     build's stderr in ``real_stderr``). ``demo_site`` is built from the same executed notebooks
     with their provenance marked synthetic, which is what the data is: the site a default
     `make run && make site` gives, banner included, without a second run of the notebooks.

@@ -46,7 +46,8 @@ Command line::
 writes ``{"findings": [{name, record, flag, turn, excerpt}], "rates": [{name, flag,
 count, conversations, rate, low, high}], "reward_gaps": [...]}``. Excerpts (the
 flagged text, cut to :data:`EXCERPT_CHARS` characters) are written only when every
-input is proven SYNTHETIC demo data (the generator's stamp, never a path's name) or ``--show-excerpts`` is given (the study's human data
+input is proven SYNTHETIC demo data (the generator's stamp, never a path's name) or
+``--show-excerpts`` is given (the study's human data
 must not be copied into outputs), else ``excerpt`` is null. Bad input: one ``error:``
 line, exit 2.
 """
