@@ -49,6 +49,7 @@ lower is better, so a positive ECE gap means worse calibration than people.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import sys
@@ -61,7 +62,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import data, ids, schema, scorer, usi
+from . import data, ids, schema, scorer, scoring, usi
 from . import uncertainty as unc
 from .atomic import atomic_write_text
 from .errors import DataError
@@ -78,6 +79,8 @@ from .uncertainty.weighted import (
     weighted_usi,
 )
 
+#: ``(b, a)``: human batch b (0-based) scored on the tasks it shares with batch a, a ≠ b.
+ORDERED_BATCH_PAIRS: tuple[tuple[int, int], ...] = tuple(itertools.permutations(range(len(schema.BATCHES)), 2))
 #: Keys of one row of the command's JSON output, in order.
 ROW_KEYS: tuple[str, ...] = ("name", "runs", "metric", "simulator", "ceiling", "gap", "low", "high")
 #: What each human Eval baseline measures (shown beside the numbers).
@@ -217,11 +220,13 @@ def build_matched_panel(
 
 
 # --- Weighted matched scoring. ------------------------------------------------------------------
-def _run_feature_dice(weights: np.ndarray, run: unc.RowArrays, batch: unc.RowArrays) -> tuple[np.ndarray, ...]:
-    """(K, F) Dice of one run's row against one human batch's row on their shared
-    tasks (the batch row over the tasks where the run is counted, as
-    :func:`usi.score_batch` does for a single run), with both rows; NaN where undefined."""
-    shared = (run.present & batch.present).astype(float)
+def _run_feature_dice(weights: np.ndarray, run: unc.RowArrays, batch: unc.RowArrays,
+                      other_batch: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(K, F) Dice of one run's row against one human batch's row on the tasks they share
+    with another batch (``other_batch``: (T,) the tasks it kept), with both rows; NaN where
+    undefined. The batch row covers the tasks where the run is counted, as
+    :func:`usi.score_batch` does for a single run."""
+    shared = (run.present & batch.present & other_batch).astype(float)
     # one product for both rows: [run sums, run count, batch sums, batch count] on the shared tasks
     stacked = np.column_stack([run.feature_sum, run.n_features, batch.feature_sum, batch.n_features]) * shared[:, None]
     totals = weights @ stacked
@@ -250,22 +255,27 @@ def matched_simulator(
 ) -> np.ndarray:
     """(K, M) cells of one simulator scored run by run.
 
-    For each human batch: every run's row against the batch row on their shared
-    tasks (:func:`_run_feature_dice`), Dice averaged over the runs counted in the
-    batch; ECE(batch) = mean over runs of ECE(run, batch) (the reference value);
-    USI(batch) from these terms and the simulator's Eval (left out of USI, not of
-    the Eval cell, with ``eval_in_usi`` False). Cells are means over the
-    batches that have a value; metrics as :func:`uncertainty.metric_names`.
+    The ceiling's own design: the ceiling scores batch a against batch b on the tasks
+    kept in both, so each run is scored against batch b on the tasks kept in b *and*
+    in another batch a, for each a ≠ b (:func:`_run_feature_dice`). A run therefore
+    never averages more tasks than a ceiling pair, and sessions that people dropped
+    (``keep`` false) cost both sides the same: scored on b's tasks alone, a run would
+    average more tasks, carry less noise and gain Dice (docs/method.md §14). For each
+    ordered pair (b, a): Dice averaged over the runs counted; ECE = mean over runs of
+    ECE(run, batch b) on the same tasks; USI from these terms and the simulator's Eval
+    (left out of USI, not of the Eval cell, with ``eval_in_usi`` False). Cells are means
+    over the pairs that have a value; metrics as :func:`uncertainty.metric_names`.
     """
     columns = dimension_columns(dimensions)
     onehot = (bins[:, None] == np.arange(n_bins)[None, :]).astype(float)
     in_map = bins >= 0
     eval_mean = weighted_eval([(weights, sim)])
     dims_b, ece_b, usi_b = [], [], []
-    for hrow, hsucc in zip(panel.human_rows, panel.human_success):
+    for b, a in ORDERED_BATCH_PAIRS:
+        hrow, hsucc, other = panel.human_rows[b], panel.human_success[b], panel.human_rows[a].present
         per_run = []
         for run in sim.row_runs.values():
-            dice, human_row, run_row = _run_feature_dice(weights, run, hrow)
+            dice, human_row, run_row = _run_feature_dice(weights, run, hrow, other)
             defined = ~np.isnan(human_row[:, :1]) & ~np.isnan(run_row[:, :1])
             per_run.append(np.where(defined, dice, np.nan))
         if per_run:
@@ -274,7 +284,7 @@ def matched_simulator(
             feature_dice = np.full((len(weights), len(FEATURES)), np.nan)
         counted = ~np.isnan(feature_dice[:, 0])
         dims = _dimension_values(feature_dice, columns)
-        run_eces = [weighted_ece([(weights, *ece_terms(s.success, s.present, hsucc, onehot, in_map))])
+        run_eces = [weighted_ece([(weights, *ece_terms(s.success, s.present & other, hsucc, onehot, in_map))])
                     for s in sim.ece_runs.values()]
         ece = mean_defined(np.stack(run_eces, axis=1), axis=1) if run_eces else np.full(len(weights), np.nan)
         ece = np.where(counted, ece, np.nan)
@@ -337,32 +347,67 @@ def matched_weights(
     difficulty: Mapping[str, float],
     *,
     labels: Sequence[str] | None = None,
+    difficulty_by_label: Mapping[str, Mapping[str, float]] | None = None,
     edges: Sequence[float] = usi.BIN_EDGES,
     dimensions: unc.Dimensions = DIMENSIONS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(simulator (K, S, M), ceiling (K, S, M))`` matched cells with task weights
     ``weights`` (K, T); ones give the estimates, counts a bootstrap resample.
 
-    The ceiling differs between simulators only in USI: it includes the
-    batch-vs-batch Eval exactly when the simulator has an Eval and people have
-    surveys (otherwise neither side counts Eval, and the simulator's USI is
-    recomputed without it).
+    ``difficulty_by_label`` (optional, the maps of :func:`leave_own_runs_out`): the map each
+    simulator is binned by, the same for it and its ceiling; labels it lacks use
+    ``difficulty``. The ceiling then differs between simulators in ECE too; otherwise
+    only in USI: it includes the batch-vs-batch Eval exactly when the simulator has an
+    Eval and people have surveys (otherwise neither side counts Eval, and the
+    simulator's USI is recomputed without it).
     """
     weights = np.atleast_2d(np.asarray(weights, dtype=float))
     if weights.shape[1] != len(mp.panel.tasks):
         raise ValueError(f"weights have {weights.shape[1]} tasks, the panel {len(mp.panel.tasks)}")
     labels = list(labels) if labels is not None else list(mp.labels)
-    bins = unc.difficulty_bins(mp.panel, difficulty, edges)
     n_bins = len(edges) + 1
-    with_eval, without_eval = matched_ceiling(mp, weights, difficulty, edges=edges, dimensions=dimensions)
+    ceilings_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # one ceiling per distinct map
     sims, ceilings = [], []
     for label in labels:
+        own = (difficulty_by_label or {}).get(label, difficulty)
+        if id(own) not in ceilings_of:
+            ceilings_of[id(own)] = matched_ceiling(mp, weights, own, edges=edges, dimensions=dimensions)
+        with_eval, without_eval = ceilings_of[id(own)]
+        bins = unc.difficulty_bins(mp.panel, own, edges)
         sim = mp.panel.simulators[label]
         # Eval counts in USI on both sides or on neither (people may have no surveys to match)
         both_have_eval = sim.agreement is not None and mp.pair_agreement is not None
         sims.append(matched_simulator(mp.panel, sim, weights, bins, n_bins, dimensions, eval_in_usi=both_have_eval))
         ceilings.append(with_eval if both_have_eval else without_eval)
     return np.stack(sims, axis=1), np.stack(ceilings, axis=1)
+
+
+def leave_own_runs_out(
+    mode: str,
+    simulators: Mapping[str, pd.DataFrame],
+    *,
+    study_labels: Sequence[str] | None = None,
+    domain: str | None = None,
+) -> dict[str, scoring.DifficultyChoice]:
+    """``{label: difficulty choice}``: for the pooled modes (``all``, ``study``), each
+    simulator's map is the pool without its own runs, so that its successes never
+    decide its own bins (:func:`scoring.resolve_difficulty` on the others; the published
+    map, with its ``note``, when they give no task the pooled entries a difficulty needs).
+    Other modes do not hold the run: the same choice for all.
+    """
+    kind, _ = usi.parse_difficulty_mode(mode)
+    shared = scoring.resolve_difficulty(mode, simulators, study_labels=study_labels, domain=domain)
+    if kind not in ("all", "study"):
+        return dict.fromkeys(simulators, shared)
+    out = {}
+    for label in simulators:
+        if kind == "study" and label not in (study_labels or ()):
+            out[label] = shared
+            continue
+        others = {k: v for k, v in simulators.items() if k != label}
+        kept_labels = [k for k in study_labels if k != label] if study_labels is not None else None
+        out[label] = scoring.resolve_difficulty(mode, others, study_labels=kept_labels, domain=domain)
+    return out
 
 
 # --- The comparison table. ----------------------------------------------------------------------
@@ -375,10 +420,16 @@ def compare(
     level: float = 0.95,
     method: unc.Method = "centred",
     labels: Sequence[str] | None = None,
+    difficulty_by_label: Mapping[str, Mapping[str, float]] | None = None,
     edges: Sequence[float] = usi.BIN_EDGES,
     dimensions: unc.Dimensions = DIMENSIONS,
 ) -> pd.DataFrame:
     """The matched comparison of every simulator with the human ceiling, metric by metric.
+
+    ``difficulty`` bins the reference (unmatched) columns, as the index does;
+    ``difficulty_by_label`` (:func:`leave_own_runs_out`) bins the matched ones when
+    given: a pool that holds the run scored lets its own successes move tasks across
+    bin edges, which shifts its ECE gap.
 
     Tasks are resampled ``n_boot`` times (counts drawn first from ``rng``; the same
     resamples for every simulator and the ceiling) and the gap's interval is
@@ -398,7 +449,7 @@ def compare(
         parts.append(unc.jackknife_weights(n_tasks))
     weights = np.vstack(parts)
     sim_cells, ceiling_cells = matched_weights(mp, weights, difficulty, labels=labels, edges=edges,
-                                               dimensions=dimensions)
+                                               difficulty_by_label=difficulty_by_label, dimensions=dimensions)
     gaps = sim_cells - ceiling_cells
     ones = np.ones((1, n_tasks))
     reference = unc.score_weights(mp.panel, ones, difficulty, labels=labels, edges=edges, dimensions=dimensions)[0]
@@ -426,8 +477,8 @@ def feature_dice(mp: MatchedPanel, *, dimensions: unc.Dimensions = DIMENSIONS) -
     """Per-feature Dice (x 100) of every simulator, matched, and of the human ceiling:
     which features pull each dimension down.
 
-    A simulator's value is the mean over batches of the mean over runs of
-    Dice(run row, batch row) (:func:`matched_simulator`); the ceiling's is the mean
+    A simulator's value is the mean over the ordered batch pairs (b, a) of the mean over
+    runs of Dice(run row, batch b's row) on the tasks kept in b and a (:func:`matched_simulator`); the ceiling's is the mean
     over the pairs 1-2, 1-3, 2-3 of Dice(batch a, batch b) on their common tasks.
     ``human`` and ``simulator`` are the feature's row values averaged the same way
     (rates x 100; for the ceiling, ``simulator`` is the first batch of each pair,
@@ -452,8 +503,9 @@ def feature_dice(mp: MatchedPanel, *, dimensions: unc.Dimensions = DIMENSIONS) -
     for label in mp.labels:
         sim = panel.simulators[label]
         dice_b, human_b, sim_b = [], [], []
-        for hrow in panel.human_rows:
-            per_run = [_run_feature_dice(ones, run, hrow) for run in sim.row_runs.values()]
+        for b, a in ORDERED_BATCH_PAIRS:
+            per_run = [_run_feature_dice(ones, run, panel.human_rows[b], panel.human_rows[a].present)
+                       for run in sim.row_runs.values()]
             if not per_run:
                 continue
             dice_b.append(mean_defined(np.stack([100.0 * d[0] for d, _, _ in per_run]), axis=0))
@@ -581,13 +633,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"--level must be in (0, 1), not {args.level}")
         inputs = load(args.human, args.eval_results, survey_dir=args.survey_dir, run_split=args.run_split,
                       domain=args.domain)
-        difficulty = scorer.difficulty_for(args.difficulty, inputs.simulators)
+        difficulty = scoring.difficulty_for(args.difficulty, inputs.simulators)
+        own_runs_out = leave_own_runs_out(args.difficulty, inputs.simulators, domain=args.domain)
         table = compare(inputs.panel, difficulty, np.random.default_rng(args.seed), n_boot=args.n_boot,
-                        level=args.level)
+                        level=args.level, difficulty_by_label={k: c.map for k, c in own_runs_out.items()})
         atomic_write_text(Path(args.json_out), json.dumps(rows_json(table), indent=2) + "\n")
     except (DataError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    fell_back = sorted(k for k, c in own_runs_out.items() if c.fell_back and not c.requested.startswith("pub"))
+    if fell_back:
+        print(f"note: without its own runs the {args.difficulty!r} pool is too small for {', '.join(fell_back)}; "
+              "their matched rows use the published difficulty map", file=sys.stderr)
     print(format_table(table))
     print()
     print(eval_baselines(inputs.human_records, inputs.rerating).to_string(index=False))
