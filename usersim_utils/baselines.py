@@ -478,8 +478,8 @@ def feature_dice(mp: MatchedPanel, *, dimensions: unc.Dimensions = DIMENSIONS) -
     which features pull each dimension down.
 
     A simulator's value is the mean over the ordered batch pairs (b, a) of the mean over
-    runs of Dice(run row, batch b's row) on the tasks kept in b and a (:func:`matched_simulator`); the ceiling's is the mean
-    over the pairs 1-2, 1-3, 2-3 of Dice(batch a, batch b) on their common tasks.
+    runs of Dice(run row, batch b's row) on the tasks kept in b and a (:func:`matched_simulator`);
+    the ceiling's is the mean over the pairs 1-2, 1-3, 2-3 of Dice(batch a, batch b) on their common tasks.
     ``human`` and ``simulator`` are the feature's row values averaged the same way
     (rates x 100; for the ceiling, ``simulator`` is the first batch of each pair,
     which plays the simulator). Rows: the ceiling first (``name`` ``"human"``, ``runs`` 0), then
