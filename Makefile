@@ -32,7 +32,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # The worked exercises: they read what the notebooks hand over, so they run after them.
 SOLUTIONS := $(sort $(wildcard notebooks/solutions/[0-9][0-9]_*_solutions.ipynb))
 
-.PHONY: help setup rebuild-llama run site test test-fast test-slow lint bench lab download demo strip refresh freeze clean
+.PHONY: help setup rebuild-llama cmake-args run site test test-fast test-slow lint bench lab download demo strip refresh freeze clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv at the repository root and install everything (pinned)
+
+cmake-args: ## Print the CMAKE_ARGS of the llama.cpp build (for a conda set-up: environment.yml)
+	@echo '$(CMAKE_ARGS)'
 
 LLAMA_PIN := $(shell grep -oE '^llama_cpp_python==[^ ]+' constraints.txt)
 rebuild-llama: ## Recompile llama-cpp-python with CMAKE_ARGS (portable by default), bypassing pip's wheel cache
