@@ -58,13 +58,26 @@ rebuild-llama: ## Recompile llama-cpp-python with CMAKE_ARGS (portable by defaul
 	$(BIN)/python -m usersim_utils.rollout.model_check
 	@touch $(STAMP)
 
+# Each notebook runs into reports/.partial/ and moves into reports/notebooks/ only when it
+# finished, so a failed run never replaces the last good executed notebook; on failure one
+# line names the notebook and the error, and the partial output and its log stay for reading.
+PARTIAL := $(REPORTS)/.partial
 run: $(STAMP) ## Execute every notebook offline with papermill into reports/ (ARGS='-p name value' to change parameters)
-	@mkdir -p $(REPORTS)/notebooks
-	@set -e; for nb in $(NOTEBOOKS) $(SOLUTIONS); do \
-	  echo "== $$nb"; out=$(REPORTS)/$$nb; mkdir -p $$(dirname $$out); \
-	  $(BIN)/papermill --cwd $$(dirname $$nb) --kernel python3 --no-progress-bar $$nb $$out $(ARGS); \
-	done
-	@echo "Executed notebooks: $(REPORTS)/notebooks/   figures: $(REPORTS)/figures/"
+	@set -e; all="$(NOTEBOOKS) $(SOLUTIONS)"; n=$$(echo $$all | wc -w); i=0; start=$$(date +%s); \
+	for nb in $$all; do \
+	  i=$$((i + 1)); out=$(REPORTS)/$$nb; part=$(PARTIAL)/$$nb; mkdir -p $$(dirname $$out) $$(dirname $$part); \
+	  t0=$$(date +%s); printf '[%d/%d] %s ... ' $$i $$n $$nb; \
+	  if $(BIN)/papermill --cwd $$(dirname $$nb) --kernel python3 --no-progress-bar $$nb $$part $(ARGS) \
+	       > $$part.log 2>&1; then \
+	    mv $$part $$out; rm -f $$part.log; echo "$$(( $$(date +%s) - t0 )) s"; \
+	  else \
+	    echo "failed"; \
+	    reason=$$(grep -E '^[A-Za-z_.]*(Error|Exception|Interrupt)\b' $$part.log | tail -1); \
+	    echo "error: $$nb: $${reason:-see the log} (partial output $$part, log $$part.log; $$out is unchanged)" >&2; \
+	    exit 1; \
+	  fi; \
+	done; \
+	echo "Executed $$n notebooks in $$(( $$(date +%s) - start )) s: $(REPORTS)/notebooks/ (open them with make lab), figures in $(REPORTS)/figures/"
 
 # The report site's JavaScript (Vega, Vega-Lite, vega-embed, MathJax): npm packages pinned by
 # docs/js/package-lock.json, installed into the git-ignored docs/js/node_modules.
