@@ -94,9 +94,9 @@ site: $(STAMP) $(SITE_JS) ## Build the report site from the executed notebooks (
 # runs them there, even when the real study data sits in data/raw/tau-usi.
 DEMO_DIR := $(CURDIR)/data/demo/SYNTHETIC-tau-usi
 
-test: $(STAMP) ## Run the whole test suite: lint, unit tests, then nbval over every notebook and solution (on the demo panel)
+test: $(STAMP) ## Run the whole test suite: lint, unit tests, then nbval over every notebook and solution (on the demo panel); speed bounds: make bench
 	$(BIN)/ruff check usersim_utils tests notebooks benchmarks docs
-	$(BIN)/python -m pytest tests -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -m "not bench" -p no:cacheprovider $(PYTEST_ARGS)
 	$(BIN)/python -c "from usersim_utils import demo; demo.ensure_demo_panel()"
 	USERSIM_TAU_USI_DIR=$(DEMO_DIR) $(BIN)/python -m pytest $(NOTEBOOKS) $(SOLUTIONS) --nbval-lax -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -109,8 +109,9 @@ test-slow: $(STAMP) ## Only the slow tests (real embedded model, full-size bench
 lint: $(STAMP) ## Check the package, the tests, the notebooks and the benchmarks with ruff (pyproject.toml [tool.ruff])
 	$(BIN)/ruff check usersim_utils tests notebooks benchmarks docs
 
-bench: $(STAMP) ## Run the benchmarks and print their figures
+bench: $(STAMP) ## Run the benchmarks and print their figures, then the speed bounds of full-size studies (-m bench)
 	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	$(BIN)/python -m pytest tests -m bench -p no:cacheprovider $(PYTEST_ARGS)
 
 lab: $(STAMP) ## Open the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/

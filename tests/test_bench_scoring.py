@@ -26,6 +26,7 @@ def test_benchmark_runs_on_a_small_leaderboard() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_full_leaderboard_scores_in_under_ten_seconds() -> None:
     result = _bench(31)
     assert result["conversations"] == 495 + 31 * 3 * 165

@@ -331,6 +331,7 @@ def test_benchmark_runs_on_a_small_study() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_whole_study_is_told_apart_in_under_a_minute() -> None:
     result = _bench(31)
     assert result["conversations"] == 495 + 31 * 3 * 165 and result["rows"] == 32
