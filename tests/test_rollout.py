@@ -624,6 +624,7 @@ def test_settings_change_starts_afresh(tmp_path: Path) -> None:
         (dict(runs=4), "--runs must be 1..3"),
         (dict(concurrency=0), "--concurrency must be >= 1"),
         (dict(label="a/b"), "bad --label"),
+        (dict(label="okx\n"), "bad --label"),  # issue 23 item 7: "$" matched before the newline
         (dict(tasks=("retail_200",)), "outside retail"),
         (dict(simulator_prompt="poem"), "bad simulator prompt style"),
     ],

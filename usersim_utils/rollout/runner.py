@@ -87,7 +87,8 @@ from .protocol import (
 )
 
 MAX_RUNS = len(schema.BATCHES)  # runs 1-3, the study's three batches
-_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# fullmatch, not match with "$": "$" also matches before a final newline ("okx\n" is no label)
+_LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _CONVERSATION_FILE_RE = re.compile(r"^(?P<task>[a-z]+_[0-9]+)__run(?P<run>[0-9]+)\.json\Z")
 #: Position of every study task in the order of earlier conversations in the results.
 _TASK_ORDER = {key: i for i, key in enumerate(ids.parse_task_spec("all"))}
@@ -185,7 +186,7 @@ class RolloutConfig:
             expected = ", ".join(card_mod.PERSONA_SOURCES)
             raise ValueError(f"bad persona source {self.persona_source!r}: expected {expected}")
         label = self.label if self.label is not None else default_label(self.simulator)
-        if not _LABEL_RE.match(label):
+        if not _LABEL_RE.fullmatch(label):
             raise ValueError(f"bad --label {label!r}: use letters, digits, '.', '_' and '-'")
         return replace(
             self,
