@@ -57,6 +57,9 @@ def test_empty_turn_but_not_a_bare_stop() -> None:
     conv = OK[:3] + _conv(("user", "  \n")) + OK[3:]
     assert ("empty_turn", 3) in _flags(conv)
     assert not [f for f in _flags(OK[:5] + _conv(("user", "###STOP###"))) if f[0] == "empty_turn"]
+    invisible = OK[:3] + _conv(("user", "\u200b\u200d \ufeff\u2060")) + OK[3:]  # zero-width characters only
+    assert ("empty_turn", 3) in _flags(invisible)
+    assert not [f for f in _flags(OK[:3] + _conv(("user", "ok\u200b")) + OK[3:]) if f[0] == "empty_turn"]
 
 
 def test_repeated_turn_needs_the_same_long_text_twice_in_a_row() -> None:

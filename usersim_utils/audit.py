@@ -61,6 +61,7 @@ import math
 import os
 import re
 import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -275,11 +276,18 @@ class Finding:
     text: str
 
 
+def is_blank(text: str) -> bool:
+    """True when ``text`` shows nothing: only white space and invisible format characters
+    (Unicode category Cf: zero-width space and joiners, word joiner, byte-order mark...),
+    which ``str.strip`` keeps."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
+
+
 def flag_empty_turn(messages: Sequence[Message]) -> list[Finding]:
-    """``empty_turn``: a user message with no text (only white space), other than the stop
-    token alone (a message that is just ``###STOP###`` or ``/stop`` is the stop, not empty)."""
+    """``empty_turn``: a user message with no visible text (:func:`is_blank`), other than the
+    stop token alone (a message that is just ``###STOP###`` or ``/stop`` is the stop, not empty)."""
     return [Finding("empty_turn", m.position, m.text) for m in user_messages(messages)
-            if not m.stop and not m.text.strip()]
+            if not m.stop and is_blank(m.text)]
 
 
 def _normalised(text: str) -> str:
