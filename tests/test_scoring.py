@@ -14,10 +14,11 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from usersim_utils import handover, paths, scoring, usi
-from usersim_utils.features import features_table
+from usersim_utils import handover, ids, paths, scoring, usi
+from usersim_utils.features import FEATURES, features_table
 
 TAU_BENCH_AIRLINE = "data/tau-bench/gpt-4o-airline.json"  # under ../shared
 
@@ -404,3 +405,19 @@ def test_the_notebooks_protocol_table_marks_published_files_and_names_difference
     assert note.startswith("warning:") and "\n" not in note and "--allow-mixed-protocols" not in note
     assert "agent_model: gpt-4o (sim-new) vs gpt-5.2 (single)" in note
     assert scoring.mixed_protocols_note({"single": None, "other": None}) is None
+
+
+def test_a_degenerate_human_ceiling_gets_a_note() -> None:
+    """Issue 23 item 9: human turns all empty gave a ceiling of 100.0 ± 0.0 with no word."""
+    from usersim_utils.demo import feature_tables
+
+    rng = np.random.default_rng(3)
+    human, sims = feature_tables.synthetic_tables(rng, n_simulators=2, tasks=ids.parse_task_spec("retail:0-29"))
+    choice = scoring.resolve_difficulty("all", sims)
+    normal = usi.score_all(human, sims, choice.map)
+    assert not [n for n in scoring.score_notes(normal, choice, sims, human) if "human ceiling" in n]
+    empty = human.copy()
+    empty[list(FEATURES)] = 0.0  # what a study whose human turns are all empty gives
+    notes = scoring.score_notes(usi.score_all(empty, sims, choice.map), choice, sims, empty)
+    degenerate = [n for n in notes if "human ceiling is 100.0" in n]
+    assert len(degenerate) == 1 and "D1_conv" in degenerate[0] and "check the human file" in degenerate[0]

@@ -357,8 +357,18 @@ def score_notes(
 ) -> list[str]:
     """One line per thing the leaderboard cannot show by itself: the difficulty
     choice's note, every simulator no human batch matched (:func:`unmatched_reason`),
-    and rows whose ECE, hence USI, is undefined although a difficulty map exists."""
+    rows whose ECE, hence USI, is undefined although a difficulty map exists, and a human
+    ceiling that is 100 ± 0 on a dimension (people's rows identical in every batch, as when
+    all their turns are empty): a ceiling that measures nothing."""
     notes = [choice.note] if choice.note else []
+    human_row = next((s for s in scores if s.name == schema.HUMAN_LABEL), None)
+    perfect = [d for d in usi.DIMENSION_NAMES
+               if human_row is not None and human_row.cells.get(d) is not None
+               and human_row.cells[d][0] >= 100.0 - 1e-9 and human_row.cells[d][1] <= 1e-9]
+    if perfect:
+        notes.append(f"the human ceiling is 100.0 ± 0.0 on {', '.join(perfect)}: people's feature rows are "
+                     "identical in every batch (for example all their turns empty), so it measures no agreement "
+                     "and the simulators' gaps to it mean nothing; check the human file")
     for score in scores:
         if score.name != schema.HUMAN_LABEL and not score.batches:
             reason = unmatched_reason(simulators[score.name], human, run_split)
