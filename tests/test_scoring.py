@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from usersim_utils import handover, ids, paths, scoring, usi
+from usersim_utils import atomic, handover, ids, paths, scoring, usi
 from usersim_utils.features import FEATURES, features_table
 
 TAU_BENCH_AIRLINE = "data/tau-bench/gpt-4o-airline.json"  # under ../shared
@@ -239,10 +239,10 @@ def test_json_empty_path(study: Path, capsys) -> None:
 
 
 def test_json_write_failure_is_one_line(study: Path, tmp_path: Path, capsys, monkeypatch) -> None:
-    def disk_full(dest, text):
+    def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(scoring, "atomic_write_text", disk_full)
+    monkeypatch.setattr(atomic.os, "write", disk_full)  # the one output writer's write (tests/test_output_writes.py)
     target = tmp_path / "usi.json"
     code, out, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study), "--json", str(target))
     _assert_one_error(code, out, err, str(target), "No space left on device")

@@ -7,6 +7,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from .errors import DataError
+
 
 def _temporary(dest: Path) -> Path:
     """The temporary file beside ``dest``: named for the process and thread, so that
@@ -60,3 +62,16 @@ def atomic_write_text(dest: Path, text: str, *, durable: bool = True) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_output(dest: str | os.PathLike[str], text: str) -> Path:
+    """A command's output file, written atomically (:func:`atomic_write_text`): the one writer
+    of every command's ``--json``. A write that fails (disk full, read-only folder) raises
+    :class:`~usersim_utils.errors.DataError` naming ``dest``, for the command's one ``error:``
+    line; the temporary file is removed and an earlier ``dest`` is left as it was."""
+    dest = Path(dest)
+    try:
+        atomic_write_text(dest, text)
+    except OSError as exc:
+        raise DataError(f"cannot write the output: {exc.strerror or exc}", file=dest) from None
+    return dest

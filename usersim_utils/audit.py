@@ -70,7 +70,7 @@ from typing import Any
 import pandas as pd
 
 from . import demo, features, feedback, ids, schema, scoring, stats, usi
-from .atomic import atomic_write_text
+from .atomic import write_output
 from .distinguish import load_records
 from .diversity import tokens
 from .errors import DataError
@@ -575,13 +575,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         json_out = scoring.check_output_path(args.json_out)
         result = run(args.eval_results, human_path=args.human, show_excerpts=args.show_excerpts,
                      difficulty=args.difficulty, domain=args.domain)
+        write_output(json_out, json.dumps(result.to_json(), indent=2) + "\n")
     except (DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(format_rates(result.rates), flush=True)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    atomic_write_text(json_out, json.dumps(result.to_json(), indent=2) + "\n")
     return 0
 
 

@@ -64,7 +64,7 @@ import pandas as pd
 
 from . import data, ids, schema, scorer, scoring, usi
 from . import uncertainty as unc
-from .atomic import atomic_write_text
+from .atomic import write_output
 from .errors import DataError
 from .features import DIMENSIONS, FEATURES
 from .survey import agreement
@@ -637,7 +637,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         own_runs_out = leave_own_runs_out(args.difficulty, inputs.simulators, domain=args.domain)
         table = compare(inputs.panel, difficulty, np.random.default_rng(args.seed), n_boot=args.n_boot,
                         level=args.level, difficulty_by_label={k: c.map for k, c in own_runs_out.items()})
-        atomic_write_text(Path(args.json_out), json.dumps(rows_json(table), indent=2) + "\n")
+        write_output(args.json_out, json.dumps(rows_json(table), indent=2) + "\n")
     except (DataError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

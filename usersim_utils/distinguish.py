@@ -114,7 +114,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from . import data, features, ids, schema, scoring, stats
-from .atomic import atomic_write_text
+from .atomic import write_output
 from .errors import DataError
 
 Model = Literal["logistic", "boosting"]
@@ -727,15 +727,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         text_out = scoring.check_output_path(args.text_json) if args.text_json is not None else None
         rows, text_rows = run(args.human, args.eval_results, seed=args.seed, model=args.model,
                               text=text_out is not None, domain=args.domain, n_refit=args.n_refit)
+        write_output(json_out, rows_json(rows))
+        if text_rows is not None and text_out is not None:
+            write_output(text_out, rows_json(text_rows))
     except (DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(format_rows(rows))
-    atomic_write_text(json_out, rows_json(rows))
-    if text_rows is not None and text_out is not None:
+    if text_rows is not None:
         print("\ntext (character n-grams of the user turns; may reflect how the text was collected):")
         print(format_rows(text_rows))
-        atomic_write_text(text_out, rows_json(text_rows))
     return 0
 
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 from . import data, ids, published, schema, trajectories, usi
 from . import paths as paths  # notebook 04 reads scorer.paths (part 2 of issue 13 drops it)
-from .atomic import atomic_write_text
+from .atomic import write_output
 from .errors import DataError
 from .features import features_table
 
@@ -315,12 +315,7 @@ def write_json(
     for row in rows:
         if cards is not None and row["name"] in cards:
             row["protocol"] = rollout_card.protocol_label(cards[row["name"]])
-    out = Path(out)
-    try:
-        atomic_write_text(out, json.dumps(rows, indent=2) + "\n")
-    except OSError as exc:
-        raise DataError(f"cannot write the JSON rows: {exc.strerror or exc}", file=out) from None
-    return out
+    return write_output(out, json.dumps(rows, indent=2) + "\n")
 
 
 def _has_run_suffix(key: str) -> bool:
