@@ -641,7 +641,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    fell_back = sorted(k for k, c in own_runs_out.items() if c.fell_back and not c.requested.startswith("pub"))
+    fell_back = sorted(k for k, c in own_runs_out.items() if c.fell_back)
     if fell_back:
         print(f"note: without its own runs the {args.difficulty!r} pool is too small for {', '.join(fell_back)}; "
               "their matched rows use the published difficulty map", file=sys.stderr)

@@ -122,14 +122,7 @@ def is_current(dest: Path = paths.DEMO_STUDY_DIR, *, seed: int = DEMO_SEED) -> b
     files = stamp.get("files")
     if not isinstance(files, dict) or not files:
         return False
-    for rel, meta in files.items():
-        path = Path(dest) / rel
-        try:
-            if path.stat().st_size != meta["bytes"] or hashlib.sha256(path.read_bytes()).hexdigest() != meta["sha256"]:
-                return False
-        except (OSError, KeyError, TypeError):
-            return False
-    return True
+    return all(_matches(Path(dest) / str(rel), meta) for rel, meta in files.items())
 
 
 def _stamp_above(path: Path) -> tuple[Path, dict[str, Any]] | None:
