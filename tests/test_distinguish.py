@@ -13,7 +13,8 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from usersim_utils import distinguish, features, ids, paths, uncertainty
+from usersim_utils import distinguish, features, ids, paths
+from usersim_utils.demo.feature_tables import SYNTHETIC_HUMAN_MEANS, synthetic_table
 
 from seeded_study import make_study as make_panel
 
@@ -25,16 +26,16 @@ TASKS = ids.parse_task_spec("retail:0-39,airline:0-19")  # 60 tasks
 def _human(rng: np.random.Generator, tasks=TASKS) -> pd.DataFrame:
     keys = [f"{t}{suffix}" for suffix in ("", "_ann2", "_ann3") for t in tasks]
     success = {t: 0.5 for t in tasks}
-    return uncertainty.synthetic_table(rng, "human", keys, uncertainty.SYNTHETIC_HUMAN_MEANS, success,
+    return synthetic_table(rng, "human", keys, SYNTHETIC_HUMAN_MEANS, success,
                                        source="human", drop_rate=0.03)
 
 
 def _simulator(rng: np.random.Generator, means: dict[str, float], label: str = "sim", tasks=TASKS) -> pd.DataFrame:
     keys = [f"{t}_{run}" for run in (1, 2, 3) for t in tasks]
-    return uncertainty.synthetic_table(rng, label, keys, means, {t: 0.5 for t in tasks})
+    return synthetic_table(rng, label, keys, means, {t: 0.5 for t in tasks})
 
 
-UNLIKE = {**uncertainty.SYNTHETIC_HUMAN_MEANS, "user_words_per_turn": 33.0, "politeness_rate": 0.6,
+UNLIKE = {**SYNTHETIC_HUMAN_MEANS, "user_words_per_turn": 33.0, "politeness_rate": 0.6,
           "short_msg_rate": 0.02}
 
 
@@ -73,7 +74,7 @@ def test_folds_never_put_a_task_on_both_sides() -> None:
 def test_only_shared_tasks_and_usable_rows_enter_a_comparison() -> None:
     rng = np.random.default_rng(0)
     human = _human(rng)
-    sim = _simulator(rng, uncertainty.SYNTHETIC_HUMAN_MEANS, tasks=[*TASKS[:10], "retail_100", "retail_101"])
+    sim = _simulator(rng, SYNTHETIC_HUMAN_MEANS, tasks=[*TASKS[:10], "retail_100", "retail_101"])
     problem = distinguish.simulator_problem(human, sim)
     assert set(problem.tasks) == set(TASKS[:10])
     h, s = distinguish.shared_rows(human, sim)
@@ -86,7 +87,7 @@ def test_only_shared_tasks_and_usable_rows_enter_a_comparison() -> None:
 def test_a_simulator_drawn_from_the_human_process_is_at_chance() -> None:
     rng = np.random.default_rng(11)
     human = _human(rng)
-    row = distinguish.c2st_simulator(human, _simulator(rng, uncertainty.SYNTHETIC_HUMAN_MEANS), "twin",
+    row = distinguish.c2st_simulator(human, _simulator(rng, SYNTHETIC_HUMAN_MEANS), "twin",
                                      np.random.default_rng(1))
     assert row.low <= 0.5 <= row.high, row
     assert row.indistinguishability > 80
@@ -117,7 +118,7 @@ def test_the_interval_covers_chance_for_twins_and_for_humans() -> None:
     ``benchmarks/bench_distinguish.py --coverage N``."""
     twins, humans = [], []
     for i, rng in enumerate(np.random.default_rng(31).spawn(60)):
-        human, sim = distinguish.known_answer_tables(rng, TASKS[:30], uncertainty.SYNTHETIC_HUMAN_MEANS,
+        human, sim = distinguish.known_answer_tables(rng, TASKS[:30], SYNTHETIC_HUMAN_MEANS,
                                                      task_effect=0.5 * (i % 2))
         if i < 40:
             twins.append(distinguish.c2st_simulator(human, sim, "twin", rng, n_boot=200, n_refit=15))
@@ -176,7 +177,7 @@ def test_boosting_also_tells_the_unlike_simulator_apart() -> None:
 def test_same_seed_same_rows_and_rows_are_in_order() -> None:
     rng = np.random.default_rng(15)
     human = _human(rng)
-    sims = {"twin": _simulator(rng, uncertainty.SYNTHETIC_HUMAN_MEANS, "twin"),
+    sims = {"twin": _simulator(rng, SYNTHETIC_HUMAN_MEANS, "twin"),
             "unlike": _simulator(rng, UNLIKE, "unlike")}
     a = distinguish.distinguish_all(human, sims, np.random.default_rng(7), n_boot=200)
     b = distinguish.distinguish_all(human, sims, np.random.default_rng(7), n_boot=200)
@@ -187,7 +188,7 @@ def test_same_seed_same_rows_and_rows_are_in_order() -> None:
 
 def test_a_simulator_sharing_one_task_is_refused() -> None:
     rng = np.random.default_rng(0)
-    sim = _simulator(rng, uncertainty.SYNTHETIC_HUMAN_MEANS, tasks=TASKS[:1])
+    sim = _simulator(rng, SYNTHETIC_HUMAN_MEANS, tasks=TASKS[:1])
     with pytest.raises(ValueError, match="shares 1 task"):
         distinguish.c2st_simulator(_human(rng), sim, "tiny", rng)
 
@@ -195,8 +196,8 @@ def test_a_simulator_sharing_one_task_is_refused() -> None:
 def test_a_comparison_that_cannot_be_made_is_a_row_saying_why_unless_strict() -> None:
     rng = np.random.default_rng(9)
     one_batch = _human(rng).query("batch == 1")
-    sims = {"tiny": _simulator(rng, uncertainty.SYNTHETIC_HUMAN_MEANS, tasks=TASKS[:1]),
-            "twin": _simulator(rng, uncertainty.SYNTHETIC_HUMAN_MEANS)}
+    sims = {"tiny": _simulator(rng, SYNTHETIC_HUMAN_MEANS, tasks=TASKS[:1]),
+            "twin": _simulator(rng, SYNTHETIC_HUMAN_MEANS)}
     with pytest.raises(ValueError, match="at least 2 batches"):
         distinguish.distinguish_all(one_batch, sims, np.random.default_rng(1), n_boot=50, n_refit=3)
     rows = distinguish.distinguish_all(one_batch, sims, np.random.default_rng(1), n_boot=50, n_refit=3, strict=False)

@@ -1,0 +1,111 @@
+"""Files and the command line of the two-sample test: ``python -m usersim_utils.distinguish``
+(``usersim-distinguish``; the options: :mod:`usersim_utils.distinguish`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from .. import features, ids, schema
+from ..atomic import write_output
+from ..data.inputs import check_output_path, human_file, load_simulator_file
+from ..data.validate import load_human_sessions
+from ..errors import DataError
+from .c2st import N_BOOT, N_REFIT, C2STRow, distinguish_all
+from .crossval import MODELS, Model
+from .text import text_distinguish_all, user_texts
+
+
+# --- Files and the command line. ----------------------------------------------------------------------
+def load_records(human_path: str | os.PathLike[str] | None, eval_results: Sequence[str | os.PathLike[str]], *,
+                 domain: str | None = None) -> tuple[dict[str, dict], dict[str, dict[str, dict]]]:
+    """``(human records, {label: simulator records})`` read and validated as the scoring
+    command reads them (:func:`~usersim_utils.data.inputs.human_file`,
+    :func:`~usersim_utils.data.inputs.load_simulator_file`: tau-bench trajectory files are converted).
+    ``human_path`` None -> no human records.
+    Raises :class:`DataError` (two files with one label included)."""
+    human = load_human_sessions(human_file(human_path)) if human_path is not None else {}
+    simulators: dict[str, dict[str, dict]] = {}
+    for file in eval_results:
+        label = schema.label_of(file)
+        if label in simulators or label == schema.HUMAN_LABEL:
+            raise DataError(f"two inputs have the label {label!r}", file=file)
+        simulators[label] = load_simulator_file(file, domain=domain)
+    return human, simulators
+
+
+def rows_json(rows: Sequence[C2STRow]) -> str:
+    """The rows as the command line writes them: a JSON list."""
+    return json.dumps([row.to_json() for row in rows], indent=2) + "\n"
+
+
+def run(human_path: str | os.PathLike[str], eval_results: Sequence[str | os.PathLike[str]], *, seed: int = 0,
+        model: Model = "logistic", text: bool = False, domain: str | None = None,
+        n_boot: int = N_BOOT, n_refit: int = N_REFIT) -> tuple[list[C2STRow], list[C2STRow] | None]:
+    """``(behavioural rows, text rows or None)`` of files, as the command line computes them:
+    ``numpy.random.default_rng(seed)``, whose first child drives the behavioural test and
+    second the text test."""
+    human_records, sim_records = load_records(human_path, eval_results, domain=domain)
+    behaviour_rng, text_rng = np.random.default_rng(seed).spawn(2)
+    human = features.features_table(human_records, source="human", label=schema.HUMAN_LABEL)
+    sims = {label: features.features_table(r, source="llm", label=label) for label, r in sim_records.items()}
+    rows = distinguish_all(human, sims, behaviour_rng, model=model, n_boot=n_boot, n_refit=n_refit)
+    if not text:
+        return rows, None
+    human_text = user_texts(human_records, source="human", label=schema.HUMAN_LABEL)
+    sim_text = {label: user_texts(r, source="llm", label=label) for label, r in sim_records.items()}
+    return rows, text_distinguish_all(human_text, sim_text, text_rng, n_boot=n_boot, n_refit=n_refit)
+
+
+def format_rows(rows: Sequence[C2STRow]) -> str:
+    """A plain-text table: name, AUC [interval], indistinguishability, top give-aways."""
+    lines = [f"{'name':<40} {'AUC':>6} {'95% interval':>15} {'indist.':>8}  give-aways"]
+    for r in rows:
+        gives = ", ".join(f for f, _ in r.giveaways[:3])
+        lines.append(f"{r.name:<40} {r.auc:6.3f} [{r.low:5.3f}, {r.high:5.3f}] {r.indistinguishability:8.1f}  {gives}")
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m usersim_utils.distinguish",
+                                description="Tell simulated conversations from human ones "
+                                            "(classifier two-sample test).")
+    p.add_argument("--human", required=True, help="human sessions file, or a study folder")
+    p.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
+                   help="eval_results_<label>.json or tau-bench trajectory files")
+    p.add_argument("--json", dest="json_out", required=True, metavar="OUT", help="write the behavioural rows here")
+    p.add_argument("--text-json", metavar="OUT", help="also run the text test and write its rows here")
+    p.add_argument("--seed", type=int, default=0, help="seed of the numpy Generator (default 0)")
+    p.add_argument("--model", choices=MODELS, default="logistic", help="behavioural classifier (default logistic)")
+    p.add_argument("--n-refit", type=int, default=N_REFIT, metavar="R",
+                   help=f"task resamples with the classifiers refitted, for the interval (default {N_REFIT}; "
+                        "each costs one cross-validation)")
+    p.add_argument("--domain", choices=list(ids.DOMAINS), help="domain of tau-bench trajectory files")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        json_out = check_output_path(args.json_out)
+        text_out = check_output_path(args.text_json) if args.text_json is not None else None
+        rows, text_rows = run(args.human, args.eval_results, seed=args.seed, model=args.model,
+                              text=text_out is not None, domain=args.domain, n_refit=args.n_refit)
+        write_output(json_out, rows_json(rows))
+        if text_rows is not None and text_out is not None:
+            write_output(text_out, rows_json(text_rows))
+    except (DataError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(format_rows(rows))
+    if text_rows is not None:
+        print("\ntext (character n-grams of the user turns; may reflect how the text was collected):")
+        print(format_rows(text_rows))
+    return 0
+
