@@ -43,7 +43,7 @@ from bench_scoring import full_size_panel  # noqa: E402
 LAYOUTS = {
     "165 tasks, 3 runs, 15% dropped, zeros, pooled map": (165, 3, 165, 3, 0.15, 0.5, "pooled"),
     "165 tasks, 1 run, 5% dropped, frozen map": (165, 1, 165, 1, 0.05, 0.0, "frozen"),
-    "40 of 165 tasks, 1 of 3 runs, pooled map": (165, 3, 40, 1, 0.0, 0.0, "pooled"),
+    "40 of 165 tasks, 1 of 3 runs, frozen map": (165, 3, 40, 1, 0.0, 0.0, "frozen"),
 }
 LABELS = ("a", "b", "c", "d")
 SHIFTS = {"b": 0.05}

@@ -193,3 +193,11 @@ def test_command_refuses_a_task_count_below_one(demo_study: Path, tmp_path: Path
     with pytest.raises(SystemExit) as exit_:
         power.main(_argv(demo_study, tmp_path / "out.json", tasks=["0"]))
     assert exit_.value.code == 2 and "expected positive integers" in capsys.readouterr().err
+
+
+def test_neighbour_differences_mark_what_a_spread_resolves():
+    board = pd.DataFrame({"name": ["x", "y", "z", "w"], "usi": [76.0, 73.9, 73.3, float("nan")]})
+    table = power.neighbour_differences(board, sd=0.7)  # mde 1.96; a test rejects above 1.37
+    assert list(zip(table["a"], table["b"])) == [("x", "y"), ("y", "z")]
+    assert np.allclose(table["difference"], [2.1, 0.6])
+    assert table["resolved"].tolist() == [True, False] and table["detectable"].tolist() == [True, False]

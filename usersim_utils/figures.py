@@ -536,3 +536,28 @@ def dot_chart(
         encoding["shape"] = alt.Shape(f"{shape}:N", title=shape_title)
     return alt.Chart(table).mark_point(filled=True, size=70).encode(**encoding).properties(
         width=width, height=height if height is not None else 16 * max(1, len(table)))
+
+
+def line_chart(
+    table: pd.DataFrame,
+    x: str,
+    y: str,
+    *,
+    color: str | None = None,
+    palette: Palette = "theme",
+    legend_title: str | None = None,
+    x_title: str | None = None,
+    y_title: str | None = None,
+    width: float = 360,
+    height: float = 220,
+) -> alt.Chart:
+    """A line with a point per row of ``table``: ``y`` against ``x`` (both quantitative),
+    one line per value of ``color`` (a column, optional)."""
+    encoding: dict[str, Any] = {
+        "x": alt.X(f"{x}:Q", title=x_title),
+        "y": alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=True)),
+        "tooltip": [f"{c}" for c in (x, y, color) if c is not None],
+    }
+    if color is not None:
+        encoding["color"] = _colour(table, color, palette, legend=True, title=legend_title)
+    return alt.Chart(table).mark_line(point=True).encode(**encoding).properties(width=width, height=height)

@@ -246,6 +246,22 @@ def power_table(
     return pd.DataFrame([asdict(r) for r in rows], columns=list(ROW_KEYS))
 
 
+def neighbour_differences(board: pd.DataFrame, sd: float, *, metric: str = "usi", alpha: float = ALPHA,
+                          power: float = POWER) -> pd.DataFrame:
+    """Each pair of neighbours in ``board`` (``name`` and ``metric`` columns; e.g.
+    :func:`usersim_utils.published.published_table` without its human row), ranked by
+    ``metric``: ``a``, ``b``, ``difference`` (a − b ≥ 0), ``resolved`` (a level-``alpha``
+    test with spread ``sd`` rejects "no difference") and ``detectable`` (the difference
+    is at least the minimum detectable one, :func:`detectable_difference`)."""
+    ranked = board.dropna(subset=[metric]).sort_values(metric, ascending=False, kind="stable")
+    names, values = list(ranked["name"]), ranked[metric].to_numpy(dtype=float)
+    crit = NormalDist().inv_cdf(1.0 - alpha / 2.0) * sd
+    mde = detectable_difference(sd, alpha=alpha, power=power)
+    rows = [(a, b, d, bool(d > crit), bool(d >= mde))
+            for a, b, d in zip(names, names[1:], values[:-1] - values[1:])]
+    return pd.DataFrame(rows, columns=["a", "b", "difference", "resolved", "detectable"])
+
+
 # --- Command line. ---------------------------------------------------------------------------------
 def _int_list(text: str) -> list[int]:
     try:
