@@ -64,7 +64,7 @@ def time_command(n_simulators: int, n_boot: int, seed: int = 0) -> dict[str, flo
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
             code = baselines.main(["--human", str(root), "--eval-results", *map(str, files),
-                                   "--survey-dir", str(root / paths.SURVEY_SUBDIR), "--difficulty", "self",
+                                   "--survey-dir", str(root / paths.SURVEY_SUBDIR), "--difficulty", "all",
                                    "--json", str(out), "--n-boot", str(n_boot), "--seed", str(seed)])
         total = time.perf_counter() - start
         if code != 0:

@@ -23,8 +23,8 @@ import time
 import numpy as np
 import pandas as pd
 
+from usersim_utils import stats, usi
 from usersim_utils import uncertainty as unc
-from usersim_utils import usi
 from usersim_utils.demo.feature_tables import synthetic_tables
 
 
@@ -48,7 +48,7 @@ def time_bootstrap(n_simulators: int, n_boot: int, seed: int = 0) -> dict[str, f
     times["panel_s"] = time.perf_counter() - start
     result = unc.bootstrap(panel, difficulty, np.random.default_rng(seed), n_boot=n_boot)
     times["resamples_s"] = time.perf_counter() - start - times["panel_s"]
-    for method in unc.METHODS:
+    for method in stats.METHODS:
         unc.intervals(result, method=method)
     unc.rank_summary(result)
     times["total_s"] = time.perf_counter() - start

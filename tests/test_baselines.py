@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from usersim_utils import baselines as bl
-from usersim_utils import data, demo, ids, paths, scorer, usi
+from usersim_utils import data, demo, ids, paths, scoring, usi
 from usersim_utils.demo import feature_tables
 from usersim_utils.errors import DataError
 from usersim_utils.features import FEATURES, ID_COLUMNS, UNSCALED_FEATURES
@@ -205,8 +205,8 @@ def test_leave_own_runs_out_keeps_maps_that_do_not_hold_the_run(small):
     assert all(c is frozen["sim-00"] for c in frozen.values())
     study = bl.leave_own_runs_out("study", small["sims"], study_labels=["sim-00", "sim-01"])
     # not in the pool: the pool's own map (here the published one: 6 entries a task are too few)
-    assert study["one-run"].map == scorer.resolve_difficulty("study", small["sims"],
-                                                             study_labels=["sim-00", "sim-01"]).map
+    assert study["one-run"].map == scoring.resolve_difficulty("study", small["sims"],
+                                                              study_labels=["sim-00", "sim-01"]).map
     # one 3-run simulator left: no task has 10 pooled entries, so the published map, said in a note
     assert study["sim-00"].fell_back and study["sim-00"].note
 
@@ -454,7 +454,7 @@ def test_command_writes_one_row_per_simulator_and_metric(demo_study, tmp_path, c
     out = tmp_path / "baselines.json"
     files = [str(p) for p in demo_study.eval_results.values()]
     code = bl.main(["--human", str(demo_study.root), "--eval-results", *files, "--survey-dir",
-                    str(demo_study.root / paths.SURVEY_SUBDIR), "--difficulty", "self", "--json", str(out),
+                    str(demo_study.root / paths.SURVEY_SUBDIR), "--difficulty", "all", "--json", str(out),
                     "--n-boot", "50", "--seed", "1"])
     assert code == 0
     rows = json.loads(out.read_text())
@@ -463,13 +463,13 @@ def test_command_writes_one_row_per_simulator_and_metric(demo_study, tmp_path, c
     assert all(row["runs"] == 3 for row in rows)
     printed = capsys.readouterr().out
     assert "same task, another batch" in printed and "same conversation, re-rated" in printed
-    # the reference (unmatched) values in the table are the scorer's
-    scores = {s.name: s for s in scorer.score_files(demo_study.root, files,
-                                                    survey_dir=demo_study.root / paths.SURVEY_SUBDIR)}
+    # the reference (unmatched) values in the table are the scoring command's
+    scores = {s.name: s for s in scoring.score_files(demo_study.root, files,
+                                                     survey_dir=demo_study.root / paths.SURVEY_SUBDIR)}
     inputs = bl.load(demo_study.root, files, survey_dir=demo_study.root / paths.SURVEY_SUBDIR)
-    table = bl.compare(inputs.panel, scorer.difficulty_for("self", inputs.simulators), np.random.default_rng(1),
+    table = bl.compare(inputs.panel, scoring.difficulty_for("all", inputs.simulators), np.random.default_rng(1),
                        n_boot=50, difficulty_by_label={k: c.map for k, c in
-                                                       bl.leave_own_runs_out("self", inputs.simulators).items()})
+                                                       bl.leave_own_runs_out("all", inputs.simulators).items()})
     for row in table.itertuples():
         assert row.reference_simulator == pytest.approx(scores[row.name].cells[row.metric][0], abs=TOL)
     assert bl.rows_json(table) == rows
@@ -478,12 +478,12 @@ def test_command_writes_one_row_per_simulator_and_metric(demo_study, tmp_path, c
 @pytest.mark.parametrize("problem", ["missing human", "bad difficulty", "bad n-boot", "no survey dir"])
 def test_command_bad_input_is_one_error_line_and_exit_2(demo_study, tmp_path, capsys, problem):
     files = [str(p) for p in demo_study.eval_results.values()][:1]
-    args = ["--human", str(demo_study.root), "--eval-results", *files, "--difficulty", "self",
+    args = ["--human", str(demo_study.root), "--eval-results", *files, "--difficulty", "all",
             "--json", str(tmp_path / "out.json")]
     if problem == "missing human":
         args[1] = str(tmp_path / "nope.json")
     elif problem == "bad difficulty":
-        args[args.index("self")] = "sometimes"
+        args[args.index("all")] = "sometimes"
     elif problem == "bad n-boot":
         args += ["--n-boot", "0"]
     else:
@@ -498,7 +498,7 @@ def test_module_runs_as_a_command(demo_study, tmp_path):
     files = [str(p) for p in demo_study.eval_results.values()][:2]
     out = tmp_path / "rows.json"
     done = subprocess.run([sys.executable, "-m", "usersim_utils.baselines", "--human", str(demo_study.root),
-                           "--eval-results", *files, "--difficulty", "self", "--json", str(out), "--n-boot", "20"],
+                           "--eval-results", *files, "--difficulty", "all", "--json", str(out), "--n-boot", "20"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert len(json.loads(out.read_text())) == 2 * 7

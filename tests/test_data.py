@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from usersim_utils import data, ids, paths, survey
+from usersim_utils import data, handover, ids, overview, paths, survey
+from usersim_utils.data import cli
 from usersim_utils.errors import DataError, DataWarning, excerpt, is_finite_number
 
 _OMIT = object()
@@ -376,14 +377,14 @@ def test_cli_validate_bad_human_file_exits_2_with_one_line(
     # A neutral name: the kind is detected from the content.
     path = tmp_path / "sessions.json"
     path.write_text(text, encoding="utf-8")
-    assert data.main(["validate", str(path)]) == 2
+    assert cli.main(["validate", str(path)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith(f"error: {path}: {expected}")
     # The notebook path raises the same error with the same message.
     with pytest.raises(DataError) as info:
-        data.validate_file(path)
+        cli.validate_file(path)
     assert err == f"error: {info.value}\n"
 
 
@@ -451,11 +452,11 @@ def test_cli_validate_invalid_answer_warns_and_exits_0_or_2_when_strict(
     records = human_records()
     change(records)
     path = write_json(tmp_path / "sessions.json", records)
-    assert data.main(["validate", str(path)]) == 0
+    assert cli.main(["validate", str(path)]) == 0
     out, err = capsys.readouterr()
     assert out.startswith(f"{path}: valid human-study file\n") and "human sessions: 6 (5 kept)" in out
     assert err.count("\n") == 1 and err.startswith(f"warning: {path}: record {record!r}: field {field!r}: {problem}")
-    assert data.main(["validate", "--strict", str(path)]) == 2
+    assert cli.main(["validate", "--strict", str(path)]) == 2
     out, strict_err = capsys.readouterr()
     assert out == "" and strict_err == err.replace("warning: ", "error: ", 1)
 
@@ -464,21 +465,22 @@ def test_warning_lines_are_distinct_and_capped() -> None:
     warnings = [
         DataWarning("not an option", file="f.json", record=f"airline_{i}", field="survey.reuse") for i in range(25)
     ]
-    lines = data.warning_lines(warnings + warnings[:3])  # repeats are listed once
-    assert len(lines) == data.MAX_WARNING_LINES + 1
+    lines = cli.warning_lines(warnings + warnings[:3])  # repeats are listed once
+    assert len(lines) == cli.MAX_WARNING_LINES + 1
     assert lines[0] == "f.json: record 'airline_0': field 'survey.reuse': not an option"
     assert lines[-1] == "... and 5 more warnings"
-    assert data.warning_lines(warnings[:2]) == [str(warnings[0]), str(warnings[1])]
-    assert data.warning_lines(warnings[:21])[-1] == "... and 1 more warning"
-    assert data.warning_lines([]) == []
+    assert cli.warning_lines(warnings[:2]) == [str(warnings[0]), str(warnings[1])]
+    assert cli.warning_lines(warnings[:21])[-1] == "... and 1 more warning"
+    assert cli.warning_lines([]) == []
 
 
 def test_human_summary_counts_invalid_answers_only_when_there_are_some() -> None:
     records = human_records()
-    assert "not an option" not in data.summarise_human(records)
+    assert "not an option" not in overview.summarise_human(records)
     _set_answer("airline_0", "reuse", "Definitely")(records)
     _set_entry("retail_4", "efficiency", 2)(records)
-    assert "; 5 of 48 answers missing (2 of them not an option, skipped by the index)" in data.summarise_human(records)
+    assert ("; 5 of 48 answers missing (2 of them not an option, skipped by the index)"
+            in overview.summarise_human(records))
 
 
 def test_count_warnings_by_file_and_field() -> None:
@@ -552,7 +554,7 @@ def test_cli_validate_refuses_unbounded_files_in_one_line(tmp_path: Path, specia
         target = Path(special)
     limit = "import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "  # no runaway reads
     done = subprocess.run(
-        [sys.executable, "-c", limit + "from usersim_utils.data import main; raise SystemExit(main())",
+        [sys.executable, "-c", limit + "from usersim_utils.data.cli import main; raise SystemExit(main())",
          "validate", str(target)],
         capture_output=True, text=True, cwd=paths.REPO_ROOT, timeout=60,
     )
@@ -626,14 +628,14 @@ def test_validate_human_sessions_rejects_an_array_top_level() -> None:
 
 def test_cli_array_that_is_not_tau_bench_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_json(tmp_path / "x.json", [1, 2])
-    assert data.main(["validate", str(path)]) == 2
+    assert cli.main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert err == f"error: {path}: top level is an array but not a tau-bench trajectory list " \
         "(each item needs 'task_id' and 'traj'); expected an object keyed by instance id\n"
 
 
 def test_missing_file_through_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert data.main(["validate", str(tmp_path / "nope.json")]) == 2
+    assert cli.main(["validate", str(tmp_path / "nope.json")]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path / 'nope.json'}: no such file\n"
 
 
@@ -721,17 +723,17 @@ def test_surveys_table_takes_keep_from_the_given_mapping() -> None:
 
 def test_meta_kind_names_each_meta_message_and_agrees_with_features() -> None:
     turns = data.turns_table(human_records())
-    kinds = turns["content"].map(data.meta_kind)
+    kinds = turns["content"].map(overview.meta_kind)
     assert (kinds.notna() == turns["is_meta"]).all()
     per_session = kinds.dropna().groupby(turns["instance_id"]).value_counts().unstack()
-    assert per_session.columns.tolist() == sorted(data.META_KINDS)
+    assert per_session.columns.tolist() == sorted(overview.META_KINDS)
     expected = {"task header": 1, "instructions canvas": 1, "stop": 1, "survey prompt": 1, "reward check": 2}
     assert per_session.eq(pd.Series(expected)).all().all()
 
 
 def test_answer_distribution_counts_kept_valid_answers_per_option() -> None:
     table = data.surveys_table(human_records(), label="human")
-    dist = data.answer_distribution(table)
+    dist = overview.answer_distribution(table)
     assert list(dist.columns) == ["item", "answer", "rank", "value", "n", "share"]
     assert len(dist) == sum(len(o) for o in survey.SURVEY_OPTIONS.values())
     efficiency = dist[dist["item"] == "efficiency"].set_index("answer")
@@ -743,7 +745,7 @@ def test_answer_distribution_counts_kept_valid_answers_per_option() -> None:
 
 def test_cli_validate_good_human_file_prints_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_json(tmp_path / "sessions.json", human_records())
-    assert data.main(["validate", str(path)]) == 0
+    assert cli.main(["validate", str(path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"{path}: valid human-study file\n")
     assert "human sessions: 6 (5 kept)" in out
@@ -777,12 +779,12 @@ def test_eval_results_validation_and_summary(tmp_path: Path, capsys: pytest.Capt
         f"({EFFICIENCY_OPTIONS})"
         for key in records
     ]
-    overview = data.rollouts_overview(records)
-    assert overview == {
+    summary = overview.rollouts_overview(records)
+    assert summary == {
         "entries": 6, "kept": 6, "runs": 3, "tasks": 2, "domains": ["airline", "retail"],
         "reward_rate": pytest.approx(1 / 3), "with_survey": 6,
     }
-    assert data.main(["validate", str(path)]) == 0
+    assert cli.main(["validate", str(path)]) == 0
     out, err = capsys.readouterr()
     assert out.startswith(f"{path}: valid rollout file (eval_results)\n")
     assert "rollouts: 6 entries (6 kept), 3 run(s), 2 tasks (airline, retail)" in out
@@ -829,13 +831,13 @@ def test_bad_eval_results(tmp_path: Path, capsys: pytest.CaptureFixture[str], re
     with pytest.raises(DataError) as info:
         data.load_eval_results(path)
     assert str(info.value).startswith(f"{path}: {expected}")
-    assert data.main(["validate", str(path)]) == 2
+    assert cli.main(["validate", str(path)]) == 2
     assert capsys.readouterr().err == f"error: {info.value}\n"
 
 
 def test_cli_bad_tau_bench_list_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_json(tmp_path / "run.json", [{"task_id": 0, "trial": 0, "traj": [{"role": "user", "content": "hi"}]}])
-    assert data.main(["validate", str(path)]) == 2
+    assert cli.main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {path}: record 'item 0': field 'reward'") and err.count("\n") == 1
 
@@ -848,7 +850,7 @@ def test_survey_file_accepts_invalid_simulator_answers_but_needs_a_survey(
     found: list[DataWarning] = []
     assert data.load_survey_records(path, warnings=found) == good
     assert [(w.record, w.field) for w in found] == [("airline_0", "survey.efficiency.answer")]
-    assert data.main(["validate", str(path)]) == 0
+    assert cli.main(["validate", str(path)]) == 0
     out, err = capsys.readouterr()
     assert err == f"warning: {found[0]}\n"
     assert "surveys (sim): 2 records (batch 1: 1, batch 2: 1)" in out
@@ -856,7 +858,7 @@ def test_survey_file_accepts_invalid_simulator_answers_but_needs_a_survey(
     with pytest.raises(DataError, match="not one of the options"):
         data.validate_survey_records(good, file="s.json", strict=True)
     bad = write_json(tmp_path / "survey_comparable_bad.json", {"airline_0": {"answers": {}}})
-    assert data.main(["validate", str(bad)]) == 2
+    assert cli.main(["validate", str(bad)]) == 2
     assert capsys.readouterr().err == f"error: {bad}: record 'airline_0': field 'survey': missing\n"
 
 
@@ -933,7 +935,7 @@ def test_the_demo_panel_gets_the_loud_banner_and_a_synthetic_name_alone_does_not
 
 def test_write_tables_round_trips_atomically(tmp_path: Path) -> None:
     study = data.load_study(make_study(tmp_path / "study"))
-    written = data.write_tables(study, tmp_path / "out")
+    written = handover.write_tables(study, tmp_path / "out")
     assert set(written) == {"sessions", "turns", "surveys", "study"}
     pd.testing.assert_frame_equal(pd.read_parquet(written["sessions"]), study.sessions)
     pd.testing.assert_frame_equal(pd.read_parquet(written["turns"]), study.turns)
@@ -946,7 +948,7 @@ def test_write_tables_round_trips_atomically(tmp_path: Path) -> None:
 
 def test_cli_describe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = make_study(tmp_path / "study")
-    assert data.main(["describe", "--study-dir", str(root)]) == 0
+    assert cli.main(["describe", "--study-dir", str(root)]) == 0
     out = capsys.readouterr().out
     assert "human sessions: 6 (5 kept)" in out and "simulator rollouts: 2 (alpha, zeta)" in out
 
@@ -971,7 +973,7 @@ def test_download_is_a_no_op_when_the_files_are_there(
     assert data.download(root) == root.resolve()
     out = capsys.readouterr().out
     assert out.startswith("Terms of cmu-lti/tau-usi:") and "nothing downloaded" in out
-    assert data.main(["download", "--dest", str(root)]) == 0
+    assert cli.main(["download", "--dest", str(root)]) == 0
 
 
 def test_download_defaults_to_the_env_var(
@@ -996,7 +998,7 @@ def test_download_failures_are_one_line_errors(
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
     monkeypatch.setenv("HF_TOKEN", "hf_test_token")
-    assert data.main(["download", "--dest", str(tmp_path)]) == 2
+    assert cli.main(["download", "--dest", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {tmp_path}: the files are not there and the Hub client is offline")
     assert err.count("\n") == 1
@@ -1029,6 +1031,6 @@ def test_load_eval_results_converts_real_tau_bench_trajectories(
     assert {ids.task_key(k) for k in records} == {f"airline_{i}" for i in range(50)}
     success = [int((r.get("reward") or 0) > 0) for r in records.values()]
     assert sum(success) == sum(int(x["reward"] > 0) for x in raw)
-    assert data.main(["validate", str(tau_bench)]) == 0
+    assert cli.main(["validate", str(tau_bench)]) == 0
     out = capsys.readouterr().out
     assert "valid tau-bench trajectory list" in out and "rollouts: 200 entries (200 kept), 4 run(s), 50 tasks" in out

@@ -55,7 +55,7 @@ def test_published_map_loader_names_a_bad_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("spec", "parsed"),
-    [("all", ("all", None)), ("self", ("all", None)), ("study", ("study", None)),
+    [("all", ("all", None)), ("study", ("study", None)),
      ("published", ("published", None)), ("frozen:m.json", ("frozen", "m.json")),
      ("baselines:dir", ("baselines", "dir"))],
 )
@@ -63,18 +63,17 @@ def test_difficulty_modes(spec: str, parsed: tuple) -> None:
     assert usi.parse_difficulty_mode(spec) == parsed
 
 
-@pytest.mark.parametrize("spec", ["", "published:x", "study:x", "frozen", "baselines:", "pooled"])
+@pytest.mark.parametrize("spec", ["", "published:x", "study:x", "frozen", "baselines:", "pooled", "self"])
 def test_bad_difficulty_modes_list_the_modes(spec: str) -> None:
-    with pytest.raises(ValueError, match="all \\(or self\\), study, published, frozen:PATH or baselines:DIR"):
+    with pytest.raises(ValueError, match="all, study, published, frozen:PATH or baselines:DIR"):
         usi.parse_difficulty_mode(spec)
 
 
 def test_a_pool_large_enough_is_used_as_it_is(tables: dict) -> None:
-    for mode in ("all", "self"):  # "self": the old spelling, an alias
-        choice = scoring.resolve_difficulty(mode, tables)
-        assert choice.map == usi.pooled_difficulty(tables.values())
-        assert choice.mode_used == "all" and choice.requested == mode
-        assert choice.note is None and not choice.fell_back
+    choice = scoring.resolve_difficulty("all", tables)
+    assert choice.map == usi.pooled_difficulty(tables.values())
+    assert choice.mode_used == "all" and choice.requested == "all"
+    assert choice.note is None and not choice.fell_back
     labels = ["big_a", "big_b", "big_c", "single"]  # 3 + 3 + 3 + 1 = 10 entries per task
     study = scoring.resolve_difficulty("study", tables, study_labels=labels)
     assert study.map == usi.pooled_difficulty(tables[label] for label in labels)

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import stats as scipy_stats
 
-from usersim_utils import data, feedback, survey, usi
+from usersim_utils import data, feedback, stats, survey, usi
 from usersim_utils.errors import DataError
 from usersim_utils.features import features_table
 
@@ -35,37 +35,37 @@ def _long(records: dict[str, dict], label: str) -> pd.DataFrame:
 
 
 def test_wilson_interval_matches_the_formula_on_known_numbers():
-    lo, hi = feedback.wilson_interval(5, 10)
+    lo, hi = stats.wilson_interval(5, 10)
     assert lo == pytest.approx(0.236593, abs=1e-5) and hi == pytest.approx(0.763407, abs=1e-5)
-    lo, hi = feedback.wilson_interval(0, 10)
+    lo, hi = stats.wilson_interval(0, 10)
     assert lo == pytest.approx(0.0) and hi == pytest.approx(0.277533, abs=1e-5)  # z²/(n + z²)
-    lo, hi = feedback.wilson_interval(10, 10)
+    lo, hi = stats.wilson_interval(10, 10)
     assert hi == pytest.approx(1.0) and lo == pytest.approx(1 - 0.277533, abs=1e-5)
-    z = stats.norm.ppf(0.95)  # a 90% interval uses z = 1.645
+    z = scipy_stats.norm.ppf(0.95)  # a 90% interval uses z = 1.645
     p, n = 30 / 40, 40
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    assert feedback.wilson_interval(30, 40, 0.90) == pytest.approx((centre - half, centre + half))
-    assert all(math.isnan(v) for v in feedback.wilson_interval(0, 0))
+    assert stats.wilson_interval(30, 40, 0.90) == pytest.approx((centre - half, centre + half))
+    assert all(math.isnan(v) for v in stats.wilson_interval(0, 0))
     with pytest.raises(ValueError):
-        feedback.wilson_interval(11, 10)
+        stats.wilson_interval(11, 10)
 
 
 def test_fisher_interval_is_tanh_of_atanh_plus_minus_z_over_sqrt_n_minus_3():
     r, n = 0.5, 28
     half = 1.959964 / 5.0
     expected = (math.tanh(math.atanh(0.5) - half), math.tanh(math.atanh(0.5) + half))
-    assert feedback.fisher_interval(r, n) == pytest.approx(expected, abs=1e-6)
-    assert feedback.fisher_interval(1.0, 10) == (1.0, 1.0)
-    assert all(math.isnan(v) for v in feedback.fisher_interval(0.3, 3))
+    assert stats.fisher_interval(r, n) == pytest.approx(expected, abs=1e-6)
+    assert stats.fisher_interval(1.0, 10) == (1.0, 1.0)
+    assert all(math.isnan(v) for v in stats.fisher_interval(0.3, 3))
 
 
 def test_bootstrap_interval_of_a_constant_is_degenerate():
     rng = np.random.default_rng(0)
-    assert feedback.bootstrap_mean_interval([0.25] * 12, rng, n_boot=200) == (0.25, 0.25, 0.25)
+    assert stats.bootstrap_mean_interval([0.25] * 12, rng, n_boot=200) == (0.25, 0.25, 0.25)
     clusters = ["a", "a", "b", "c", "c", "c"]
-    assert feedback.bootstrap_mean_interval([1.0] * 6, rng, clusters=clusters, n_boot=200) == (1.0, 1.0, 1.0)
-    assert all(math.isnan(v) for v in feedback.bootstrap_mean_interval([], rng))
+    assert stats.bootstrap_mean_interval([1.0] * 6, rng, clusters=clusters, n_boot=200) == (1.0, 1.0, 1.0)
+    assert all(math.isnan(v) for v in stats.bootstrap_mean_interval([], rng))
 
 
 def test_cluster_bootstrap_resamples_whole_clusters():
@@ -73,7 +73,7 @@ def test_cluster_bootstrap_resamples_whole_clusters():
     # weighted by the cluster sizes (1 value vs 3 values), so only 0, 0.75 (mixed 1+1
     # draws: 3/4) and 1 can occur.
     rng = np.random.default_rng(1)
-    mean, lo, hi = feedback.bootstrap_mean_interval([0.0, 1.0, 1.0, 1.0], rng, clusters=["x", "y", "y", "y"],
+    mean, lo, hi = stats.bootstrap_mean_interval([0.0, 1.0, 1.0, 1.0], rng, clusters=["x", "y", "y", "y"],
                                                     n_boot=500, level=0.5)
     assert mean == 0.75
     assert {lo, hi} <= {0.0, 0.75, 1.0}
@@ -81,35 +81,35 @@ def test_cluster_bootstrap_resamples_whole_clusters():
 
 def test_bootstrap_is_reproducible_with_the_same_seed():
     values = np.arange(20, dtype=float)
-    a = feedback.bootstrap_mean_interval(values, np.random.default_rng(7), n_boot=300)
-    b = feedback.bootstrap_mean_interval(values, np.random.default_rng(7), n_boot=300)
+    a = stats.bootstrap_mean_interval(values, np.random.default_rng(7), n_boot=300)
+    b = stats.bootstrap_mean_interval(values, np.random.default_rng(7), n_boot=300)
     assert a == b and a[1] < a[0] < a[2]
 
 
 def test_sign_flip_test_exact_and_monte_carlo():
     rng = np.random.default_rng(0)
     # 3 positive differences: only the all-plus and all-minus of 8 sign vectors reach |mean| = 1.
-    assert feedback.sign_flip_test([1.0, 1.0, 1.0], rng, n_perm=1000) == pytest.approx(2 / 8)
+    assert stats.sign_flip_test([1.0, 1.0, 1.0], rng, n_perm=1000) == pytest.approx(2 / 8)
     # [1, -1]: the observed |mean| is 0, which every sign vector reaches.
-    assert feedback.sign_flip_test([1.0, -1.0], rng, n_perm=1000) == 1.0
-    assert feedback.sign_flip_test([0.0, 0.0], rng) == 1.0
-    assert math.isnan(feedback.sign_flip_test([], rng))
+    assert stats.sign_flip_test([1.0, -1.0], rng, n_perm=1000) == 1.0
+    assert stats.sign_flip_test([0.0, 0.0], rng) == 1.0
+    assert math.isnan(stats.sign_flip_test([], rng))
     # 20 equal differences: exact p = 2 / 2**20; Monte Carlo gives the floor 1 / (1 + n_perm).
-    p = feedback.sign_flip_test([0.5] * 20, np.random.default_rng(0), n_perm=999)
+    p = stats.sign_flip_test([0.5] * 20, np.random.default_rng(0), n_perm=999)
     assert p == pytest.approx(1 / 1000, abs=2 / 1000)
 
 
 def test_wilcoxon_p_uses_scipy_and_handles_all_zero():
     d = [0.5, 0.25, 0.75, 1.0, -0.25, 0.5, 0.25, 0.75]
-    assert feedback.wilcoxon_p(d) == pytest.approx(stats.wilcoxon(d).pvalue)
-    assert feedback.wilcoxon_p([0.0, 0.0, 0.0]) == 1.0
-    assert math.isnan(feedback.wilcoxon_p([]))
+    assert stats.wilcoxon_p(d) == pytest.approx(scipy_stats.wilcoxon(d).pvalue)
+    assert stats.wilcoxon_p([0.0, 0.0, 0.0]) == 1.0
+    assert math.isnan(stats.wilcoxon_p([]))
 
 
 def test_weighted_kappa_identical_ratings_is_one():
     ratings = [1, 2, 3, 3, 2, 1, 1]
-    assert feedback.weighted_kappa(ratings, ratings, [1, 2, 3]) == pytest.approx(1.0)
-    assert feedback.weighted_kappa(ratings, ratings, [1, 2, 3], weights="linear") == pytest.approx(1.0)
+    assert stats.weighted_kappa(ratings, ratings, [1, 2, 3]) == pytest.approx(1.0)
+    assert stats.weighted_kappa(ratings, ratings, [1, 2, 3], weights="linear") == pytest.approx(1.0)
 
 
 def test_weighted_kappa_hand_computed_3x3():
@@ -120,28 +120,28 @@ def test_weighted_kappa_hand_computed_3x3():
     # kappa = 1 − (1/12) / (1/3) = 0.75.
     a = [1, 1, 2, 2, 3, 3]
     b = [1, 2, 2, 3, 3, 3]
-    assert feedback.weighted_kappa(a, b, [1, 2, 3]) == pytest.approx(0.75)
+    assert stats.weighted_kappa(a, b, [1, 2, 3]) == pytest.approx(0.75)
     # Linear weights: observed 2·(1/2)/6 = 1/6;
     # expected 1/3·[(1/2·2 + 3) + (1/2·1 + 1/2·3) + (1 + 1/2·2)]/6 = 1/3·8/6 = 4/9.
-    assert feedback.weighted_kappa(a, b, [1, 2, 3], weights="linear") == pytest.approx(1 - (1 / 6) / (4 / 9))
+    assert stats.weighted_kappa(a, b, [1, 2, 3], weights="linear") == pytest.approx(1 - (1 / 6) / (4 / 9))
 
 
 def test_weighted_kappa_edge_cases():
-    assert feedback.weighted_kappa([2, 1], [1, 2], [1, 2]) == pytest.approx(-1.0)  # complete disagreement
-    assert math.isnan(feedback.weighted_kappa([2, 2], [2, 2], [1, 2]))  # no variation: undefined
-    assert math.isnan(feedback.weighted_kappa([], [], [1, 2]))
+    assert stats.weighted_kappa([2, 1], [1, 2], [1, 2]) == pytest.approx(-1.0)  # complete disagreement
+    assert math.isnan(stats.weighted_kappa([2, 2], [2, 2], [1, 2]))  # no variation: undefined
+    assert math.isnan(stats.weighted_kappa([], [], [1, 2]))
     with pytest.raises(DataError, match="rating 7"):
-        feedback.weighted_kappa([1, 7], [1, 2], [1, 2, 3])
+        stats.weighted_kappa([1, 7], [1, 2], [1, 2, 3])
     with pytest.raises(ValueError):
-        feedback.weighted_kappa([1], [1], [1, 2], weights="cubic")
+        stats.weighted_kappa([1], [1], [1, 2], weights="cubic")
 
 
 def test_bootstrap_spearman_interval_is_degenerate_for_a_perfect_monotone_relation():
     rng = np.random.default_rng(0)
     x = np.arange(10.0)
-    lo, hi = feedback.bootstrap_spearman_interval(x, x**3, rng, n_boot=200)
+    lo, hi = stats.bootstrap_spearman_interval(x, x**3, rng, n_boot=200)
     assert lo == pytest.approx(1.0) and hi == pytest.approx(1.0)
-    assert all(math.isnan(v) for v in feedback.bootstrap_spearman_interval([1, 2], [1, 2], rng))
+    assert all(math.isnan(v) for v in stats.bootstrap_spearman_interval([1, 2], [1, 2], rng))
 
 
 # --- Per-item comparison ---------------------------------------------------------------------------
@@ -201,13 +201,13 @@ def test_mean_differences_of_a_constant_gap_has_a_degenerate_interval():
     assert (out["mean_diff"] == 1.0).all() and (out["ci_low"] == 1.0).all() and (out["ci_high"] == 1.0).all()
     # Six positive per-task differences: exact sign flip p = 2 / 64; Wilcoxon is scipy's.
     assert out["sign_flip_p"].iloc[0] == pytest.approx(2 / 64)
-    assert out["wilcoxon_p"].iloc[0] == pytest.approx(stats.wilcoxon([1.0] * 6).pvalue)
+    assert out["wilcoxon_p"].iloc[0] == pytest.approx(scipy_stats.wilcoxon([1.0] * 6).pvalue)
 
 
 def test_answer_distribution_uses_the_sessions_common_to_every_simulator(study_pair):
     humans, best, worst = study_pair
     sims = pd.concat([_long(best, "best"), _long(worst, "worst")], ignore_index=True)
-    dist = feedback.answer_distribution(feedback.pair_surveys(_long(humans, "human"), sims))
+    dist = feedback.paired_answer_distribution(feedback.pair_surveys(_long(humans, "human"), sims))
     overall = dist[dist["item"] == "overall_score"].set_index(["rater", "answer"])
     # Common sessions: airline_0 (human 1) and retail_1 (human 5).
     assert overall.loc[("human", "1 (Very poor)"), "n"] == 1 and overall.loc[("human", "5 (Excellent)"), "n"] == 1
@@ -339,14 +339,14 @@ def test_reward_correlations_point_biserial_is_pearson_on_zero_one(reward_panel)
     out = feedback.reward_correlations(paired, np.random.default_rng(0), n_boot=200).set_index("item")
     rows = paired[(paired["item"] == "overall_score") & paired["value_norm"].notna()]
     x, y = rows["success"].to_numpy(float), rows["value_norm"].to_numpy()
-    expected = stats.pearsonr(x, y).statistic
+    expected = scipy_stats.pearsonr(x, y).statistic
     # Point-biserial from its own formula: (M1 − M0) / s · sqrt(p q), s the population std of y.
     p = x.mean()
     by_hand = (y[x == 1].mean() - y[x == 0].mean()) / y.std() * math.sqrt(p * (1 - p))
     row = out.loc["overall_score"]
     assert row["point_biserial"] == pytest.approx(expected) == pytest.approx(by_hand)
-    assert (row["pb_low"], row["pb_high"]) == pytest.approx(feedback.fisher_interval(expected, 7))
-    assert row["spearman"] == pytest.approx(stats.spearmanr(x, y).statistic)
+    assert (row["pb_low"], row["pb_high"]) == pytest.approx(stats.fisher_interval(expected, 7))
+    assert row["spearman"] == pytest.approx(scipy_stats.spearmanr(x, y).statistic)
     assert row["sp_low"] <= row["spearman"] <= row["sp_high"] or math.isnan(row["sp_low"])
     assert row["n"] == 7 and out.loc["task_success", "n"] == 6
     assert math.isnan(out.loc["reuse", "point_biserial"])  # every human answered BEST: constant
@@ -382,7 +382,7 @@ def test_success_rates_per_domain_and_bin_with_wilson_intervals():
     by_domain = feedback.success_rates(table, ["label", "domain"]).set_index(["label", "domain"])
     assert by_domain.loc[("sim", "airline"), ["n", "successes", "rate"]].tolist() == [2, 2, 1.0]
     assert by_domain.loc[("human", "retail"), "rate"] == 0.0
-    lo, hi = feedback.wilson_interval(1, 2)
+    lo, hi = stats.wilson_interval(1, 2)
     assert (by_domain.loc[("human", "airline"), "ci_low"], by_domain.loc[("human", "airline"), "ci_high"]) == (lo, hi)
     by_bin = feedback.success_rates(table, ["label", "difficulty_bin"])
     assert by_bin["n"].sum() == 6  # retail_1 left out

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from usersim_utils import data, paths, scoring, trajectories
+from usersim_utils import data, paths, schema, scoring, trajectories
+from usersim_utils.data import cli
 from usersim_utils.errors import DataError, DataWarning
 
 import oracle_usi as oracle
@@ -82,7 +83,7 @@ def test_spoiled_study_scores_equal_to_the_oracle(spoiled) -> None:
         return trajectories.from_tau_bench(obj, file=path) if isinstance(obj, list) else obj
 
     human = raw(root / paths.HUMAN_FILE)
-    sims = {scoring.label_of(f): raw(f) for f in files}
+    sims = {schema.label_of(f): raw(f) for f in files}
     surveys = {label: raw(root / "survey_data" / f"survey_comparable_{label}.json") for label in sims
                if (root / "survey_data" / f"survey_comparable_{label}.json").exists()}
     difficulty = oracle.difficulty(sims.values())
@@ -116,24 +117,24 @@ def test_study_counts_invalid_answers_by_file_and_field(spoiled) -> None:
     assert table["file"].iloc[0] == paths.HUMAN_FILE.name
     assert not table["file"].str.startswith("eval_results").any()
     assert len(study.warnings) == sum(want.values())
-    assert f"invalid survey answers (kept, scored as missing): {len(study.warnings)}" in data.describe_study(study)
+    assert f"invalid survey answers (kept, scored as missing): {len(study.warnings)}" in cli.describe_study(study)
 
 
 def test_cli_validate_lists_warnings_caps_them_and_exits_0(spoiled, capsys: pytest.CaptureFixture[str]) -> None:
     root, expected = spoiled
     human = root / paths.HUMAN_FILE
     n = sum(expected[human.name].values())
-    assert n > data.MAX_WARNING_LINES
-    assert data.main(["validate", str(human)]) == 0
+    assert n > cli.MAX_WARNING_LINES
+    assert cli.main(["validate", str(human)]) == 0
     out, err = capsys.readouterr()
     assert out.startswith(f"{human}: valid human-study file\n")
     assert f"({n - 1} of them not an option, skipped by the index)" in out  # the free-text one is not ordinal
     lines = err.splitlines()
-    assert len(lines) == data.MAX_WARNING_LINES + 1
+    assert len(lines) == cli.MAX_WARNING_LINES + 1
     assert all(line.startswith(f"warning: {human}: record '") and "field 'survey." in line for line in lines[:-1])
-    assert lines[-1] == f"warning: ... and {n - data.MAX_WARNING_LINES} more warnings"
+    assert lines[-1] == f"warning: ... and {n - cli.MAX_WARNING_LINES} more warnings"
 
-    assert data.main(["validate", "--strict", str(human)]) == 2
+    assert cli.main(["validate", "--strict", str(human)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1
     assert err == lines[0].replace("warning: ", "error: ", 1) + "\n"
@@ -143,7 +144,7 @@ def test_cli_validate_lists_warnings_caps_them_and_exits_0(spoiled, capsys: pyte
 def test_cli_validate_warns_for_other_kinds(spoiled, capsys: pytest.CaptureFixture[str], name: str) -> None:
     root, expected = spoiled
     path = next(root.rglob(name))
-    assert data.main(["validate", str(path)]) == 0
+    assert cli.main(["validate", str(path)]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == min(sum(expected[name].values()), data.MAX_WARNING_LINES + 1)
+    assert len(err) == min(sum(expected[name].values()), cli.MAX_WARNING_LINES + 1)
     assert err[0].startswith(f"warning: {path}: record '") and "is not one of the options" in err[0]

@@ -28,7 +28,7 @@ import litellm  # noqa: E402
 
 from usersim_utils import features, ids, paths, survey
 from usersim_utils.rollout import __main__ as cli
-from usersim_utils.rollout import env, local_model, model_check, protocol
+from usersim_utils.rollout import env, local_model, model_check, prompts, protocol
 from usersim_utils.rollout.cache import ResponseCache, request_key, write_json_atomic
 from usersim_utils.rollout.client import ModelClient
 from usersim_utils.rollout.runner import RolloutConfig, default_label, run_rollouts, survey_key
@@ -119,7 +119,7 @@ class ScriptedModels:
     def _simulator(self, messages: list[dict[str, Any]]) -> litellm.ModelResponse:
         n = sum(m["role"] == "assistant" for m in messages) + 1
         if self.stop_after is not None and n >= self.stop_after:
-            return _response(protocol.STOP_MARKER)
+            return _response(prompts.STOP_MARKER)
         hint = messages[0]["content"].split("Instruction: ", 1)[1][:30]
         return _response(f"user line {n} ({hint})")
 
@@ -337,7 +337,7 @@ def test_tool_errors_become_observations() -> None:
 
 
 def test_survey_prompt_lists_every_item_and_option() -> None:
-    prompt = protocol.survey_prompt()
+    prompt = prompts.survey_prompt()
     assert prompt.startswith("Based on the above conversation, fill out the survey below.")
     for item in survey.SURVEY_ITEMS:
         assert f"- {item}: {survey.SURVEY_QUESTIONS[item]}" in prompt
@@ -389,8 +389,8 @@ def test_conversation_stops_on_the_marker() -> None:
     fake = ScriptedModels(stop_after=3)
     record = play(fake)
     conv = record["conversation"]
-    assert conv[0] == {"role": "assistant", "content": protocol.GREETING}
-    assert conv[-1] == {"role": "user", "content": protocol.STOP_MARKER}
+    assert conv[0] == {"role": "assistant", "content": prompts.GREETING}
+    assert conv[-1] == {"role": "user", "content": prompts.STOP_MARKER}
     assert [m["role"] for m in conv] == ["assistant", "user", "assistant", "user", "assistant", "user"]
     assert record["stop_reason"] == "stop" and record["n_user_turns"] == 3
     assert fake.calls == {"simulator": 3, "agent": 2, "survey": 1}
@@ -398,17 +398,17 @@ def test_conversation_stops_on_the_marker() -> None:
     assert record["keep"] is True and record["reward"] == 0.0
     # the simulator got tau-bench's prompt, the agent the domain policy and the greeting
     first_sim, first_agent = fake.requests[0]["messages"], fake.requests[1]["messages"]
-    assert first_sim[0]["content"] == protocol.simulator_system_prompt(env.get_task("retail_0")[1].instruction)
-    assert first_sim[1] == {"role": "user", "content": protocol.GREETING}
+    assert first_sim[0]["content"] == prompts.simulator_system_prompt(env.get_task("retail_0")[1].instruction)
+    assert first_sim[1] == {"role": "user", "content": prompts.GREETING}
     assert first_agent[0]["content"] == env.load_domain("retail").wiki
-    assert first_agent[1] == {"role": "assistant", "content": protocol.GREETING}
+    assert first_agent[1] == {"role": "assistant", "content": prompts.GREETING}
 
 
 def test_conversation_respects_the_user_turn_limit() -> None:
     fake = ScriptedModels(stop_after=None)
     record = play(fake, max_user_turns=4)
     users = [m for m in record["conversation"] if m["role"] == "user"]
-    assert len(users) == 4 and protocol.STOP_MARKER not in [m["content"] for m in users]
+    assert len(users) == 4 and prompts.STOP_MARKER not in [m["content"] for m in users]
     assert record["stop_reason"] == "max_user_turns"
     assert fake.calls == {"simulator": 4, "agent": 4, "survey": 1}
 
@@ -475,7 +475,7 @@ def test_stop_marker_with_words_keeps_the_words() -> None:
 def test_transcript_framing_for_small_models() -> None:
     assert protocol.resolve_prompt_style("auto", "local/smollm2-135m") == "transcript"
     assert protocol.resolve_prompt_style("auto", "openai/gpt-4o") == "chat"
-    turns = [("agent", protocol.GREETING), ("user", "I need a refund."), ("agent", "Sure, your email?")]
+    turns = [("agent", prompts.GREETING), ("user", "I need a refund."), ("agent", "Sure, your email?")]
     msgs = protocol.simulator_messages("transcript", "You are Ann.", turns)
     assert len(msgs) == 1 and msgs[0]["role"] == "user"
     assert msgs[0]["content"].endswith("Agent: Sure, your email?\nCustomer:")
@@ -739,7 +739,7 @@ def test_embedded_model_plays_a_short_conversation(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - started
     record = records["retail_0"]
     assert record["simulator_prompt"] == "transcript" and record["n_user_turns"] == 2
-    assert record["conversation"][0]["content"] == protocol.GREETING
+    assert record["conversation"][0]["content"] == prompts.GREETING
     assert all(m["content"] for m in record["conversation"])
     # the survey schema makes even this model answer with listed options only
     assert all(entry["answer"] in survey.SURVEY_OPTIONS[item] for item, entry in record["survey"].items())

@@ -15,7 +15,7 @@ os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 import litellm  # noqa: E402
 
 from usersim_utils import ids  # noqa: E402
-from usersim_utils.rollout import harness, protocol  # noqa: E402
+from usersim_utils.rollout import harness, prompts, protocol  # noqa: E402
 from usersim_utils.rollout.client import ModelClient  # noqa: E402
 from usersim_utils.rollout.runner import RolloutConfig, run_rollouts  # noqa: E402
 
@@ -54,7 +54,7 @@ class Scripted:
         if "fill out the survey below" in messages[-1]["content"]:
             return chat_reply(SURVEY)
         n = sum(m["role"] == "assistant" for m in messages)
-        return chat_reply(self.user_lines[n] if n < len(self.user_lines) else protocol.STOP_MARKER)
+        return chat_reply(self.user_lines[n] if n < len(self.user_lines) else prompts.STOP_MARKER)
 
     def responses(self, *, model: str, input: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:  # noqa: A002
         self.agent_requests.append({"input": [dict(m) for m in input], **kw})
@@ -156,10 +156,10 @@ def test_study_conversation_transcript_observations_and_responses_api() -> None:
     script = Scripted(["I want to exchange an item.", "Thanks"], [CALL, "Found you. What next?", "Done."])
     record = play(script)
     roles = [m["role"] for m in record["conversation"]]
-    assert record["conversation"][0] == {"role": "assistant", "content": protocol.GREETING}
+    assert record["conversation"][0] == {"role": "assistant", "content": prompts.GREETING}
     # the call markup stays in the transcript; the tool result (a system message) does not
     assert record["conversation"][2]["content"] == CALL and "system" not in roles
-    assert record["conversation"][-1] == {"role": "user", "content": protocol.STOP_MARKER}
+    assert record["conversation"][-1] == {"role": "user", "content": prompts.STOP_MARKER}
     assert record["stop_reason"] == "stop" and record["n_tool_calls"] == 1 and record["agent_harness"] == "study"
     assert all("SECRET REASONING" not in m["content"] for m in record["conversation"])
     second = script.agent_requests[1]
@@ -169,7 +169,7 @@ def test_study_conversation_transcript_observations_and_responses_api() -> None:
     # the simulator got the study's prompt: the instruction, a blank line, the rules; the greeting as user
     first = script.sim_requests[0]["messages"]
     assert first[0]["content"].split("\n\nRules:\n")[1].count("\n- ") == 6  # seven rules
-    assert first[1] == {"role": "user", "content": protocol.GREETING}
+    assert first[1] == {"role": "user", "content": prompts.GREETING}
 
 
 def test_malformed_call_is_retried_within_the_turn() -> None:

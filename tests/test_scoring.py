@@ -1,5 +1,5 @@
 """The scoring command line (usersim_utils.scoring): files in, the table and JSON out,
-one-line errors; its old names (``usersim_utils.scorer``, ``python -m usersim_utils.usi``)."""
+one-line errors."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from usersim_utils import atomic, handover, ids, paths, scoring, usi
+from usersim_utils import atomic, data, handover, ids, paths, schema, scoring, usi
 from usersim_utils.features import FEATURES, features_table
+from usersim_utils.rollout import comparability
 
 TAU_BENCH_AIRLINE = "data/tau-bench/gpt-4o-airline.json"  # under ../shared
 
@@ -61,7 +62,7 @@ def test_command_prints_the_table_and_writes_json(study: Path, tmp_path: Path, c
 
 def test_frozen_and_baseline_difficulty(study: Path, tmp_path: Path, capsys) -> None:
     big = str(study / "eval_results" / "eval_results_big_a.json")
-    pool = scoring.load_inputs(study, sorted((study / "eval_results").glob("*.json"))).simulators
+    pool = data.load_inputs(study, sorted((study / "eval_results").glob("*.json"))).simulators
     difficulty = usi.pooled_difficulty(pool.values())
     frozen = tmp_path / "difficulty.json"
     frozen.write_text(json.dumps({"difficulty": difficulty}))
@@ -115,8 +116,8 @@ def test_tau_bench_trajectories_are_scored_on_the_fly(study: Path, tmp_path: Pat
 
 
 def test_label_of() -> None:
-    assert scoring.label_of("x/eval_results_gpt-5.1.json") == "gpt-5.1"
-    assert scoring.label_of("gpt-4o-airline.json") == "gpt-4o-airline"
+    assert schema.label_of("x/eval_results_gpt-5.1.json") == "gpt-5.1"
+    assert schema.label_of("gpt-4o-airline.json") == "gpt-4o-airline"
 
 
 def test_feature_tables_round_trip(tmp_path: Path, seeded_study: dict) -> None:
@@ -137,11 +138,10 @@ def _one_sim(study: Path, label: str = "single") -> str:
     return str(study / "eval_results" / f"eval_results_{label}.json")
 
 
-@pytest.mark.parametrize("mode", ["all", "self"])  # self: the old spelling of all
-def test_one_simulator_with_all_gets_the_published_bins(study: Path, tmp_path: Path, capsys, mode: str) -> None:
+def test_one_simulator_with_all_gets_the_published_bins(study: Path, tmp_path: Path, capsys) -> None:
     out_json = tmp_path / "o.json"
     code, out, err = _run(capsys, "--human", str(study), "--eval-results", _one_sim(study),
-                          "--difficulty", mode, "--json", str(out_json))
+                          "--difficulty", "all", "--json", str(out_json))
     assert code == 0
     notes = err.splitlines()
     assert len(notes) == 1 and notes[0].startswith("note: ") and "published difficulty map" in notes[0]
@@ -307,30 +307,14 @@ def test_empty_conversations_are_not_a_run_split_problem(study: Path, tmp_path: 
     assert "silent: no row" in err and "no kept conversation has a user turn" in err
 
 
-@pytest.mark.parametrize("module", ["usersim_utils.scoring", "usersim_utils.usi"])  # usi: the old command
-def test_a_closed_pipe_is_no_traceback(study: Path, module: str) -> None:
+def test_a_closed_pipe_is_no_traceback(study: Path) -> None:
     """`python -m usersim_utils.scoring ... | head -0`: the reader is gone before the table."""
-    command = [sys.executable, "-m", module, "--human", str(study), "--eval-results", _one_sim(study)]
+    command = [sys.executable, "-m", "usersim_utils.scoring", "--human", str(study), "--eval-results", _one_sim(study)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0
     assert "Traceback" not in err and "BrokenPipeError" not in err
-
-
-def test_the_old_module_name_is_the_same_module() -> None:
-    from usersim_utils import scorer
-
-    assert scorer is scoring and scorer.resolve_difficulty is scoring.resolve_difficulty
-
-
-def test_both_commands_print_the_same_table(study: Path) -> None:
-    """``python -m usersim_utils.scoring`` and the old ``python -m usersim_utils.usi``."""
-    outputs = [subprocess.run([sys.executable, "-m", module, "--human", str(study), "--eval-results",
-                               _one_sim(study, "big_a"), "--difficulty", "all"],
-                              capture_output=True, text=True, timeout=120, check=True).stdout
-               for module in ("usersim_utils.scoring", "usersim_utils.usi")]
-    assert outputs[0] == outputs[1] and outputs[0].splitlines()[1].startswith("human")
 
 
 def test_console_scripts_name_existing_functions() -> None:
@@ -395,16 +379,16 @@ def test_a_bad_card_is_one_line(study: Path, tmp_path: Path, capsys) -> None:
 
 def test_the_notebooks_protocol_table_marks_published_files_and_names_differences(study: Path, tmp_path: Path) -> None:
     new = _with_card(study, tmp_path, "sim-new", "gpt-4o")
-    cards = scoring.protocol_cards([new, _one_sim(study)])
-    table = scoring.protocol_table(cards).set_index("name")
-    assert list(table.columns) == ["protocol", *scoring.PROTOCOL_COLUMNS]
+    cards = comparability.protocol_cards([new, _one_sim(study)])
+    table = comparability.protocol_table(cards).set_index("name")
+    assert list(table.columns) == ["protocol", *comparability.PROTOCOL_COLUMNS]
     assert table.loc["single", "protocol"] == "study protocol (published)"
     assert table.loc["sim-new", "protocol"] == "agent gpt-4o (study)"
     assert table.loc["single", "agent_model"] == "gpt-5.2" and len(table.loc["single", "survey_prompt_sha256"]) == 12
-    note = scoring.mixed_protocols_note(cards)
+    note = comparability.mixed_protocols_note(cards)
     assert note.startswith("warning:") and "\n" not in note and "--allow-mixed-protocols" not in note
     assert "agent_model: gpt-4o (sim-new) vs gpt-5.2 (single)" in note
-    assert scoring.mixed_protocols_note({"single": None, "other": None}) is None
+    assert comparability.mixed_protocols_note({"single": None, "other": None}) is None
 
 
 def test_a_degenerate_human_ceiling_gets_a_note() -> None:

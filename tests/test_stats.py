@@ -112,7 +112,7 @@ def test_clustered_interval_covers_the_truth_where_the_session_level_one_does_no
         x, y, clusters = clustered_sample(rng, 40, 5)
         out = stats.clustered_correlation(x, y, clusters, rng, n_boot=300, level=0.9)
         covered["clustered"] += out["low"] <= 0.5 <= out["high"]
-        low, high = feedback.fisher_interval(out["r"], len(x), 0.9)
+        low, high = stats.fisher_interval(out["r"], len(x), 0.9)
         covered["fisher"] += low <= 0.5 <= high
         assert out["n"] == 200 and out["n_clusters"] == 40
     assert covered["clustered"] / n_studies >= 0.8
@@ -175,7 +175,7 @@ def reward_answers_table(rng: np.random.Generator, n_tasks: int = 80) -> pd.Data
 def test_reward_judgement_reports_interval_bound_and_adjusted_p():
     answers = reward_answers_table(np.random.default_rng(4))
     table = feedback.reward_judgement(answers, np.random.default_rng(0), n_boot=300)
-    assert list(table.columns) == list(stats.REWARD_JUDGEMENT_COLUMNS)
+    assert list(table.columns) == list(feedback.REWARD_JUDGEMENT_COLUMNS)
     assert list(table["item"]) == list(SURVEY_ITEMS)
     rows = table.set_index("item")
     assert rows.loc["task_success", "r_low"] > 0.5
@@ -258,17 +258,3 @@ def test_arena_file_gives_a_row_per_family_with_the_published_usi():
         rated = {published.resolve_name(m) for m in arena.loc[arena["family"] == row.family, "model"]}
         assert row.n == len(rated & set(published_usi.index)), row.family
     assert table.set_index("family").loc["GPT", "models"] == "GPT-5, GPT-4o"
-
-
-def test_the_old_names_find_the_moved_statistics_and_analyses():
-    """stats gathered the generic statistics; the analyses it held moved out; both old
-    spellings still give the same objects."""
-    assert stats.reward_judgement is feedback.reward_judgement
-    assert stats.overrating is feedback.overrating
-    assert stats.REWARD_JUDGEMENT_COLUMNS is feedback.REWARD_JUDGEMENT_COLUMNS
-    assert stats.arena_family_correlations is arena_module.arena_family_correlations
-    for name in ("wilson_interval", "fisher_interval", "bootstrap_mean_interval", "sign_flip_test", "wilcoxon_p",
-                 "weighted_kappa", "bootstrap_spearman_interval"):
-        assert getattr(feedback, name) is getattr(stats, name), name
-    with pytest.raises(AttributeError):
-        stats.no_such_statistic  # noqa: B018

@@ -8,14 +8,21 @@ The import graph is read from the source with ``ast``, as Python runs it on impo
   (importing ``usersim_utils.data.tables`` runs ``usersim_utils/data/__init__.py`` first);
 * imports inside functions count: they run, later;
 * imports under ``if TYPE_CHECKING:`` (annotations only) and ``if __name__ == "__main__":``
-  (run as a script only, never on import) are not edges; the second kind is listed in
-  :data:`ENTRY_POINT_IMPORTS`, so that a new one is seen.
+  (run as a script only, never on import) are not edges of the import graph; the second kind
+  is listed in :data:`ENTRY_POINT_IMPORTS`, so that a new one is seen, and the first kind
+  must not close a cycle either (:func:`test_no_cycles_through_type_only_imports`): two
+  modules that name each other's types are one job split in two.
+
+No alias layer either: no module of the package is imported as ``scorer`` (the old name of
+``scoring``), and no module keeps names alive for old code (``__getattr__`` fallbacks,
+``sys.modules`` swaps, re-exports marked ``noqa: F401``).
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -30,11 +37,14 @@ PACKAGE_DIR = paths.REPO_ROOT / PACKAGE
 
 #: Cycles still in the package, each as its sorted modules. None: keep it so.
 KNOWN_CYCLES: set[tuple[str, ...]] = set()
+#: Imports under ``if TYPE_CHECKING:`` that still close a cycle: (module, imported module).
+#: The one left: the rollout's errors name the runner's summary (issue 20 §1 moves it low).
+KNOWN_TYPE_ONLY_CYCLE_EDGES: set[tuple[str, str]] = {("usersim_utils.rollout.errors", "usersim_utils.rollout.runner")}
 #: Imports that run only when a module is run as a script: (module, imported module).
-ENTRY_POINT_IMPORTS: set[tuple[str, str]] = {
-    # `python -m usersim_utils.usi`, the old spelling of `usersim-usi`
-    ("usersim_utils.usi", "usersim_utils.scoring"),
-}
+ENTRY_POINT_IMPORTS: set[tuple[str, str]] = set()
+#: The one module allowed a module-level ``__getattr__``: it imports its own submodules on
+#: first use (the runner loads litellm), and keeps no old name.
+LAZY_PACKAGES = {"usersim_utils.rollout"}
 
 
 def module_names() -> dict[str, Path]:
@@ -63,16 +73,22 @@ def _is_main_guard(test: ast.expr) -> bool:
     )
 
 
-def _imports(tree: ast.AST) -> tuple[list[ast.Import | ast.ImportFrom], list[ast.Import | ast.ImportFrom]]:
-    """``(imports run on import, imports under a __main__ guard)`` of a module's tree;
-    imports under ``if TYPE_CHECKING:`` are in neither."""
-    on_import: list[ast.Import | ast.ImportFrom] = []
-    as_script: list[ast.Import | ast.ImportFrom] = []
+Imports = list[ast.Import | ast.ImportFrom]
+
+
+def _imports(tree: ast.AST) -> tuple[Imports, Imports, Imports]:
+    """``(imports run on import, imports under a __main__ guard, imports under
+    if TYPE_CHECKING)`` of a module's tree."""
+    on_import: Imports = []
+    as_script: Imports = []
+    type_only: Imports = []
 
     def walk(node: ast.AST, into: list) -> None:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             into.append(node)
         if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.body:
+                walk(child, type_only)
             for child in node.orelse:
                 walk(child, into)
             return
@@ -86,7 +102,7 @@ def _imports(tree: ast.AST) -> tuple[list[ast.Import | ast.ImportFrom], list[ast
             walk(child, into)
 
     walk(tree, on_import)
-    return on_import, as_script
+    return on_import, as_script, type_only
 
 
 def _targets(module: str, is_package: bool, node: ast.Import | ast.ImportFrom, modules: set[str]) -> set[str]:
@@ -113,16 +129,17 @@ def _with_parents(source: str, target: str) -> set[str]:
     return {t for t in chain if not (source == t or source.startswith(t + "."))}
 
 
-def import_graph() -> tuple[dict[str, set[str]], set[tuple[str, str]]]:
-    """``({module: modules it imports}, {(module, module imported only as a script)})``."""
+def import_graph(*, type_only: bool = False) -> tuple[dict[str, set[str]], set[tuple[str, str]]]:
+    """``({module: modules it imports}, {(module, module imported only as a script)})``;
+    with ``type_only``, imports under ``if TYPE_CHECKING:`` are edges too."""
     files = module_names()
     modules = set(files)
     graph: dict[str, set[str]] = {m: set() for m in modules}
     scripts: set[tuple[str, str]] = set()
     for module, path in files.items():
-        on_import, as_script = _imports(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+        on_import, as_script, for_types = _imports(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
         is_package = path.name == "__init__.py"
-        for node in on_import:
+        for node in [*on_import, *(for_types if type_only else [])]:
             for target in _targets(module, is_package, node, modules):
                 graph[module] |= _with_parents(module, target)
         for node in as_script:
@@ -182,9 +199,67 @@ def test_no_import_cycles() -> None:
     assert cycles(graph) == KNOWN_CYCLES
 
 
+def test_no_cycles_through_type_only_imports() -> None:
+    graph, _ = import_graph(type_only=True)
+    assert graph["usersim_utils.handover"] >= {"usersim_utils.data.study"}  # its annotations' import counts
+    for module, target in KNOWN_TYPE_ONLY_CYCLE_EDGES:
+        assert target in graph[module], (module, target)  # gone: drop it from the known edges
+        graph[module].discard(target)
+    assert cycles(graph) == KNOWN_CYCLES
+
+
 def test_script_only_imports_are_the_known_entry_points() -> None:
     _, scripts = import_graph()
     assert scripts == ENTRY_POINT_IMPORTS
+
+
+def _imported_names(tree: ast.AST) -> set[str]:
+    """Every dotted module name and imported name of a tree's imports (``from . import x``
+    gives ``x``; ``import a.b as c`` gives ``a.b``)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names |= {node.module or ""} | {alias.name for alias in node.names}
+    return names
+
+
+def _code_sources() -> dict[str, str]:
+    """``{file: Python source}`` of the package, tests, benchmarks and the notebooks' code
+    cells (IPython magics dropped)."""
+    sources = {}
+    for folder in (PACKAGE, "tests", "benchmarks", "docs"):
+        for path in sorted((paths.REPO_ROOT / folder).rglob("*.py")):
+            sources[str(path.relative_to(paths.REPO_ROOT))] = path.read_text(encoding="utf-8")
+    for path in sorted((paths.REPO_ROOT / "notebooks").rglob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+        lines = [line for cell in code for line in cell.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        sources[str(path.relative_to(paths.REPO_ROOT))] = "\n".join(lines)
+    return sources
+
+
+def test_nothing_imports_the_old_scorer() -> None:
+    """``scorer`` was the old name of ``scoring``: no module of that name, and no import of it."""
+    assert not (PACKAGE_DIR / "scorer.py").exists()
+    old = f"{PACKAGE}.scorer"
+    importers = [file for file, source in _code_sources().items()
+                 if any(name == "scorer" or name == old or name.startswith(old + ".")
+                        for name in _imported_names(ast.parse(source, filename=file)))]
+    assert importers == []
+
+
+def test_no_module_keeps_old_names_alive() -> None:
+    """No ``__getattr__`` fallback (but :data:`LAZY_PACKAGES`), no ``sys.modules`` swap of
+    the module itself, no re-export kept by ``noqa: F401``."""
+    for module, path in module_names().items():
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source, filename=str(path))
+        top_functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+        assert "__getattr__" not in top_functions or module in LAZY_PACKAGES, module
+        assert "sys.modules[__name__]" not in source, module
+        assert "noqa: F401" not in source, module
 
 
 #: The layers of the module map (usersim_utils/__init__.py): a module may import its own
@@ -192,8 +267,7 @@ def test_script_only_imports_are_the_known_entry_points() -> None:
 LAYERS: dict[str, int] = {
     **dict.fromkeys(["schema", "paths", "errors", "atomic"], 0),
     **dict.fromkeys(["ids", "survey", "features", "usi", "stats"], 1),
-    **dict.fromkeys(["trajectories", "data", "overview", "demo", "scoring", "scorer", "handover", "published",
-                     "rollout"], 2),
+    **dict.fromkeys(["trajectories", "data", "overview", "demo", "scoring", "handover", "published", "rollout"], 2),
     **dict.fromkeys(["behavior", "feedback", "uncertainty", "fidelity", "arena", "baselines",
                      "distinguish", "diversity", "audit"], 3),
     **dict.fromkeys(["figures", "provenance", "notebooks"], 4),

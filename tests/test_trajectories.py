@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from usersim_utils import data, features, ids, paths, trajectories
+from usersim_utils.data import cli
 from usersim_utils.errors import DataError, DataWarning
 
 #: tau-trait's runs are listed when the tests are collected (one test each), so their
@@ -221,7 +222,7 @@ def test_non_finite_reward_in_a_file_is_one_line(tmp_path: Path, literal: str) -
     with pytest.raises(DataError) as err:
         data.load_eval_results(path)
     assert str(err.value).startswith(f"{path}: record 'item 1': field 'reward': expected a finite number, got ")
-    assert data.main(["validate", str(path)]) == 2
+    assert cli.main(["validate", str(path)]) == 2
 
 
 def test_an_item_survey_is_kept_and_its_invalid_answers_are_warnings(tmp_path: Path) -> None:

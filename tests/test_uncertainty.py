@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from usersim_utils import ids, paths, usi
+from usersim_utils import ids, paths, stats, usi
 from usersim_utils import uncertainty as unc
-from usersim_utils.demo import feature_tables
 from usersim_utils.demo.feature_tables import SYNTHETIC_HUMAN_MEANS, synthetic_table, synthetic_tables
 from usersim_utils.errors import DataError
 from usersim_utils.features import UNSCALED_FEATURES
@@ -204,14 +203,14 @@ def test_a_simulator_replicates_do_not_depend_on_the_others(small):
 
 
 # --- Intervals with known answers. -----------------------------------------------------------
-@pytest.mark.parametrize("method", unc.METHODS)
+@pytest.mark.parametrize("method", stats.METHODS)
 def test_intervals_cover_the_mean_of_a_normal_at_the_nominal_rate(method):
     rng = np.random.default_rng(2024)
     truth, n, reps = 1.5, 40, 200
     covered = 0
     for _ in range(reps):
         x = rng.normal(truth, 2.0, n)
-        interval = unc.bootstrap_interval(lambda w, x=x: w @ x / w.sum(axis=1), n, rng, n_boot=400,
+        interval = stats.bootstrap_interval(lambda w, x=x: w @ x / w.sum(axis=1), n, rng, n_boot=400,
                                           level=0.9, method=method)
         assert interval.estimate == pytest.approx(x.mean())
         covered += interval.low <= truth <= interval.high
@@ -247,7 +246,7 @@ def test_centred_interval_covers_the_expected_usi_of_a_simulated_study():
         result = unc.bootstrap(panel, difficulty, rng, n_boot=200, include_ceiling=False)
         estimate, reps, _ = result.values("near")
         for method in covered:
-            low, high = unc.confidence_interval(estimate, reps, level=0.9, method=method)
+            low, high = stats.confidence_interval(estimate, reps, level=0.9, method=method)
             covered[method] += low <= truth <= high
     assert covered["centred"] / n_studies >= 0.8
     assert covered["percentile"] / n_studies <= 0.5
@@ -255,8 +254,8 @@ def test_centred_interval_covers_the_expected_usi_of_a_simulated_study():
 
 def test_centred_interval_is_the_percentile_interval_moved_onto_the_estimate():
     replicates = np.linspace(-1.0, 1.0, 201) - 3.0  # mean -3: the bootstrap bias is -3 around an estimate of 0
-    low, high = unc.centred_interval(replicates, 0.0, 0.9)
-    p_low, p_high = unc.percentile_interval(replicates, 0.9)
+    low, high = stats.centred_interval(replicates, 0.0, 0.9)
+    p_low, p_high = stats.percentile_interval(replicates, 0.9)
     assert (low, high) == pytest.approx((p_low + 3.0, p_high + 3.0))
     assert low == pytest.approx(-high)
 
@@ -265,23 +264,23 @@ def test_bca_equals_percentile_without_bias_or_skew():
     """A symmetric bootstrap centred on the estimate with a symmetric jackknife gives z0 = a = 0."""
     replicates = np.concatenate([np.linspace(-1, 1, 1001)])
     jackknife = np.array([-1.0, 1.0, -2.0, 2.0])
-    low, high = unc.bca_interval(replicates, 0.0, jackknife, 0.9)
-    assert (low, high) == pytest.approx(unc.percentile_interval(replicates, 0.9))
+    low, high = stats.bca_interval(replicates, 0.0, jackknife, 0.9)
+    assert (low, high) == pytest.approx(stats.percentile_interval(replicates, 0.9))
 
 
 def test_interval_edge_cases():
-    assert unc.bca_interval(np.full(10, 3.0), 3.0, np.ones(4)) == (3.0, 3.0)
-    assert all(np.isnan(unc.percentile_interval(np.full(5, np.nan))))
+    assert stats.bca_interval(np.full(10, 3.0), 3.0, np.ones(4)) == (3.0, 3.0)
+    assert all(np.isnan(stats.percentile_interval(np.full(5, np.nan))))
     with pytest.raises(ValueError, match="method"):
-        unc.bootstrap_interval(lambda w: w.sum(axis=1), 5, np.random.default_rng(0), method="basic")
+        stats.bootstrap_interval(lambda w: w.sum(axis=1), 5, np.random.default_rng(0), method="basic")
     with pytest.raises(ValueError, match="method"):
-        unc.confidence_interval(1.0, np.ones(3), method="basic")
+        stats.confidence_interval(1.0, np.ones(3), method="basic")
     with pytest.raises(ValueError, match="jackknife"):
-        unc.confidence_interval(1.0, np.ones(3), method="bca")
+        stats.confidence_interval(1.0, np.ones(3), method="bca")
 
 
 def test_resample_counts_draw_every_task_count_with_replacement():
-    counts = unc.resample_counts(165, 300, np.random.default_rng(1))
+    counts = stats.resample_counts(165, 300, np.random.default_rng(1))
     assert counts.shape == (300, 165)
     assert np.all(counts.sum(axis=1) == 165)
     assert 0.6 < np.mean(counts > 0) < 0.66  # about 1 - 1/e distinct tasks per resample
@@ -309,7 +308,7 @@ def test_rank_summary_probabilities_sum_to_one_and_ranks_are_bounded(small, cent
 
 def test_intervals_table_and_paired_difference(small):
     result = unc.bootstrap(small["panel"], small["difficulty"], np.random.default_rng(1), n_boot=200)
-    for method in unc.METHODS:
+    for method in stats.METHODS:
         table = unc.intervals(result, method=method)
         assert len(table) == len(result.labels) * len(result.metrics)
         for metric, rows in table.groupby("metric"):
@@ -421,17 +420,3 @@ def test_bootstrap_of_the_full_leaderboard_takes_under_60_seconds():
     result = run_benchmark(31, 1000)
     assert result["conversations"] == 495 + 31 * 3 * 165
     assert result["total_s"] < 60.0, result
-
-
-def test_the_old_names_still_work() -> None:
-    """The package split renamed Panel (one of four meanings of "panel") and moved the
-    generic intervals to stats and the synthetic tables to the demo package."""
-    from usersim_utils import stats
-
-    assert unc.Panel is unc.TaskArrays and unc.build_panel is unc.build_task_arrays
-    assert unc.percentile_interval is stats.percentile_interval
-    assert unc.confidence_interval is stats.confidence_interval and unc.resample_counts is stats.resample_counts
-    assert unc.synthetic_tables is feature_tables.synthetic_tables
-    assert unc.SYNTHETIC_HUMAN_MEANS is feature_tables.SYNTHETIC_HUMAN_MEANS
-    with pytest.raises(AttributeError):
-        unc.no_such_name  # noqa: B018

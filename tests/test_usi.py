@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from usersim_utils import data, ids, scoring, usi
+from usersim_utils import data, ids, schema, scoring, usi
 from usersim_utils import features as F
 from usersim_utils.survey import ITEM_VALUES, agreement
 
@@ -213,7 +213,7 @@ def test_index_equals_the_oracle_on_the_demo_study(demo_study: data.Study) -> No
     study = demo_study
     files = list(study.eval_results.values())
     scores = scoring.score_files(study.root, files, survey_dir=study.root / "survey_data")
-    sims = {scoring.label_of(f): data.load_eval_results(f) for f in files}
+    sims = {schema.label_of(f): data.load_eval_results(f) for f in files}
     difficulty = oracle.difficulty(sims.values())
     rerating = data.load_survey_records(study.rerating_path)
     expected = {"human": oracle.score_human(study.records, difficulty, oracle.ceiling_eval(study.records, rerating))}

@@ -26,17 +26,18 @@ The study's files: reading, summarising, writing
 
 * ``trajectories`` tau-bench trajectories -> the study's rollout format
 * ``data/``        reading and validating the study's files: ``io``, ``validate``, ``tables``,
-                   ``study`` (``resolve_study``), ``download``, ``cli`` (``usersim-data``)
+                   ``study`` (``resolve_study``), ``inputs`` (the files of a scoring command, checked,
+                   and its one ``error:`` line), ``download``, ``cli`` (``usersim-data``)
 * ``overview``     the files at a glance: counts and shares, never rows (notebook 01, ``usersim-data``)
 * ``demo/``        the seeded SYNTHETIC demo study used when the real data is absent: ``phrases``
                    (tables as data, ``phrases.json``), ``styles``, ``conversations``, ``surveys``,
                    ``shapes``, ``study``, ``writer``; ``feature_tables`` (random features tables
                    for tests and benchmarks)
-* ``scoring``      scoring files: the index's inputs, difficulty modes, its CLI (``usersim-usi``);
-                   ``scorer`` is its old name
+* ``scoring``      scoring files: difficulty modes, the leaderboard's notes, its CLI (``usersim-usi``)
 * ``handover``     every file one notebook writes and a later one reads
 * ``published``    the paper's numbers, Arena ratings and the authors' difficulty map
-* ``rollout/``     running a simulator against an agent on the study's tasks (``usersim-rollout``)
+* ``rollout/``     running a simulator against an agent on the study's tasks (``usersim-rollout``);
+                   ``card`` and ``comparability`` (which results ran one protocol) are read by scoring
 
 Analyses beyond the index (one module per question)
 

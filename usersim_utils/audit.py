@@ -69,7 +69,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import demo, features, feedback, ids, schema, scoring, stats, usi
+from . import data, demo, features, feedback, ids, schema, scoring, stats, usi
 from .atomic import write_output
 from .distinguish import load_records
 from .diversity import tokens
@@ -562,7 +562,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--show-excerpts", action="store_true",
                    help="write the flagged text even for real data (never commit it for the study's human data)")
     p.add_argument("--difficulty", default="all",
-                   help="difficulty map of the reward gaps: all (also spelled self) | published | frozen:PATH | "
+                   help="difficulty map of the reward gaps: all | published | frozen:PATH | "
                         "baselines:DIR (default all)")
     p.add_argument("--domain", choices=list(ids.DOMAINS), help="domain of tau-bench trajectory files")
     return p
@@ -572,13 +572,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        json_out = scoring.check_output_path(args.json_out)
+        json_out = data.check_output_path(args.json_out)
         result = run(args.eval_results, human_path=args.human, show_excerpts=args.show_excerpts,
                      difficulty=args.difficulty, domain=args.domain)
         write_output(json_out, json.dumps(result.to_json(), indent=2) + "\n")
-    except (DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except data.BAD_INPUT as err:
+        return data.report_bad_input(err)
     print(format_rates(result.rates), flush=True)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)

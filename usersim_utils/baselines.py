@@ -62,7 +62,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import data, ids, schema, scorer, scoring, usi
+from . import data, ids, schema, scoring, stats, usi
 from . import uncertainty as unc
 from .atomic import write_output
 from .errors import DataError
@@ -164,7 +164,7 @@ def eval_baselines(
 # --- Per-task arrays. -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class MatchedPanel:
-    """A :class:`uncertainty.Panel` plus the human batch-vs-batch Eval agreements as
+    """A :class:`uncertainty.TaskArrays` plus the human batch-vs-batch Eval agreements as
     (3 pairs, T) ``pair_agreement`` arrays (``None`` without human surveys)."""
 
     panel: unc.TaskArrays
@@ -418,7 +418,7 @@ def compare(
     *,
     n_boot: int = 1000,
     level: float = 0.95,
-    method: unc.Method = "centred",
+    method: stats.Method = "centred",
     labels: Sequence[str] | None = None,
     difficulty_by_label: Mapping[str, Mapping[str, float]] | None = None,
     edges: Sequence[float] = usi.BIN_EDGES,
@@ -433,7 +433,7 @@ def compare(
 
     Tasks are resampled ``n_boot`` times (counts drawn first from ``rng``; the same
     resamples for every simulator and the ceiling) and the gap's interval is
-    taken by ``method`` (:func:`uncertainty.confidence_interval`; ``"centred"``
+    taken by ``method`` (:func:`stats.confidence_interval`; ``"centred"``
     as notebook 06). Beside it, the reference (unmatched) values: the index's
     cell (runs pooled) and the reference ceiling (Eval = re-rating), and their gap.
 
@@ -443,10 +443,10 @@ def compare(
     """
     labels = list(labels) if labels is not None else list(mp.labels)
     n_tasks = len(mp.panel.tasks)
-    counts = unc.resample_counts(n_tasks, n_boot, rng)
+    counts = stats.resample_counts(n_tasks, n_boot, rng)
     parts = [np.ones((1, n_tasks)), counts]
     if method == "bca":
-        parts.append(unc.jackknife_weights(n_tasks))
+        parts.append(stats.jackknife_weights(n_tasks))
     weights = np.vstack(parts)
     sim_cells, ceiling_cells = matched_weights(mp, weights, difficulty, labels=labels, edges=edges,
                                                difficulty_by_label=difficulty_by_label, dimensions=dimensions)
@@ -461,7 +461,7 @@ def compare(
             estimate = float(gaps[0, s, m])
             replicates = gaps[1:n_boot + 1, s, m]
             jackknife = gaps[n_boot + 1:, s, m] if method == "bca" else None
-            low, high = unc.confidence_interval(estimate, replicates, jackknife, level, method)
+            low, high = stats.confidence_interval(estimate, replicates, jackknife, level, method)
             rows.append((label, mp.runs(label), metric, float(sim_cells[0, s, m]), float(ceiling_cells[0, s, m]),
                          estimate, low, high, float(reference[s, m]), float(reference_ceiling[m]),
                          float(reference[s, m] - reference_ceiling[m])))
@@ -552,9 +552,9 @@ def load(
     run_split: usi.RunSplit = "reference",
     domain: str | None = None,
 ) -> BaselineInputs:
-    """Read the files (:func:`scorer.load_inputs`), compute every Eval agreement once
+    """Read the files (:func:`data.load_inputs`), compute every Eval agreement once
     (simulators, re-ratings, human batch pairs) and build the matched panel."""
-    inputs = scorer.load_inputs(human_path, eval_results, domain=domain)
+    inputs = data.load_inputs(human_path, eval_results, domain=domain)
     agreements: dict[str, pd.DataFrame] = {}
     rerating = None
     if survey_dir is not None:
@@ -612,13 +612,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
                    help="eval_results_<label>.json or tau-bench trajectory files")
     p.add_argument("--survey-dir", help="folder with survey_comparable_<label>.json (and the human re-ratings)")
-    p.add_argument("--difficulty", required=True, help="difficulty mode, as for python -m usersim_utils.usi")
+    p.add_argument("--difficulty", required=True, help="difficulty mode, as for usersim-usi")
     p.add_argument("--json", dest="json_out", required=True, metavar="OUT", help="write the rows as JSON to OUT")
     p.add_argument("--n-boot", type=int, default=1000, help="task resamples for the intervals (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the resampling generator (default 0)")
     p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--run-split", choices=["reference", "suffix"], default="reference",
-                   help="how a simulator file is split into runs (as python -m usersim_utils.usi)")
+                   help="how a simulator file is split into runs (as usersim-usi)")
     p.add_argument("--domain", choices=["airline", "retail"], help="domain of tau-bench trajectory files")
     return p
 
@@ -638,9 +638,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = compare(inputs.panel, difficulty, np.random.default_rng(args.seed), n_boot=args.n_boot,
                         level=args.level, difficulty_by_label={k: c.map for k, c in own_runs_out.items()})
         write_output(args.json_out, json.dumps(rows_json(table), indent=2) + "\n")
-    except (DataError, ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (*data.BAD_INPUT, OSError) as err:
+        return data.report_bad_input(err)
     fell_back = sorted(k for k, c in own_runs_out.items() if c.fell_back)
     if fell_back:
         print(f"note: without its own runs the {args.difficulty!r} pool is too small for {', '.join(fell_back)}; "

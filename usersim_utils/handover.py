@@ -30,7 +30,7 @@ from . import paths, schema
 from .atomic import atomic_write
 from .errors import DataError
 
-if TYPE_CHECKING:  # for annotations only: the data package re-exports write_tables
+if TYPE_CHECKING:  # for annotations only: writing the tables needs none of the readers
     from .data.study import Study
 
 

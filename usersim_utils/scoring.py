@@ -1,6 +1,6 @@
-"""Scoring files: the I/O around :mod:`usersim_utils.usi` (which stays pure) and its
-command line, ``usersim-usi`` or ``python -m usersim_utils.scoring`` (the older
-``python -m usersim_utils.usi`` still works)::
+"""Scoring files with :mod:`usersim_utils.usi` (which stays pure): the difficulty modes
+(:func:`resolve_difficulty`), the notes a leaderboard needs, and the command line,
+``usersim-usi`` or ``python -m usersim_utils.scoring``::
 
     usersim-usi --human PATH --eval-results FILE [FILE ...]
         [--survey-dir DIR] [--difficulty {all | published | frozen:PATH | baselines:DIR}] [--json OUT]
@@ -11,7 +11,8 @@ tau-bench trajectory files alike (converted on the fly; ``--domain`` when the
 domain cannot be recognised, checked against the trajectories' content).
 Bad input ends with one ``error:`` line, exit 2, before anything else is printed;
 what the table cannot show (an undefined ECE, a simulator that matched no human
-session) is explained by ``note:`` lines on stderr.
+session) is explained by ``note:`` lines on stderr. The files are read by
+:mod:`usersim_utils.data.inputs`, the simulator cards by :mod:`usersim_utils.rollout.comparability`.
 """
 
 from __future__ import annotations
@@ -20,131 +21,19 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from . import data, ids, published, schema, trajectories, usi
-from . import paths as paths  # notebook 04 reads scorer.paths (part 2 of issue 13 drops it)
+from . import data, ids, published, schema, usi
 from .atomic import write_output
 from .errors import DataError
 from .features import features_table
-
-# The notebooks' hand-over files (usersim_utils.handover) were written here: the old names stay.
-from .handover import read_feature_tables as read_feature_tables
-from .handover import simulator_files as simulator_files
-from .handover import survey_files as survey_files
-from .handover import write_feature_tables as write_feature_tables
 from .rollout import card as rollout_card  # light: reads cards without importing litellm
+from .rollout.comparability import protocol_cards
 from .schema import label_of
-
-
-def human_file(path: str | os.PathLike[str]) -> Path:
-    """The human-sessions file of ``path`` (a file, or a study folder holding one)."""
-    path = Path(path)
-    return path / schema.HUMAN_FILE if path.is_dir() else path
-
-
-@dataclass
-class ScoringInputs:
-    """Everything the index needs, features computed once."""
-
-    human_records: dict[str, dict]
-    human: pd.DataFrame
-    simulators: dict[str, pd.DataFrame]
-    evals: dict[str, usi.Cell | None]
-    ceiling_eval: usi.Cell | None
-
-
-def load_inputs(
-    human_path: str | os.PathLike[str],
-    eval_results: Sequence[str | os.PathLike[str]],
-    *,
-    survey_dir: str | os.PathLike[str] | None = None,
-    domain: str | None = None,
-) -> ScoringInputs:
-    """Read and validate the files, compute features tables and Eval cells."""
-    survey_dir = check_survey_dir(survey_dir)
-    human_records = data.load_human_sessions(human_file(human_path))
-    human = features_table(human_records, source="human", label=schema.HUMAN_LABEL)
-    simulators: dict[str, pd.DataFrame] = {}
-    evals: dict[str, usi.Cell | None] = {}
-    for file in eval_results:
-        label = label_of(file)
-        if label in simulators:
-            raise DataError(f"two files have the label {label!r}", file=file)
-        records = load_simulator_file(file, domain=domain)
-        simulators[label] = features_table(records, source="llm", label=label)
-        survey_file = survey_dir / schema.survey_name(label) if survey_dir else None
-        evals[label] = None
-        if survey_file and survey_file.exists():
-            surveys = data.load_survey_records(survey_file)
-            evals[label] = usi.eval_cell(usi.eval_agreements(human_records, surveys))
-    ceiling_eval = None
-    rerating_file = survey_dir / schema.survey_name(schema.RERATING_LABEL) if survey_dir else None
-    if rerating_file and rerating_file.exists():
-        rerating = data.load_survey_records(rerating_file)
-        ceiling_eval = usi.ceiling_eval_cell(usi.ceiling_agreements(human_records, rerating))
-    return ScoringInputs(human_records, human, simulators, evals, ceiling_eval)
-
-
-_SURVEY_FILES = schema.survey_name("<label>")  # how messages name the survey files
-
-
-def check_survey_dir(survey_dir: str | os.PathLike[str] | None) -> Path | None:
-    """``survey_dir`` as a folder, or ``None`` when not given. A path that is empty,
-    missing or not a folder raises :class:`DataError`: scoring without the surveys
-    would silently drop Eval and change every USI."""
-    if survey_dir is None:
-        return None
-    if not str(survey_dir).strip():  # Path("") would be the working folder
-        raise DataError(f"the survey folder is an empty path; give the folder of {_SURVEY_FILES}")
-    folder = Path(survey_dir)
-    if not folder.exists():
-        raise DataError(f"no such folder (expected the folder of {_SURVEY_FILES})", file=folder)
-    if not folder.is_dir():
-        raise DataError(f"not a folder (expected the folder of {_SURVEY_FILES})", file=folder)
-    return folder
-
-
-def check_trajectory_domain(items: Sequence[Any], domain: str, *, file: str | os.PathLike[str]) -> None:
-    """Refuse tau-bench trajectories whose content names another domain than ``domain``
-    (the policy heading of the system message, or domain-only tools: see
-    :func:`usersim_utils.trajectories.recognise_domain`), which would otherwise be
-    scored against the other domain's humans. Items that do not tell are accepted."""
-    for index, item in enumerate(items):
-        traj = item.get("traj") if isinstance(item, Mapping) else None
-        found = trajectories.recognise_domain(traj) if isinstance(traj, list) else None
-        if found is not None and found != domain:
-            raise DataError(
-                f"the domain given is {domain} but this trajectory is {found} (its policy or tools); "
-                "drop --domain, or give the right one",
-                file=file, record=f"item {index}",
-            )
-
-
-def load_simulator_file(path: str | os.PathLike[str], *, domain: str | None = None) -> dict[str, dict]:
-    """Read and validate one ``--eval-results`` file (rollouts or tau-bench trajectories).
-
-    A human-sessions or survey file is refused with a :class:`DataError` saying
-    where it belongs, and so are trajectories of another domain than ``domain``."""
-    obj = data.read_json(path)
-    if isinstance(obj, Mapping):
-        kind = data.detect_kind(obj, path)
-        if kind == "human":
-            raise DataError("this is the human-sessions file (human-only fields or batch suffixes), "
-                            "not simulator rollouts; pass it as --human", file=path)
-        if kind == "survey":
-            raise DataError("this is a survey file (surveys, no conversations), not simulator rollouts; "
-                            "pass its folder as --survey-dir", file=path)
-    elif isinstance(obj, list) and domain is not None:
-        check_trajectory_domain(obj, domain, file=path)
-    return data.validate_eval_results(obj, file=path, domain=domain)
-
 
 #: What to do when no task has a difficulty (ECE, hence USI, undefined).
 DIFFICULTY_REMEDY = ("use --difficulty published (difficulty_pool=\"published\"), a frozen map (frozen:PATH), "
@@ -186,7 +75,7 @@ def _baseline_pool(folder: str, domain: str | None) -> list[pd.DataFrame]:
     files = sorted(Path(folder).glob(schema.EVAL_RESULTS_GLOB))
     if not files:
         raise DataError(f"no {schema.EVAL_RESULTS_GLOB} files for the baseline pool", file=folder)
-    return [features_table(load_simulator_file(f, domain=domain), source="llm", label=label_of(f)) for f in files]
+    return [features_table(data.load_simulator_file(f, domain=domain), source="llm", label=label_of(f)) for f in files]
 
 
 def _plural(n: int, word: str) -> str:
@@ -202,11 +91,10 @@ def resolve_difficulty(
 ) -> DifficultyChoice:
     """The difficulty map of a mode, shared by the command line and the notebooks.
 
-    ``mode`` (see :func:`usi.parse_difficulty_mode`): ``"all"`` (old spelling
-    ``"self"``) pools every simulator in ``simulators`` (features tables by label;
-    the paper's setting), ``"study"`` pools those of ``study_labels`` (the study's published
-    simulators), ``"baselines:DIR"`` the ``eval_results_<label>.json`` files of DIR,
-    ``"published"`` is the authors' frozen map
+    ``mode`` (see :func:`usi.parse_difficulty_mode`): ``"all"`` pools every simulator in
+    ``simulators`` (features tables by label; the paper's setting), ``"study"`` pools those
+    of ``study_labels`` (the study's published simulators), ``"baselines:DIR"`` the
+    ``eval_results_<label>.json`` files of DIR, ``"published"`` is the authors' frozen map
     (:func:`usersim_utils.published.published_difficulty`), ``"frozen:PATH"`` a map
     read from a file. A pool too small to give ANY task a difficulty (each task
     under :data:`usi.MIN_DIFFICULTY_SAMPLES` pooled entries) falls back to the
@@ -269,45 +157,18 @@ def score_files(
 ) -> list[usi.Score]:
     """The human ceiling and one score per file, exactly as the command line computes them."""
     usi.parse_difficulty_mode(difficulty)  # a bad mode fails before the files are read
-    inputs = load_inputs(human_path, eval_results, survey_dir=survey_dir, domain=domain)
+    inputs = data.load_inputs(human_path, eval_results, survey_dir=survey_dir, domain=domain)
     choice = resolve_difficulty(difficulty, inputs.simulators, domain=domain)
     return usi.score_all(inputs.human, inputs.simulators, choice.map, evals=inputs.evals,
                          ceiling_eval=inputs.ceiling_eval, run_split=run_split)
-
-
-def check_output_path(out: str | os.PathLike[str]) -> Path:
-    """``out`` as a file the JSON rows can be written to, checked before any scoring.
-
-    Raises :class:`DataError` when ``out`` is empty, a folder, not a regular file
-    (a device, FIFO or socket would be replaced), under a regular file, or in a
-    folder this process cannot write to (tried with a temporary file)."""
-    if not str(out).strip():
-        raise DataError("the JSON output is an empty path; give a file name")
-    path = Path(out)
-    if path.is_dir():
-        raise DataError("is a folder; give a file name for the JSON rows", file=path)
-    if path.exists() and not path.is_file():
-        raise DataError("is not a regular file (a device, FIFO or socket); give a file name", file=path)
-    folder = path.parent
-    while not folder.exists():  # missing folders are created on writing
-        folder = folder.parent
-    if not folder.is_dir():
-        raise DataError(f"cannot write under {folder}: it is a file, not a folder", file=path)
-    try:
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
-    except OSError as exc:
-        raise DataError(f"cannot write in {folder}: {exc.strerror or exc}", file=path) from None
-    os.close(fd)
-    os.unlink(probe)
-    return path
 
 
 def write_json(
     scores: Sequence[usi.Score], out: str | os.PathLike[str], cards: Mapping[str, Mapping | None] | None = None
 ) -> Path:
     """Write the rows (human ceiling first, then by USI) as a JSON list, atomically. With
-    ``cards`` (:func:`protocol_cards`), each simulator's row also says which ``protocol``
-    produced it (``study protocol (published)`` without a card).
+    ``cards`` (:func:`usersim_utils.rollout.comparability.protocol_cards`), each simulator's row
+    also says which ``protocol`` produced it (``study protocol (published)`` without a card).
 
     Raises :class:`DataError` naming ``out`` when it cannot be written."""
     order = {name: i for i, name in enumerate(usi.leaderboard(scores)["name"])}
@@ -375,45 +236,6 @@ def score_notes(
     return notes
 
 
-def protocol_cards(eval_results: Sequence[str | os.PathLike[str]]) -> dict[str, dict | None]:
-    """``{label: resolved simulator card}`` of each results file (``card_<label>.json``
-    beside it, written by the rollout command); ``None`` for a published file, which ran
-    the study's protocol. A card that cannot be read is one :class:`DataError` line."""
-    cards: dict[str, dict | None] = {}
-    for path in eval_results:
-        try:
-            cards[schema.label_of(path)] = rollout_card.load_card_for(path)
-        except ValueError as err:
-            raise DataError(str(err), file=path) from None
-    return cards
-
-
-#: Columns of :func:`protocol_table` after ``name`` and ``protocol``.
-PROTOCOL_COLUMNS = tuple(rollout_card.STUDY_PROTOCOL)
-
-
-def protocol_table(cards: Mapping[str, Mapping | None]) -> pd.DataFrame:
-    """One row per results file (``cards`` from :func:`protocol_cards`): ``name``, ``protocol``
-    (``study protocol (published)`` without a card, else ``agent <model> (<harness>)``) and
-    the fields that decide comparability (:data:`PROTOCOL_COLUMNS`; the survey prompt's
-    sha256 cut to 12 characters)."""
-    rows = []
-    for label, card in cards.items():
-        fields = rollout_card.protocol_of(card)
-        sha = fields["survey_prompt_sha256"]
-        rows.append({"name": label, "protocol": rollout_card.protocol_label(card), **fields,
-                     "survey_prompt_sha256": sha[:12] if isinstance(sha, str) else sha})
-    return pd.DataFrame(rows, columns=["name", "protocol", *PROTOCOL_COLUMNS])
-
-
-def mixed_protocols_note(cards: Mapping[str, Mapping | None]) -> str | None:
-    """The notebooks' warning line for results of mixed protocols (``None`` when they agree):
-    the scoring command's line, which names the differing fields, without its flag."""
-    return rollout_card.protocol_warning(
-        cards, remedy="they are shown together below: read each protocol as its own leaderboard"
-    )
-
-
 def default_difficulty(cards: Mapping[str, Mapping | None]) -> str:
     """``"published"`` when any file is a new rollout (it has a card), so its ECE sits on the
     bins of the 31 published simulators; else ``"all"`` (the paper's setting)."""
@@ -424,14 +246,14 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="usersim-usi",
         description="Score user simulators with the User-Sim Index (Zhou et al., 2026). "
-                    "Also run as python -m usersim_utils.scoring (or python -m usersim_utils.usi).",
+                    "Also run as python -m usersim_utils.scoring.",
     )
     p.add_argument("--human", required=True, help="human sessions file, or a study folder")
     p.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
                    help=f"{schema.eval_results_name('<label>')} or tau-bench trajectory files")
-    p.add_argument("--survey-dir", help=f"folder with {_SURVEY_FILES} (and the human re-ratings)")
+    p.add_argument("--survey-dir", help=f"folder with {schema.survey_name('<label>')} (and the human re-ratings)")
     p.add_argument("--difficulty", default=None,
-                   help="all (pool of the simulators scored; also spelled self) | published (the authors' map) | "
+                   help="all (pool of the simulators scored) | published (the authors' map) | "
                         "frozen:PATH | baselines:DIR (default: all, or published when a file is a new rollout "
                         "with a simulator card; a pool too small for any task falls back to published)")
     p.add_argument("--allow-mixed-protocols", action="store_true",
@@ -452,18 +274,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.difficulty and usi.parse_difficulty_mode(args.difficulty)[0] == "study":
             raise ValueError("--difficulty study is for the notebooks (the study's own simulators); "
                              "use all, published, frozen:PATH or baselines:DIR")
-        json_out = check_output_path(args.json_out) if args.json_out is not None else None
+        json_out = data.check_output_path(args.json_out) if args.json_out is not None else None
         cards = protocol_cards(args.eval_results)
         difficulty = args.difficulty or default_difficulty(cards)
-        inputs = load_inputs(args.human, args.eval_results, survey_dir=args.survey_dir, domain=args.domain)
+        inputs = data.load_inputs(args.human, args.eval_results, survey_dir=args.survey_dir, domain=args.domain)
         choice = resolve_difficulty(difficulty, inputs.simulators, domain=args.domain)
         scores = usi.score_all(inputs.human, inputs.simulators, choice.map, evals=inputs.evals,
                                ceiling_eval=inputs.ceiling_eval, run_split=args.run_split)
         if json_out is not None:
             write_json(scores, json_out, cards)
-    except (DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except data.BAD_INPUT as err:
+        return data.report_bad_input(err)
     try:
         print(usi.format_leaderboard(scores), flush=True)
     except BrokenPipeError:  # `... | head`: the reader has gone; no traceback at exit

@@ -27,15 +27,10 @@ study; the analyses (``feedback``, ``uncertainty``, ``fidelity``, ``baselines``,
   clustered (1 − 2α) interval.
 
 Every resampling function takes an explicit ``numpy.random.Generator``.
-
-Old names: ``reward_judgement`` and ``overrating`` (now in :mod:`usersim_utils.feedback`)
-and ``arena_family_correlations`` (now :mod:`usersim_utils.arena`) are still found
-here, resolved on first use so that this module imports no analysis.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -565,19 +560,3 @@ def largest_correlation(
         raise ValueError(f"alpha must be in (0, 0.5), not {alpha!r}")
     out = clustered_correlation(x, y, clusters, rng, kind=kind, n_boot=n_boot, level=1.0 - 2.0 * alpha)
     return max(abs(out["low"]), abs(out["high"])) if not math.isnan(out["low"]) else math.nan
-
-# --- Old names of analyses that now live in their own modules. -----------------------------------
-_MOVED: dict[str, str] = {
-    "reward_judgement": "usersim_utils.feedback",
-    "REWARD_JUDGEMENT_COLUMNS": "usersim_utils.feedback",
-    "overrating": "usersim_utils.feedback",
-    "arena_family_correlations": "usersim_utils.arena",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """``stats.reward_judgement`` and the other moved analyses, from their new modules
-    (imported on first use: an analysis imports this module, never the reverse)."""
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -411,23 +411,20 @@ def leaderboard(scores: Sequence[Score]) -> pd.DataFrame:
 #: Difficulty modes without an argument: pools of simulators (``"all"``: every simulator
 #: scored, the paper's setting; ``"study"``: the study's own simulators) and the published map.
 POOL_MODES: tuple[str, ...] = ("all", "study")
-#: Other spellings of a mode: the paper's (and this CLI's first) name of the ``"all"`` pool.
-MODE_ALIASES: dict[str, str] = {"self": "all"}
 
 
 def parse_difficulty_mode(spec: str) -> tuple[str, str | None]:
-    """``"all"`` (alias ``"self"``) | ``"study"`` | ``"published"`` | ``"frozen:PATH"`` |
-    ``"baselines:DIR"`` -> ``(mode, argument)``, the alias resolved to ``"all"``.
+    """``"all"`` | ``"study"`` | ``"published"`` | ``"frozen:PATH"`` | ``"baselines:DIR"``
+    -> ``(mode, argument)``.
 
     Raises ``ValueError`` listing the modes."""
     mode, _, arg = spec.partition(":")
-    mode = MODE_ALIASES.get(mode, mode)
     if mode in (*POOL_MODES, "published") and not arg:
         return mode, None
     if mode in ("frozen", "baselines") and arg:
         return mode, arg
     raise ValueError(
-        "--difficulty (difficulty_pool) must be all (or self), study, published, frozen:PATH or "
+        "--difficulty (difficulty_pool) must be all, study, published, frozen:PATH or "
         f"baselines:DIR, not {spec!r}"
     )
 
@@ -488,9 +485,3 @@ def format_leaderboard(scores: Sequence[Score]) -> str:
         return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
 
     return "\n".join([fmt(header), *(fmt(row) for row in lines)])
-
-
-if __name__ == "__main__":  # `python -m usersim_utils.usi`: the old spelling of `usersim-usi`
-    from .scoring import main  # only when run as a script, never on import: no import cycle
-
-    raise SystemExit(main())

@@ -25,32 +25,31 @@ Modules, each with one job:
 * :mod:`~usersim_utils.data.validate`  checking each kind of file, loading it, telling kinds apart;
 * :mod:`~usersim_utils.data.tables`    sessions, turns and survey answers as tables;
 * :mod:`~usersim_utils.data.study`     the study the notebooks use (:func:`resolve_study`);
+* :mod:`~usersim_utils.data.inputs`    the files of a scoring command, read and checked, and its one
+  ``error:`` line (:func:`load_inputs`, :func:`check_output_path`, :func:`report_bad_input`);
 * :mod:`~usersim_utils.data.download`  the gated dataset from the Hugging Face Hub;
 * :mod:`~usersim_utils.data.cli`       ``python -m usersim_utils.data`` (``usersim-data``).
 
-Their public names are re-exported here, so ``data.load_eval_results`` and the like keep
-working. So are, for old code, the summaries that now live in :mod:`usersim_utils.overview`
-and the command line's functions: those two modules import this package, so their
-names are looked up on first use (:func:`__getattr__`), never at import.
+Their public names are re-exported here (``data.load_eval_results`` and the like). The
+summaries of the files live in :mod:`usersim_utils.overview`, the study's constants in
+:mod:`usersim_utils.schema`, the hand-over tables in :mod:`usersim_utils.handover`.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-from ..handover import write_tables
-from ..schema import (
-    CITATION,
-    EVAL_PREFIX,
-    HF_DATASET_URL,
-    HF_REPO_ID,
-    HF_REPO_TYPE,
-    RERATING_LABEL,
-    SURVEY_PREFIX,
-    TERMS,
-)
 from .download import download
+from .inputs import (
+    BAD_INPUT,
+    EXIT_BAD_INPUT,
+    ScoringInputs,
+    check_output_path,
+    check_survey_dir,
+    check_trajectory_domain,
+    human_file,
+    load_inputs,
+    load_simulator_file,
+    report_bad_input,
+)
 from .io import read_json
 from .study import Study, load_study, resolve_study, show_banner
 from .tables import (
@@ -77,36 +76,11 @@ from .validate import (
     validate_survey_records,
 )
 
-#: Names kept here for old code, from modules that import this package: name -> module.
-_LATER: dict[str, str] = {
-    **dict.fromkeys(
-        ("summarise_human", "summarise_eval_results", "summarise_surveys", "rollouts_overview",
-         "survey_overview", "answer_distribution", "META_KINDS", "meta_kind"),
-        "usersim_utils.overview",
-    ),
-    **dict.fromkeys(
-        ("main", "validate_file", "warning_lines", "describe_study", "MAX_WARNING_LINES"),
-        "usersim_utils.data.cli",
-    ),
-}
-
 __all__ = [
-    "CITATION", "EVAL_PREFIX", "HF_DATASET_URL", "HF_REPO_ID", "HF_REPO_TYPE", "KINDS", "KIND_NAMES",
-    "RERATING_LABEL", "SESSION_COLUMNS", "SURVEY_COLUMNS", "SURVEY_PREFIX", "SURVEY_TABLE_ITEMS", "TERMS",
-    "TURN_COLUMNS", "WARNING_COUNT_COLUMNS", "Kind", "Study", "count_warnings", "detect_kind", "download",
-    "load_eval_results", "load_human_sessions", "load_study", "load_survey_records", "read_json",
-    "resolve_study", "sessions_table", "show_banner", "surveys_table", "turns_table",
-    "validate_eval_results", "validate_human_sessions", "validate_survey_records", "write_tables",
-    *_LATER,
+    "BAD_INPUT", "EXIT_BAD_INPUT", "KINDS", "KIND_NAMES", "SESSION_COLUMNS", "SURVEY_COLUMNS", "SURVEY_TABLE_ITEMS",
+    "TURN_COLUMNS", "WARNING_COUNT_COLUMNS", "Kind", "ScoringInputs", "Study", "check_output_path",
+    "check_survey_dir", "check_trajectory_domain", "count_warnings", "detect_kind", "download", "human_file",
+    "load_eval_results", "load_human_sessions", "load_inputs", "load_simulator_file", "load_study",
+    "load_survey_records", "read_json", "report_bad_input", "resolve_study", "sessions_table", "show_banner",
+    "surveys_table", "turns_table", "validate_eval_results", "validate_human_sessions", "validate_survey_records",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    """The names of :data:`_LATER`, imported from their module on first use."""
-    if name in _LATER:
-        return getattr(importlib.import_module(_LATER[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LATER})

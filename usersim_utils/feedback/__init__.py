@@ -20,18 +20,9 @@ Every resampling statistic takes an explicit ``numpy.random.Generator`` and
 consumes it in a documented order (simulators in table order, then items in
 :data:`usersim_utils.survey.SURVEY_ITEMS` order), so the same parameters give the
 same numbers. The generic statistics (intervals, tests, kappa) live in
-:mod:`usersim_utils.stats`; their old names here still work.
+:mod:`usersim_utils.stats`.
 """
 
-from ..stats import (  # noqa: F401  (old names: these lived here before stats gathered them)
-    bootstrap_mean_interval,
-    bootstrap_spearman_interval,
-    fisher_interval,
-    sign_flip_test,
-    weighted_kappa,
-    wilcoxon_p,
-    wilson_interval,
-)
 from .agreement import (
     ITEM_AGREEMENT_COLUMNS,
     agreement_views,
@@ -42,7 +33,6 @@ from .agreement import (
 )
 from .answers import (
     PAIR_COLUMNS,
-    answer_distribution,
     beside_published,
     label_item_groups,
     mean_differences,
@@ -66,11 +56,9 @@ from .reward import (
 
 __all__ = [
     "ITEM_AGREEMENT_COLUMNS", "NO_ANSWER", "PAIR_COLUMNS", "REPORTED_SUCCESS_MIN_VALUE", "REWARD_JUDGEMENT_COLUMNS",
-    "THEMES", "agreement_views", "answer_distribution", "beside_published", "bootstrap_mean_interval",
-    "bootstrap_spearman_interval", "eval_by_item", "eval_item_agreements", "eval_overall", "fisher_interval",
+    "THEMES", "agreement_views", "beside_published", "eval_by_item", "eval_item_agreements", "eval_overall",
     "free_text_answers", "free_text_summary", "label_item_groups", "mean_differences", "outcomes_table",
     "outcomes_with_difficulty", "overrating", "pair_surveys", "paired_answer_distribution", "per_task_differences",
     "reward_by_reported_success", "reward_correlations", "reward_disagreements", "reward_judgement",
-    "reward_with_answers", "sign_flip_test", "success_gap", "success_rates", "task_agreements_from_items",
-    "theme_shares", "themes_of", "weighted_kappa", "wilcoxon_p", "wilson_interval",
+    "reward_with_answers", "success_gap", "success_rates", "task_agreements_from_items", "theme_shares", "themes_of",
 ]

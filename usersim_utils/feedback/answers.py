@@ -174,10 +174,6 @@ def beside_published(differences: pd.DataFrame) -> pd.DataFrame:
         records, columns=["label", "published_name", "item", "mean_diff", "published", "difference"])
 
 
-#: Old name of :func:`paired_answer_distribution`.
-answer_distribution = paired_answer_distribution
-
-
 def overrating(
     pairs: pd.DataFrame,
     rng: np.random.Generator,

@@ -19,7 +19,7 @@ __all__ = ["LOCAL_MODEL", "RolloutConfig", "RolloutSummary", "default_label", "r
 
 def __getattr__(name: str) -> Any:
     """The public names, imported on first use: the runner imports litellm (seconds), which
-    ``usersim_utils.rollout.card`` (read by the scorer) and ``--dry-run`` do not need."""
+    ``usersim_utils.rollout.card`` (read by the scoring command) and ``--dry-run`` do not need."""
     if name == "LOCAL_MODEL":
         from .prompts import LOCAL_MODEL
 

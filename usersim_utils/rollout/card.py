@@ -25,7 +25,7 @@ Command-line flags override card fields (:func:`merge`). The resolved card
 (:func:`resolved_card`: every field, the full prompt text and its sha256, package
 versions) is written beside the results as ``card_<label>.json``.
 
-Comparability (pure functions, used by the scorer): :func:`protocol_of` picks the fields
+Comparability (pure functions, used by the scoring command): :func:`protocol_of` picks the fields
 that make scores comparable (agent model, harness, reasoning effort, maximum turns and
 rounds, task set, survey prompt); :func:`protocol_differences` names the fields on which a
 set of results differ, a result without a card counting as the study's published protocol

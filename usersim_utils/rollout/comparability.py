@@ -2,8 +2,8 @@
 for the scoring command and notebooks 04-06 (the comparison itself is
 :func:`usersim_utils.rollout.card.protocol_differences`).
 
-Apart from :mod:`.card` because it builds a pandas table, which the light card reader
-(imported by the scorer without litellm) does not need.
+Apart from :mod:`.card`, which reads and writes cards with the standard library alone:
+this module adds the pandas table of the notebooks.
 """
 
 from __future__ import annotations

@@ -39,8 +39,8 @@ from typing import Any
 
 from .client import ModelClient
 from .env import TaskEnv
+from .prompts import GREETING
 from .protocol import (
-    GREETING,
     ConversationCalls,
     CustomerSide,
     ProtocolSettings,

@@ -1,4 +1,4 @@
-"""The fixed texts and limits of a conversation, with no heavy import (the scorer reads
+"""The fixed texts and limits of a conversation, with no heavy import (the scoring command reads
 cards through :mod:`usersim_utils.rollout.card`, which needs them, without loading litellm)."""
 
 from __future__ import annotations

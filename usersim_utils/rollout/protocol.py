@@ -45,18 +45,14 @@ from ..trajectories import function_markup
 from .client import ModelClient, Reply, UsageTally
 from .env import TaskEnv
 from .errors import ReplyError
-from .prompts import (  # noqa: F401 (re-exported: the protocol's names)
+from .prompts import (
     AGENT_LABEL,
     CUSTOMER_LABEL,
     DEFAULT_MAX_TOOL_CALLS,
     DEFAULT_MAX_USER_TURNS,
     GREETING,
-    INSTRUCTION_SLOT,
     LOCAL_PREFIX,
-    ROLE_PLAY_RULES,
     STOP_MARKER,
-    STUDY_TEMPLATE,
-    TAU_BENCH_TEMPLATE,
     AgentApi,
     Harness,
     default_template,

@@ -77,14 +77,8 @@ from .client import (
 )
 from .errors import OutputError, RolloutError, RunLockedError, describe
 from .play import conversation_player, instance_id, job_queue, load_finished, settings_digest, start_workers
-from .prompts import INSTRUCTION_SLOT
-from .protocol import (
-    DEFAULT_MAX_TOOL_CALLS,
-    DEFAULT_MAX_USER_TURNS,
-    LOCAL_PREFIX,
-    ProtocolSettings,
-    resolve_prompt_style,
-)
+from .prompts import DEFAULT_MAX_TOOL_CALLS, DEFAULT_MAX_USER_TURNS, INSTRUCTION_SLOT, LOCAL_PREFIX
+from .protocol import ProtocolSettings, resolve_prompt_style
 
 MAX_RUNS = len(schema.BATCHES)  # runs 1-3, the study's three batches
 # fullmatch, not match with "$": "$" also matches before a final newline ("okx\n" is no label)

@@ -7,7 +7,7 @@ None of this changes a reference number. Every statistic here is the statistic o
 once it *is* the reference value (the tests check 1e-9).
 
 How it stays fast. Features are computed once (:func:`features.features_table`).
-A :class:`Panel` turns each human batch and each (simulator, run) into per-task
+A :class:`TaskArrays` turns each human batch and each (simulator, run) into per-task
 arrays: the sum of each feature over the task's conversations that have features,
 their number, whether the task is present, its success. A bootstrap resample of
 tasks is then a vector of integer counts per task (the same vector for every
@@ -42,37 +42,17 @@ Modules by job:
 * :mod:`.bootstrap` resampled leaderboards: intervals, ranks, paired differences, permutation test
 * :mod:`.ceiling`   the human ceiling under resampling and relabelling of batches
 
-The generic intervals (percentile, centred, BCa) live in :mod:`usersim_utils.stats` and
-are re-exported here under their old names; the synthetic features tables moved to
-:mod:`usersim_utils.demo.feature_tables` (the old names here still find them).
+The generic intervals (percentile, centred, BCa) live in :mod:`usersim_utils.stats`; the
+synthetic features tables of the tests in :mod:`usersim_utils.demo.feature_tables`.
 """
 
-
-import importlib
-from typing import Any
-
-from ..features import UNSCALED_FEATURES  # an old name, used by tests
-from ..stats import (  # old names: the generic intervals lived here
-    METHODS,
-    Interval,
-    Method,
-    bca_interval,
-    bootstrap_interval,
-    centred_interval,
-    confidence_interval,
-    jackknife_weights,
-    percentile_interval,
-    resample_counts,
-)
 from .arrays import (
     AgreementArrays,
     Dimensions,
-    Panel,
     RowArrays,
     SimulatorArrays,
     SuccessArrays,
     TaskArrays,
-    build_panel,
     build_task_arrays,
     difficulty_bins,
     metric_names,
@@ -95,21 +75,8 @@ from .weighted import Part, point_scores, score_parts, score_weights
 
 __all__ = [
     "AgreementArrays", "BATCH_RELABELLINGS", "BootstrapResult", "CEILING_LABEL", "Difference", "Dimensions",
-    "Interval", "METHODS", "Method", "PAIR_NAMES", "Panel", "Part", "PermutationResult", "RowArrays",
-    "SimulatorArrays", "SuccessArrays", "TaskArrays", "UNSCALED_FEATURES", "bca_interval", "bootstrap",
-    "bootstrap_interval", "build_panel", "build_task_arrays", "ceiling_weights", "centred_interval",
-    "confidence_interval", "difficulty_bins", "intervals", "jackknife_weights", "metric_names", "metric_range",
-    "paired_difference", "percentile_interval", "permutation_test", "point_scores", "rank_summary",
-    "human_ceiling_intervals", "resample_counts", "score_parts", "score_weights", "simulator_arrays",
+    "PAIR_NAMES", "Part", "PermutationResult", "RowArrays", "SimulatorArrays", "SuccessArrays", "TaskArrays",
+    "bootstrap", "build_task_arrays", "ceiling_weights", "difficulty_bins", "human_ceiling_intervals", "intervals",
+    "metric_names", "metric_range", "paired_difference", "permutation_test", "point_scores", "rank_summary",
+    "score_parts", "score_weights", "simulator_arrays",
 ]
-
-#: Old names of the synthetic features tables, now in :mod:`usersim_utils.demo.feature_tables`.
-_MOVED = frozenset({"SYNTHETIC_HUMAN_MEANS", "synthetic_table", "synthetic_tables"})
-
-
-def __getattr__(name: str) -> Any:
-    """``uncertainty.synthetic_tables`` and the other moved test tables, from their new
-    module (imported on first use: the analysis does not load the demo generator)."""
-    if name in _MOVED:
-        return getattr(importlib.import_module("usersim_utils.demo.feature_tables"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -87,8 +87,7 @@ class SimulatorArrays:
 
 @dataclass(frozen=True)
 class TaskArrays:
-    """Everything the index needs, as per-task arrays over ``tasks`` (the old name,
-    ``TaskArrays``, still works).
+    """Everything the index needs, as per-task arrays over ``tasks``.
 
     ``tasks``: the sorted task keys of the kept human sessions (a task outside them
     can match nothing). ``human_rows`` and ``human_success``: batches 1, 2, 3.
@@ -173,8 +172,7 @@ def build_task_arrays(
     ceiling_agreements: pd.DataFrame | None = None,
     run_split: usi.RunSplit = "reference",
 ) -> TaskArrays:
-    """Precompute the per-task arrays of the human batches and every simulator
-    (the old name, ``build_panel``, still works).
+    """Precompute the per-task arrays of the human batches and every simulator.
 
     ``human`` and ``simulators`` are features tables (:func:`features.features_table`);
     ``agreements`` maps a label to :func:`usi.eval_agreements` (labels without an
@@ -217,8 +215,3 @@ def difficulty_bins(
     # difficulty_bin = index of the first edge above the value = number of edges <= value.
     bins = np.searchsorted(np.asarray(edges, dtype=float), values, side="right")
     return np.where(np.isnan(values), -1, bins)
-
-
-#: Old names: "panel" also meant the demo folder and a test module.
-Panel = TaskArrays
-build_panel = build_task_arrays

@@ -1,0 +1,171 @@
+"""The scoring commands' inputs: the files named on a command line, read, validated and
+checked before any work, and the one ``error:`` line every command ends with on bad input.
+
+Shared by ``usersim-usi`` (:mod:`usersim_utils.scoring`) and the analyses' commands
+(``usersim-baselines``, ``usersim-distinguish``, ``usersim-audit``), so that each reads
+the files the same way and an analysis never imports another command's module.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import schema, trajectories, usi
+from ..errors import DataError
+from ..features import features_table
+from ..schema import label_of
+from .io import read_json
+from .validate import detect_kind, load_human_sessions, load_survey_records, validate_eval_results
+
+
+def human_file(path: str | os.PathLike[str]) -> Path:
+    """The human-sessions file of ``path`` (a file, or a study folder holding one)."""
+    path = Path(path)
+    return path / schema.HUMAN_FILE if path.is_dir() else path
+
+
+@dataclass
+class ScoringInputs:
+    """Everything the index needs, features computed once."""
+
+    human_records: dict[str, dict]
+    human: pd.DataFrame
+    simulators: dict[str, pd.DataFrame]
+    evals: dict[str, usi.Cell | None]
+    ceiling_eval: usi.Cell | None
+
+
+def load_inputs(
+    human_path: str | os.PathLike[str],
+    eval_results: Sequence[str | os.PathLike[str]],
+    *,
+    survey_dir: str | os.PathLike[str] | None = None,
+    domain: str | None = None,
+) -> ScoringInputs:
+    """Read and validate the files, compute features tables and Eval cells."""
+    survey_dir = check_survey_dir(survey_dir)
+    human_records = load_human_sessions(human_file(human_path))
+    human = features_table(human_records, source="human", label=schema.HUMAN_LABEL)
+    simulators: dict[str, pd.DataFrame] = {}
+    evals: dict[str, usi.Cell | None] = {}
+    for file in eval_results:
+        label = label_of(file)
+        if label in simulators:
+            raise DataError(f"two files have the label {label!r}", file=file)
+        records = load_simulator_file(file, domain=domain)
+        simulators[label] = features_table(records, source="llm", label=label)
+        survey_file = survey_dir / schema.survey_name(label) if survey_dir else None
+        evals[label] = None
+        if survey_file and survey_file.exists():
+            surveys = load_survey_records(survey_file)
+            evals[label] = usi.eval_cell(usi.eval_agreements(human_records, surveys))
+    ceiling_eval = None
+    rerating_file = survey_dir / schema.survey_name(schema.RERATING_LABEL) if survey_dir else None
+    if rerating_file and rerating_file.exists():
+        rerating = load_survey_records(rerating_file)
+        ceiling_eval = usi.ceiling_eval_cell(usi.ceiling_agreements(human_records, rerating))
+    return ScoringInputs(human_records, human, simulators, evals, ceiling_eval)
+
+
+_SURVEY_FILES = schema.survey_name("<label>")  # how messages name the survey files
+
+
+def check_survey_dir(survey_dir: str | os.PathLike[str] | None) -> Path | None:
+    """``survey_dir`` as a folder, or ``None`` when not given. A path that is empty,
+    missing or not a folder raises :class:`DataError`: scoring without the surveys
+    would silently drop Eval and change every USI."""
+    if survey_dir is None:
+        return None
+    if not str(survey_dir).strip():  # Path("") would be the working folder
+        raise DataError(f"the survey folder is an empty path; give the folder of {_SURVEY_FILES}")
+    folder = Path(survey_dir)
+    if not folder.exists():
+        raise DataError(f"no such folder (expected the folder of {_SURVEY_FILES})", file=folder)
+    if not folder.is_dir():
+        raise DataError(f"not a folder (expected the folder of {_SURVEY_FILES})", file=folder)
+    return folder
+
+
+def check_trajectory_domain(items: Sequence[Any], domain: str, *, file: str | os.PathLike[str]) -> None:
+    """Refuse tau-bench trajectories whose content names another domain than ``domain``
+    (the policy heading of the system message, or domain-only tools: see
+    :func:`usersim_utils.trajectories.recognise_domain`), which would otherwise be
+    scored against the other domain's humans. Items that do not tell are accepted."""
+    for index, item in enumerate(items):
+        traj = item.get("traj") if isinstance(item, Mapping) else None
+        found = trajectories.recognise_domain(traj) if isinstance(traj, list) else None
+        if found is not None and found != domain:
+            raise DataError(
+                f"the domain given is {domain} but this trajectory is {found} (its policy or tools); "
+                "drop --domain, or give the right one",
+                file=file, record=f"item {index}",
+            )
+
+
+def load_simulator_file(path: str | os.PathLike[str], *, domain: str | None = None) -> dict[str, dict]:
+    """Read and validate one ``--eval-results`` file (rollouts or tau-bench trajectories).
+
+    A human-sessions or survey file is refused with a :class:`DataError` saying
+    where it belongs, and so are trajectories of another domain than ``domain``."""
+    obj = read_json(path)
+    if isinstance(obj, Mapping):
+        kind = detect_kind(obj, path)
+        if kind == "human":
+            raise DataError("this is the human-sessions file (human-only fields or batch suffixes), "
+                            "not simulator rollouts; pass it as --human", file=path)
+        if kind == "survey":
+            raise DataError("this is a survey file (surveys, no conversations), not simulator rollouts; "
+                            "pass its folder as --survey-dir", file=path)
+    elif isinstance(obj, list) and domain is not None:
+        check_trajectory_domain(obj, domain, file=path)
+    return validate_eval_results(obj, file=path, domain=domain)
+
+
+def check_output_path(out: str | os.PathLike[str]) -> Path:
+    """``out`` as a file the JSON rows can be written to, checked before any scoring.
+
+    Raises :class:`DataError` when ``out`` is empty, a folder, not a regular file
+    (a device, FIFO or socket would be replaced), under a regular file, or in a
+    folder this process cannot write to (tried with a temporary file)."""
+    if not str(out).strip():
+        raise DataError("the JSON output is an empty path; give a file name")
+    path = Path(out)
+    if path.is_dir():
+        raise DataError("is a folder; give a file name for the JSON rows", file=path)
+    if path.exists() and not path.is_file():
+        raise DataError("is not a regular file (a device, FIFO or socket); give a file name", file=path)
+    folder = path.parent
+    while not folder.exists():  # missing folders are created on writing
+        folder = folder.parent
+    if not folder.is_dir():
+        raise DataError(f"cannot write under {folder}: it is a file, not a folder", file=path)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise DataError(f"cannot write in {folder}: {exc.strerror or exc}", file=path) from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
+#: What a command reports as bad input: a file, record or field (:class:`DataError`) or an
+#: argument (``ValueError``).
+BAD_INPUT = (DataError, ValueError)
+#: A command's exit code after bad input.
+EXIT_BAD_INPUT = 2
+
+
+def report_bad_input(err: Exception) -> int:
+    """Print ``err`` as the command's one ``error:`` line on stderr; returns
+    :data:`EXIT_BAD_INPUT` for ``main`` to return (``except BAD_INPUT as err: return
+    report_bad_input(err)``)."""
+    print(f"error: {err}", file=sys.stderr)
+    return EXIT_BAD_INPUT
