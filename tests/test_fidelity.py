@@ -149,9 +149,33 @@ def test_sensitivity_table(panel_data):
     cells = unc.point_scores(panel, difficulty)
     by_hand = (cells[["D2_info", "D3_clarif", "D4_react"]].sum(axis=1) + 100 * (1 - cells["ece"])) / 4
     np.testing.assert_allclose(scores.loc[("drop dimension", "D1_conv")].to_numpy(), by_hand.to_numpy())
-    taus = fid.kendall_table(scores)
-    assert taus.set_index("variant").loc["reference", "kendall_tau"] == pytest.approx(1.0)
-    assert taus.set_index("variant").loc["self", "kendall_tau"] == pytest.approx(1.0)
-    assert not taus.set_index("variant").loc["reference", "best_changed"]
+    taus = fid.sensitivity_table(panel, variants, np.random.default_rng(0), n_boot=50)
+    assert list(taus.columns) == list(fid.SENSITIVITY_COLUMNS) and "p_value" not in taus
+    by_name = taus.set_index("variant")
+    assert by_name.loc["reference", "kendall_tau"] == pytest.approx(1.0)
+    assert by_name.loc["self", "kendall_tau"] == pytest.approx(1.0)
+    assert by_name.loc["reference", "swaps"] == 0 and not by_name.loc["reference", "best_changed"]
     assert taus["kendall_tau"].between(-1, 1).all()
     assert (taus["n_simulators"] == len(sims)).all()
+    assert (taus["swaps_resolved"] <= taus["swaps"]).all()
+    # the same resamples for every row: one resampling tau, inside its interval
+    assert taus["resampling_tau"].nunique() == 1
+    assert (taus["resampling_tau_low"] <= taus["resampling_tau"]).all()
+    assert (taus["resampling_tau"] <= taus["resampling_tau_high"]).all()
+
+
+def test_rank_swaps_count_pairs_ordered_the_other_way():
+    a = np.array([3.0, 2.0, 1.0])
+    assert fid.discordant_pairs(a, a).sum() == 0
+    assert np.triu(fid.discordant_pairs(a, -a), k=1).sum() == 3
+    assert np.triu(fid.discordant_pairs(a, np.array([3.0, 1.0, 2.0])), k=1).sum() == 1
+    assert fid.discordant_pairs(a, np.array([3.0, 3.0, 1.0])).sum() == 0  # a tie is not a swap
+
+
+def test_resolved_pairs_are_pairs_whose_paired_interval_excludes_zero():
+    rng = np.random.default_rng(1)
+    estimate = np.array([10.0, 9.9, 5.0])
+    replicates = estimate + rng.normal(0.0, 0.5, (400, 3))  # independent noise of sd 0.5 per simulator
+    resolved = fid.resolved_pairs(estimate, replicates)
+    assert not resolved[0, 1] and resolved[0, 2] and resolved[1, 2]
+    assert (resolved == resolved.T).all() and not resolved.diagonal().any()

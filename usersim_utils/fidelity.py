@@ -17,7 +17,9 @@ turns it into a similarity reported beside it.
 
 Sensitivity: the USI of every simulator under variants of the index (difficulty
 mode, number of bins, one dimension dropped, one lexicon's features dropped),
-compared with the reference ranking by Kendall's τ.
+compared with the reference ranking by Kendall's τ, beside the τ that resampling
+tasks alone gives, and the rank swaps among pairs the paired bootstrap resolves
+(:func:`sensitivity_table`).
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from scipy import stats
 
 from . import uncertainty, usi
 from .features import DIMENSIONS, FEATURE_LEXICON, FEATURE_SCALE, FEATURES
-from .stats import kendall_tau
+from .stats import confidence_interval, kendall_tau, resample_counts
 
 Dimensions = Mapping[str, Sequence[str]]
 _DIMENSION_OF = {f: d for d, feats in DIMENSIONS.items() for f in feats}
 _SCALE = pd.Series(FEATURE_SCALE)
+SENSITIVITY_COLUMNS = ("group", "variant", "kendall_tau", "n_simulators", "best", "best_changed", "swaps",
+                       "swaps_resolved", "resampling_tau", "resampling_tau_low", "resampling_tau_high")
 
 
 # --- Per-feature distributions. ------------------------------------------------------------
@@ -188,27 +192,79 @@ def usi_by_variant(
     """USI (mean over batches) of each simulator under each variant: index
     (``group``, ``variant``), a column per simulator label."""
     labels = list(labels) if labels is not None else list(panel.labels)
-    ones = np.ones((1, len(panel.tasks)))
-    rows = []
-    for v in variants:
-        cells = uncertainty.score_weights(panel, ones, v.difficulty, labels=labels,
-                                          edges=v.edges, dimensions=v.dimensions)[0]
-        rows.append(cells[:, -1])
+    cells = variant_scores(panel, variants, np.ones((1, len(panel.tasks))), labels=labels)[:, 0]
     index = pd.MultiIndex.from_tuples([(v.group, v.name) for v in variants], names=["group", "variant"])
-    return pd.DataFrame(np.array(rows), index=index, columns=labels)
+    return pd.DataFrame(cells, index=index, columns=labels)
 
 
-def kendall_table(usi_table: pd.DataFrame, reference: tuple[str, str] = ("reference", "reference")) -> pd.DataFrame:
-    """Each variant's ranking against the reference: ``group``, ``variant``,
-    ``kendall_tau``, ``p_value``, ``n_simulators``, ``best`` (the top simulator)
-    and ``best_changed``."""
-    ref = usi_table.loc[reference].to_numpy(dtype=float)
-    ref_best = usi_table.columns[int(np.nanargmax(ref))] if np.isfinite(ref).any() else None
+def variant_scores(panel: uncertainty.TaskArrays, variants: Sequence[Variant], weights: np.ndarray, *,
+                   labels: Sequence[str] | None = None) -> np.ndarray:
+    """(V, K, S) USI of each simulator under each variant with task weights ``weights`` (K, T)."""
+    return np.stack([uncertainty.score_weights(panel, weights, v.difficulty, labels=labels, edges=v.edges,
+                                               dimensions=v.dimensions)[:, :, -1] for v in variants])
+
+
+def discordant_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(S, S) True where simulators i and j are ordered strictly one way by ``a`` (S,)
+    and strictly the other way by ``b`` (S,): a rank swap."""
+    da, db = np.sign(a[:, None] - a[None, :]), np.sign(b[:, None] - b[None, :])
+    return (da * db) < 0
+
+
+def resolved_pairs(estimate: np.ndarray, replicates: np.ndarray, level: float = 0.95) -> np.ndarray:
+    """(S, S) True where the centred interval of USI(i) − USI(j) over task resamples
+    excludes 0: ``estimate`` (S,), ``replicates`` (K, S) on the same resamples."""
+    n = len(estimate)
+    out = np.zeros((n, n), dtype=bool)
+    for i in range(n):
+        for j in range(i + 1, n):
+            low, high = confidence_interval(estimate[i] - estimate[j], replicates[:, i] - replicates[:, j], None,
+                                            level, "centred")
+            out[i, j] = out[j, i] = bool(low > 0 or high < 0)
+    return out
+
+
+def sensitivity_table(
+    panel: uncertainty.TaskArrays,
+    variants: Sequence[Variant],
+    rng: np.random.Generator,
+    *,
+    n_boot: int = 200,
+    level: float = 0.95,
+    labels: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Each variant's ranking against the reference (the first variant), beside what
+    resampling tasks alone does to the reference ranking, on the same ``n_boot`` resamples.
+
+    Columns: ``group``, ``variant``, ``kendall_tau`` (the variant's ranking against the
+    reference's, full data), ``n_simulators``, ``best``, ``best_changed``, ``swaps`` (pairs
+    the variant orders the other way), ``swaps_resolved`` (of those, pairs whose reference
+    difference the paired bootstrap resolves: :func:`resolved_pairs`), and, the same on every
+    row, ``resampling_tau`` with ``resampling_tau_low``/``high``: the median and percentile
+    interval over resamples of τ between the reference ranking and the reference ranking on a
+    resample. A variant whose τ lies inside that interval moves the ranking no more than
+    another draw of tasks would. No p-value: "τ = 0" is false by design (every variant
+    shares most of the index), so testing it says nothing.
+    """
+    labels = list(labels) if labels is not None else list(panel.labels)
+    n_tasks = len(panel.tasks)
+    weights = np.vstack([np.ones((1, n_tasks)), resample_counts(n_tasks, n_boot, rng)])
+    scores = variant_scores(panel, variants, weights, labels=labels)  # (V, 1 + B, S)
+    reference, reference_reps = scores[0, 0], scores[0, 1:]
+    resampled = np.array([kendall_tau(reference, reps)[0] for reps in reference_reps])
+    resampled = resampled[~np.isnan(resampled)]
+    alpha = (1.0 - level) / 2.0
+    tau_mid, tau_low, tau_high = (np.quantile(resampled, [0.5, alpha, 1.0 - alpha]) if resampled.size
+                                  else (np.nan, np.nan, np.nan))
+    resolved = np.triu(resolved_pairs(reference, reference_reps, level), k=1)
+    defined = np.isfinite(reference)
+    ref_best = labels[int(np.nanargmax(reference))] if defined.any() else None
     rows = []
-    for (group, name), values in usi_table.iterrows():
-        v = values.to_numpy(dtype=float)
-        tau, p = kendall_tau(ref, v)
-        best = usi_table.columns[int(np.nanargmax(v))] if np.isfinite(v).any() else None
-        rows.append((group, name, tau, p, int((np.isfinite(ref) & np.isfinite(v)).sum()), best, best != ref_best))
-    return pd.DataFrame(rows, columns=["group", "variant", "kendall_tau", "p_value", "n_simulators", "best",
-                                       "best_changed"])
+    for v, variant in enumerate(variants):
+        values = scores[v, 0]
+        swaps = np.triu(discordant_pairs(reference, values), k=1)
+        best = labels[int(np.nanargmax(values))] if np.isfinite(values).any() else None
+        rows.append((variant.group, variant.name, kendall_tau(reference, values)[0],
+                     int((defined & np.isfinite(values)).sum()), best, best != ref_best, int(swaps.sum()),
+                     int((swaps & resolved).sum()), float(tau_mid), float(tau_low), float(tau_high)))
+    return pd.DataFrame(rows, columns=list(SENSITIVITY_COLUMNS))
