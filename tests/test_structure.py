@@ -268,8 +268,8 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(["schema", "paths", "errors", "atomic"], 0),
     **dict.fromkeys(["ids", "survey", "features", "usi", "stats"], 1),
     **dict.fromkeys(["trajectories", "data", "overview", "demo", "scoring", "handover", "published", "rollout"], 2),
-    **dict.fromkeys(["behavior", "feedback", "uncertainty", "fidelity", "arena", "baselines",
-                     "distinguish", "diversity", "audit"], 3),
+    **dict.fromkeys(["behavior", "feedback", "uncertainty", "fidelity", "arena", "baselines", "equivalence",
+                     "matched_ranking", "power", "distinguish", "diversity", "audit"], 3),
     **dict.fromkeys(["figures", "provenance", "notebooks"], 4),
 }
 

@@ -32,7 +32,8 @@ The study's files: reading, summarising, writing
 * ``demo/``        the seeded SYNTHETIC demo study used when the real data is absent: ``phrases``
                    (tables as data, ``phrases.json``), ``styles``, ``conversations``, ``surveys``,
                    ``shapes``, ``study``, ``writer``; ``feature_tables`` (random features tables
-                   for tests and benchmarks)
+                   for tests and benchmarks), ``known_answer`` (studies drawn from one known
+                   process, for the simulation checks)
 * ``scoring``      scoring files: difficulty modes, the leaderboard's notes, its CLI (``usersim-usi``)
 * ``handover``     every file one notebook writes and a later one reads
 * ``published``    the paper's numbers, Arena ratings and the authors' difficulty map
@@ -51,6 +52,9 @@ Analyses beyond the index (one module per question)
 * ``fidelity``     distribution-level fidelity and the sensitivity of the ranking
 * ``arena``        USI against Chatbot Arena ratings, within each model family
 * ``baselines``    design-matched human baselines (``usersim-baselines``)
+* ``equivalence``  as close to people as people are? TOST on the matched gap
+* ``matched_ranking`` the leaderboard and paired comparisons on the matched gap
+* ``power``        the smallest difference a design resolves (``usersim-power``)
 * ``distinguish``  can a classifier tell simulated conversations from human ones?
 * ``diversity``    is a simulator as varied as people?
 * ``audit``        rule-based flags of simulator misbehaviour and what they cost the agent

@@ -478,6 +478,19 @@ def weighted_correlation(x: np.ndarray, y: np.ndarray, weights: np.ndarray, kind
     raise ValueError(f"kind must be 'pearson' or 'spearman', not {kind!r}")
 
 
+def cluster_replicates(
+    statistic: Callable[[np.ndarray], np.ndarray],
+    clusters: Sequence[Any] | np.ndarray,
+    rng: np.random.Generator,
+    *,
+    n_boot: int = 1000,
+) -> tuple[float, np.ndarray]:
+    """``(estimate, replicates (n_boot,))`` of a statistic written over observation weights
+    ((K, n) -> (K,)), the replicates over cluster resamples (:func:`cluster_weights`)."""
+    estimate = float(statistic(np.ones((1, len(clusters))))[0])
+    return estimate, np.asarray(statistic(cluster_weights(clusters, n_boot, rng)), dtype=float)
+
+
 def cluster_bootstrap(
     statistic: Callable[[np.ndarray], np.ndarray],
     clusters: Sequence[Any] | np.ndarray,
@@ -489,10 +502,22 @@ def cluster_bootstrap(
     """``(estimate, low, high)`` of any statistic written over observation weights
     ((K, n) -> (K,)), with a percentile interval over cluster resamples."""
     check_level(level)
-    n = len(clusters)
-    estimate = float(statistic(np.ones((1, n)))[0])
-    replicates = statistic(cluster_weights(clusters, n_boot, rng))
-    return (estimate, *percentile_interval(np.asarray(replicates, dtype=float), level))
+    estimate, replicates = cluster_replicates(statistic, clusters, rng, n_boot=n_boot)
+    return (estimate, *percentile_interval(replicates, level))
+
+
+def bootstrap_p_value(replicates: np.ndarray, null: float = 0.0) -> float:
+    """Two-sided p-value of "the statistic equals ``null``" that inverts the percentile
+    interval: twice the smaller share of the defined replicates on either side of ``null``
+    (each share counted as (1 + count) / (1 + B), so never 0), capped at 1. The level-α
+    test rejects exactly when the (1 − α) percentile interval excludes ``null``, up to the
+    resolution 2 / (1 + B). NaN without a defined replicate."""
+    values = without_nan(np.asarray(replicates, dtype=float))
+    if values.size == 0:
+        return math.nan
+    below = (1 + np.sum(values <= null)) / (1 + values.size)
+    above = (1 + np.sum(values >= null)) / (1 + values.size)
+    return float(min(1.0, 2.0 * min(below, above)))
 
 
 def clustered_correlation(
@@ -505,21 +530,25 @@ def clustered_correlation(
     n_boot: int = 1000,
     level: float = 0.95,
 ) -> dict[str, float]:
-    """A correlation with a task-clustered percentile bootstrap interval.
+    """A correlation with a task-clustered percentile bootstrap interval and the p-value
+    of "no correlation" from the same resamples (:func:`bootstrap_p_value`).
 
     ``clusters``: one label per observation (the task key). Resamples where a side
-    is constant are left out. Returns ``{"r", "low", "high", "n", "n_clusters"}``;
+    is constant are left out. Returns ``{"r", "low", "high", "p", "n", "n_clusters"}``;
     NaN values for fewer than 3 observations.
     """
+    check_level(level)
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if not len(x) == len(y) == len(clusters):
         raise ValueError("x, y and clusters must have one entry per observation")
     n_clusters = int(pd.Series(list(clusters)).nunique())
     if len(x) < 3:
-        return {"r": math.nan, "low": math.nan, "high": math.nan, "n": len(x), "n_clusters": n_clusters}
-    r, low, high = cluster_bootstrap(lambda w: weighted_correlation(x, y, w, kind), clusters, rng,
-                                     n_boot=n_boot, level=level)
-    return {"r": r, "low": low, "high": high, "n": len(x), "n_clusters": n_clusters}
+        return {"r": math.nan, "low": math.nan, "high": math.nan, "p": math.nan, "n": len(x),
+                "n_clusters": n_clusters}
+    r, replicates = cluster_replicates(lambda w: weighted_correlation(x, y, w, kind), clusters, rng, n_boot=n_boot)
+    low, high = percentile_interval(replicates, level)
+    return {"r": r, "low": low, "high": high, "p": bootstrap_p_value(replicates), "n": len(x),
+            "n_clusters": n_clusters}
 
 
 def clustered_mean(
@@ -553,8 +582,9 @@ def largest_correlation(
     Two one-sided tests at level ``alpha`` reject "|rho| >= d" exactly when the
     (1 − 2·alpha) interval of rho lies inside (−d, d); the smallest such d is
     max(|low|, |high|) of the task-clustered (1 − 2·alpha) percentile interval.
-    Any correlation stronger than the returned value is rejected at ``alpha``;
-    weaker ones are compatible with the data. NaN for fewer than 3 observations.
+    Any correlation stronger than the returned value is rejected at ``alpha``. It is an
+    upper bound only: a weaker correlation is not thereby compatible with the data (the
+    interval may exclude it, 0 included). NaN for fewer than 3 observations.
     """
     if not 0 < alpha < 0.5:
         raise ValueError(f"alpha must be in (0, 0.5), not {alpha!r}")

@@ -114,7 +114,7 @@ def reward_disagreements(reward_answers: pd.DataFrame) -> pd.DataFrame:
 
 
 REWARD_JUDGEMENT_COLUMNS: tuple[str, ...] = (
-    "item", "n", "n_tasks", "r", "r_low", "r_high", "largest_abs_r", "p", "p_holm", "p_bh",
+    "item", "n", "n_tasks", "r", "r_low", "r_high", "largest_abs_r", "p", "p_if_independent", "p_holm", "p_bh",
 )
 
 
@@ -135,9 +135,11 @@ def reward_judgement(
     interval at ``level`` (``r_low``, ``r_high``), ``largest_abs_r``
     (:func:`usersim_utils.stats.largest_correlation` with alpha = 1 − level, the equivalence test at the
     interval's own level: the (2·level − 1) interval's larger end; ``level`` must
-    exceed 0.5), ``p`` (scipy's test, which treats sessions as independent)
-    and its Holm and BH adjustments over the items. ``rng`` is consumed item by
-    item: interval, then bound.
+    exceed 0.5), ``p`` (of "no correlation", from the same task resamples as the interval:
+    :func:`usersim_utils.stats.bootstrap_p_value`, so it respects the clustering) and its
+    Holm and BH adjustments over the items, and, for contrast only, ``p_if_independent``
+    (scipy's test, which treats the sessions as independent and is too small when a
+    task's sessions resemble each other). ``rng`` is consumed item by item: interval, then bound.
     """
     if not 0.5 < level < 1:
         raise ValueError(f"confidence level must be in (0.5, 1) for the equivalence bound, not {level!r}")
@@ -149,14 +151,14 @@ def reward_judgement(
         clusters = rows["task_key"].to_numpy()
         constant = len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0
         if constant:
-            r = low = high = bound = p = math.nan
+            r = low = high = bound = p = naive_p = math.nan
         else:
             out = clustered_correlation(x, y, clusters, rng, kind=kind, n_boot=n_boot, level=level)
-            r, low, high = out["r"], out["low"], out["high"]
+            r, low, high, p = out["r"], out["low"], out["high"], out["p"]
             bound = largest_correlation(x, y, clusters, rng, alpha=1.0 - level, kind=kind, n_boot=n_boot)
             test = scipy_stats.pearsonr(x, y) if kind == "pearson" else scipy_stats.spearmanr(x, y)
-            p = float(test.pvalue)
+            naive_p = float(test.pvalue)
         records.append({"item": item, "n": len(rows), "n_tasks": int(pd.Series(clusters).nunique()), "r": r,
-                        "r_low": low, "r_high": high, "largest_abs_r": bound, "p": p})
+                        "r_low": low, "r_high": high, "largest_abs_r": bound, "p": p, "p_if_independent": naive_p})
     table = pd.DataFrame.from_records(records, columns=list(REWARD_JUDGEMENT_COLUMNS[:-2]))
     return adjust_table(table, ["p"])
