@@ -15,9 +15,9 @@ import pytest
 
 from usersim_utils import baselines as bl
 from usersim_utils import data, demo, ids, paths, scoring, usi
-from usersim_utils.demo import feature_tables
+from usersim_utils.demo import feature_tables, known_answer
+from usersim_utils.demo.known_answer import survey
 from usersim_utils.errors import DataError
-from usersim_utils.features import FEATURES, ID_COLUMNS, UNSCALED_FEATURES
 from usersim_utils.survey import SURVEY_OPTIONS, agreement
 
 TOL = 1e-9
@@ -26,86 +26,14 @@ BENCH = paths.REPO_ROOT / "benchmarks" / "bench_baselines.py"
 
 
 # --- A study drawn from one process: people and "simulators" alike. -------------------------------------
-_FLAGS = {"repeat_rate", "id_confuse_rate"}
-
-
-def _features_table(rng, label, keys, means, success, source) -> pd.DataFrame:
-    """A features table whose conversation i has features drawn around ``means[i]`` (n, 19)."""
-    n = len(keys)
-    columns = {}
-    for j, feature in enumerate(FEATURES):
-        mu = means[:, j]
-        if feature in _FLAGS:
-            columns[feature] = (rng.random(n) < mu).astype(float)
-        elif feature == "opening_words":
-            columns[feature] = rng.poisson(mu).astype(float)
-        elif feature in UNSCALED_FEATURES:
-            columns[feature] = rng.gamma(2.0, mu / 2.0)
-        else:
-            columns[feature] = rng.beta(5.0 * mu, 5.0 * (1.0 - mu))
-    has_features = rng.random(n) >= 0.02
-    table = pd.DataFrame({
-        "label": label, "source": source, "key": list(keys), "task_key": [ids.task_key(k) for k in keys],
-        "batch": [ids.split_batch(k)[1] if source == "human" else 0 for k in keys], "keep": True,
-        "success": (rng.random(n) < success).astype(int), "has_features": has_features,
-        **{f: np.where(has_features, v, np.nan) for f, v in columns.items()},
-        "n_turns": np.where(has_features, 10.0, np.nan),
-    })
-    return table[[*ID_COLUMNS, *FEATURES, "n_turns"]]
-
-
-def _survey(rng, quality: float) -> dict:
-    """Answers around a task's latent quality (0-1); 5% left blank."""
-    out = {}
-    noise, blank = rng.normal(0.0, 0.8, len(SURVEY_OPTIONS)), rng.random(len(SURVEY_OPTIONS)) < 0.05
-    for (item, options), e, missing in zip(SURVEY_OPTIONS.items(), noise, blank):
-        names = list(options)
-        index = min(max(round(quality * (len(names) - 1) + e), 0), len(names) - 1)
-        out[item] = {"question": item, "answer": None if missing else names[index]}
-    return out
-
-
-def human_process_study(rng: np.random.Generator, n_tasks: int, runs: dict[str, int], *,
-                        drop_rate: float = 0.0) -> dict:
-    """Three human batches and simulators whose runs are further draws of the same process:
-    per task, feature means (the population's times a task effect), a success rate and a
-    survey quality, shared by every conversation of the task, human or simulated.
-    ``runs``: simulator label -> number of runs. Also the re-ratings of batch 1 (the same
-    conversation rated again: mostly the same answers). ``drop_rate`` of the human sessions
-    are not kept (``keep`` false), as in the released study (0-15 %)."""
-    tasks = [f"retail_{i}" for i in range(n_tasks)]
-    base = np.array([feature_tables.SYNTHETIC_HUMAN_MEANS[f] for f in FEATURES])
-    task_means = base * np.exp(0.3 * rng.standard_normal((n_tasks, len(FEATURES))))
-    bounded = np.array([f not in UNSCALED_FEATURES for f in FEATURES])
-    task_means[:, bounded] = np.minimum(task_means[:, bounded], 0.9)
-    success = rng.beta(2.0, 2.0, n_tasks)
-    quality = rng.random(n_tasks)
-
-    def draw(label, suffixes, source):
-        keys = [f"{t}{s}" for s in suffixes for t in tasks]
-        rows = np.tile(np.arange(n_tasks), len(suffixes))
-        return _features_table(rng, label, keys, task_means[rows], success[rows], source), keys
-
-    human, human_keys = draw("human", ("", "_ann2", "_ann3"), "human")
-    human["keep"] = rng.random(len(human)) >= drop_rate
-    records = {k: {"survey": _survey(rng, quality[i % n_tasks]), "keep": bool(keep)}
-               for i, (k, keep) in enumerate(zip(human_keys, human["keep"]))}
-    rerating = {}
-    for i, t in enumerate(tasks):
-        again = _survey(rng, quality[i])
-        rerating[t] = {"survey": {item: (records[t]["survey"][item] if rng.random() < 0.7 else again[item])
-                                  for item in SURVEY_OPTIONS}}
-    sims, agreements = {}, {}
-    for label, n_runs in runs.items():
-        suffixes = ("",) if n_runs == 1 else tuple(f"_{r}" for r in range(1, n_runs + 1))
-        sims[label], _ = draw(label, suffixes, "llm")
-        surveys = {k: {"survey": _survey(rng, quality[i % n_tasks])} for i, k in enumerate(human_keys)}
-        agreements[label] = usi.eval_agreements(records, surveys)
-    panel = bl.build_matched_panel(human, sims, agreements=agreements,
-                                   ceiling_agreements=usi.ceiling_agreements(records, rerating),
-                                   pair_agreements=bl.pair_eval_agreements(records), run_split="suffix")
-    return {"panel": panel, "difficulty": dict(zip(tasks, success)), "human": human, "sims": sims,
-            "records": records, "rerating": rerating, "agreements": agreements}
+def human_process_study(rng, n_tasks: int, runs: dict[str, int], *, drop_rate: float = 0.0) -> dict:
+    """:func:`known_answer.human_process_study` with its matched panel (runs split by suffix)."""
+    s = known_answer.human_process_study(rng, n_tasks, runs, drop_rate=drop_rate)
+    panel = bl.build_matched_panel(s.human, s.simulators, agreements=s.agreements,
+                                   ceiling_agreements=usi.ceiling_agreements(s.records, s.rerating),
+                                   pair_agreements=bl.pair_eval_agreements(s.records), run_split="suffix")
+    return {"panel": panel, "difficulty": s.difficulty, "human": s.human, "sims": s.simulators,
+            "records": s.records, "rerating": s.rerating, "agreements": s.agreements}
 
 
 N_STUDIES = 16
@@ -243,9 +171,9 @@ def small() -> dict:
     sims["sim-00"].loc[rng.random(len(sims["sim-00"])) < 0.05, "keep"] = False
     sims["one-run"] = feature_tables.synthetic_table(rng, "one-run", tasks[:40], feature_tables.SYNTHETIC_HUMAN_MEANS,
                                           {t: 0.5 for t in tasks})
-    records = {k: {"survey": _survey(rng, 0.5), "keep": bool(keep)} for k, keep in zip(human["key"], human["keep"])}
-    rerating = {k: {"survey": _survey(rng, 0.5)} for k in list(records)[:30]}
-    surveys = {label: {k: {"survey": _survey(rng, 0.7)} for k in records} for label in ("sim-00", "one-run")}
+    records = {k: {"survey": survey(rng, 0.5), "keep": bool(keep)} for k, keep in zip(human["key"], human["keep"])}
+    rerating = {k: {"survey": survey(rng, 0.5)} for k in list(records)[:30]}
+    surveys = {label: {k: {"survey": survey(rng, 0.7)} for k in records} for label in ("sim-00", "one-run")}
     agreements = {label: usi.eval_agreements(records, s) for label, s in surveys.items()}
     difficulty = usi.pooled_difficulty(sims.values(), min_samples=3)
     difficulty.pop(tasks[0])
