@@ -58,6 +58,10 @@ Analyses beyond the index (one module per question)
 * ``distinguish``  can a classifier tell simulated conversations from human ones?
 * ``diversity``    is a simulator as varied as people?
 * ``audit``        rule-based flags of simulator misbehaviour and what they cost the agent
+* ``calibrate/``   a simulator card calibrated toward people, proven on held-out tasks
+                   (``usersim-calibrate``): ``split``, ``targets``, ``directives``, ``proposer``,
+                   ``cards``, ``play``, ``budget``, ``search``, ``report``, ``cli``, and
+                   ``scripted_user`` (a SCRIPTED simulator for tests and the demo only)
 
 Outputs and house rules
 
