@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from usersim_utils import distinguish, features, ids, paths
 from usersim_utils.demo.feature_tables import SYNTHETIC_HUMAN_MEANS, synthetic_table
+from usersim_utils.demo.resampled_rows import resampled_tables
+from usersim_utils.distinguish import two_sample
 
 from seeded_study import make_study as make_panel
 
@@ -121,9 +122,9 @@ def test_the_interval_covers_chance_for_twins_and_for_humans() -> None:
         human, sim = distinguish.known_answer_tables(rng, TASKS[:30], SYNTHETIC_HUMAN_MEANS,
                                                      task_effect=0.5 * (i % 2))
         if i < 40:
-            twins.append(distinguish.c2st_simulator(human, sim, "twin", rng, n_boot=200, n_refit=15))
+            twins.append(distinguish.c2st_simulator(human, sim, "twin", rng, n_boot=200, n_refit=15, n_permutations=19))
         else:
-            humans.append(distinguish.c2st_human(human, rng, n_boot=200, n_refit=15))
+            humans.append(distinguish.c2st_human(human, rng, n_boot=200, n_refit=15, n_permutations=19))
     covered_twins = sum(r.low <= 0.5 <= r.high for r in twins)
     covered_humans = sum(r.low <= 0.5 <= r.high for r in humans)
     assert covered_twins >= 36 and covered_humans >= 18, (covered_twins, covered_humans)
@@ -154,23 +155,68 @@ def test_a_refit_on_the_tasks_as_they_are_is_the_cross_validation_itself() -> No
     assert np.isnan(distinguish.refit_fold_auc(lambda tr, te: np.zeros(len(te)), problem.y, oof.folds, one_task)[0])
 
 
-def test_the_interval_mixes_the_fixed_and_refitted_variances() -> None:
+def test_the_interval_takes_the_larger_design_effect_of_resampling_and_permutations() -> None:
     rng = np.random.default_rng(8)
-    fixed, refit = rng.normal(0.6, 0.02, 1000), rng.normal(0.6, 0.04, 30)
-    got = distinguish.auc_interval(0.6, fixed, refit)
-    variance = (np.var(fixed, ddof=1) + np.var(refit, ddof=1)) / 2
-    dof = variance**2 / ((np.var(fixed, ddof=1) / 2) ** 2 / 999 + (np.var(refit, ddof=1) / 2) ** 2 / 29)
-    half = stats.t.ppf(0.975, dof) * np.sqrt(variance)
-    assert (got.low, got.high) == pytest.approx((0.6 - half, 0.6 + half), abs=1e-12)
-    assert got.se_fixed < np.sqrt(variance) < got.se_refit
-    assert distinguish.auc_interval(0.99, fixed + 0.39, refit + 0.39).high == 1.0  # clipped
-    assert np.isnan(distinguish.auc_interval(0.6, fixed, refit[:1]).low)  # one refit: no interval
+    fixed, refit, null = rng.normal(0.6, 0.02, 1000), rng.normal(0.6, 0.04, 30), rng.normal(0.5, 0.02, 99)
+    got = distinguish.auc_interval(0.6, fixed, refit, null, 400, 500)
+    resampled = (np.var(fixed, ddof=1) + np.var(refit, ddof=1)) / 2
+    effect = resampled / two_sample.hanley_mcneil_variance(0.6, 400, 500)
+    assert got.effect == pytest.approx(effect) and got.effect > two_sample.design_effect(np.var(null, ddof=1), 0.5,
+                                                                                         400, 500)
+    assert (got.low, got.high) == pytest.approx(two_sample.score_interval(0.6, effect, 400, 500))
+    assert got.low < got.tost_low < 0.6 < got.tost_high < got.high  # the (1 - 2 alpha) interval of the TOST
+    wide_null = distinguish.auc_interval(0.6, fixed, refit, null * 5 - 2, 400, 500)  # permutations spread wider
+    assert wide_null.effect > got.effect and wide_null.high - wide_null.low > got.high - got.low
+    assert np.isnan(distinguish.auc_interval(0.6, fixed, refit[:1], null, 400, 500).low)  # one refit: no interval
+
+
+def test_an_auc_of_one_keeps_an_interval_below_one() -> None:
+    """Old code: every resample at 1 gave [1.000, 1.000]."""
+    rng = np.random.default_rng(21)
+    human, sim = resampled_tables(rng, TASKS[:30], scale={"user_words_per_turn": 60.0, "opening_words": 60.0})
+    row = distinguish.c2st_simulator(human, sim, "far", np.random.default_rng(5), n_boot=200, n_refit=5,
+                                     n_permutations=19)
+    assert row.auc == 1.0 and row.high == 1.0
+    assert 0.9 < row.low < 1.0, row
+    assert row.p_value == pytest.approx(1 / 20) and not row.equivalent
+    assert row.indistinguishability_interval[0] == 0.0 < row.indistinguishability_interval[1]
+
+
+def test_on_resampled_realistic_rows_the_p_value_keeps_its_size_and_give_aways_need_it() -> None:
+    """24 small studies resampled from realistic rows (half zeros, correlated, tasks shared)
+    with a simulator from the human process: p < 0.05 in at most 4 (1.2 expected; 4 or fewer
+    has probability 0.97 for an exact test), the interval covers 0.5 in at least 21, and only
+    a simulator told apart (p < 0.05) has give-aways. Old rows had neither p-value nor
+    verdict, and gave every twin give-aways. At the study's size:
+    ``benchmarks/bench_distinguish.py --coverage N``."""
+    rows = []
+    for rng in np.random.default_rng(41).spawn(24):
+        human, sim = resampled_tables(rng, TASKS[:20])
+        rows.append(distinguish.c2st_simulator(human, sim, "twin", rng, n_boot=200, n_refit=10, n_permutations=39))
+    rejected = [r for r in rows if r.p_value < 0.05]
+    assert len(rejected) <= 4, [r.p_value for r in rows]
+    assert sum(r.low <= 0.5 <= r.high for r in rows) >= 21
+    assert all(r.giveaways == () for r in rows if r.p_value >= 0.05)
+    assert all(0 < r.p_value <= 1 for r in rows)
+
+
+def test_rows_carry_the_p_value_the_equivalence_verdict_and_the_indistinguishability_interval() -> None:
+    rng = np.random.default_rng(12)
+    unlike = distinguish.c2st_simulator(_human(rng), _simulator(rng, UNLIKE), "unlike", np.random.default_rng(2),
+                                        n_boot=200)
+    assert unlike.p_value == pytest.approx(1 / (1 + distinguish.N_PERMUTATIONS)) and not unlike.equivalent
+    row = unlike.to_json()
+    assert row["p_value"] == unlike.p_value and row["equivalent"] is False
+    low, high = row["indistinguishability_low"], row["indistinguishability_high"]
+    assert low <= row["indistinguishability"] <= high
+    assert (low, high) == pytest.approx(two_sample.indistinguishability_interval(unlike.low, unlike.high))
+    assert f"{unlike.p_value:6.3f}     no" in distinguish.format_rows([unlike]).splitlines()[1]
 
 
 def test_boosting_also_tells_the_unlike_simulator_apart() -> None:
     rng = np.random.default_rng(14)
     row = distinguish.c2st_simulator(_human(rng), _simulator(rng, UNLIKE), "unlike", np.random.default_rng(4),
-                                     model="boosting", n_boot=200, n_refit=3)
+                                     model="boosting", n_boot=200, n_refit=3, n_permutations=3)
     assert row.auc > 0.9
 
 
@@ -225,11 +271,11 @@ def test_text_test_is_at_chance_for_a_twin_and_tells_a_formal_simulator_apart() 
     sim_keys = [f"{t}_{r}" for r in (1, 2, 3) for t in tasks]
     sims = {"twin": _texts(rng, "twin", sim_keys, HUMAN_WORDS, "llm"),
             "formal": _texts(rng, "formal", sim_keys, FORMAL_WORDS, "llm")}
-    rows = distinguish.text_distinguish_all(human, sims, np.random.default_rng(8), n_boot=300)
+    rows = distinguish.text_distinguish_all(human, sims, np.random.default_rng(8), n_boot=300, n_permutations=29)
     by_name = {r.name: r for r in rows}
     assert by_name["human"].low <= 0.5 <= by_name["human"].high
     assert by_name["twin"].low <= 0.5 <= by_name["twin"].high
-    assert by_name["formal"].auc > 0.99
+    assert by_name["formal"].auc > 0.99 and by_name["formal"].p_value == pytest.approx(1 / 30)
     assert by_name["formal"].giveaways and all(isinstance(g, str) for g, _ in by_name["formal"].giveaways)
 
 
@@ -266,14 +312,17 @@ def test_command_writes_rows_with_a_human_row(study: Path, tmp_path: Path, capsy
     out_json, text_json = tmp_path / "c2st.json", tmp_path / "text.json"
     code, out, err = _run(capsys, "--human", str(study), "--eval-results", str(study / "eval_results_big_a.json"),
                           str(study / "eval_results_single.json"), "--json", str(out_json),
-                          "--text-json", str(text_json), "--seed", "3")
+                          "--text-json", str(text_json), "--seed", "3", "--n-text-permutations", "9")
     assert code == 0, err
     rows = json.loads(out_json.read_text())
     assert [r["name"] for r in rows] == ["human", "big_a", "single"]
-    assert set(rows[0]) >= {"name", "auc", "low", "high", "indistinguishability", "giveaways"}
+    assert set(rows[0]) >= {"name", "auc", "low", "high", "indistinguishability", "giveaways", "p_value", "equivalent",
+                            "indistinguishability_low", "indistinguishability_high"}
     for r in rows:
         assert 0 <= r["low"] <= r["high"] <= 1 and 0 <= r["auc"] <= 1
         assert r["indistinguishability"] == pytest.approx(100 * (1 - abs(2 * r["auc"] - 1)))
+        assert 0 < r["p_value"] <= 1 and isinstance(r["equivalent"], bool)
+        assert r["giveaways"] == [] or r["p_value"] < 0.05
     assert [r["name"] for r in json.loads(text_json.read_text())] == ["human", "big_a", "single"]
     assert out.splitlines()[1].startswith("human")
     code, _, _ = _run(capsys, "--human", str(study), "--eval-results", str(study / "eval_results_big_a.json"),
@@ -282,7 +331,7 @@ def test_command_writes_rows_with_a_human_row(study: Path, tmp_path: Path, capsy
 
 
 @pytest.mark.parametrize("case", ["missing", "human_as_rollouts", "bad_json", "no_shared_task", "output_is_a_folder",
-                                  "one_refit"])
+                                  "one_refit", "no_permutation"])
 def test_command_bad_input_is_one_line_exit_2(study: Path, tmp_path: Path, capsys, case: str) -> None:
     human, out_json, extra = str(study), tmp_path / "o.json", []
     if case == "missing":
@@ -293,6 +342,8 @@ def test_command_bad_input_is_one_line_exit_2(study: Path, tmp_path: Path, capsy
         files, out_json = [str(study / "eval_results_single.json")], tmp_path
     elif case == "one_refit":
         files, extra = [str(study / "eval_results_single.json")], ["--n-refit", "1"]
+    elif case == "no_permutation":
+        files, extra = [str(study / "eval_results_single.json")], ["--n-permutations", "0"]
     elif case == "bad_json":
         (tmp_path / "eval_results_bad.json").write_text("{not json")
         files = [str(tmp_path / "eval_results_bad.json")]

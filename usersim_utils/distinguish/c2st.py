@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import t as student_t
 
 from .. import features, schema, stats
+from . import two_sample
 from .crossval import Model, OutOfFold, Problem, behavioural_out_of_fold, fold_auc
 
 N_BOOT = 1000
@@ -22,55 +22,74 @@ N_REFIT = 30
 #: ones): one half for a simulator, all of it for the human reference (module docstring).
 REFIT_WEIGHT = 0.5
 REFERENCE_REFIT_WEIGHT = 1.0
+#: Within-task label permutations of the p-value (smallest p-value 0.01); about 0.5 s per
+#: simulator with the logistic model, all at once (module docstring).
+N_PERMUTATIONS = 99
 #: Give-aways reported per row: the most important features with a positive importance.
 N_GIVEAWAYS = 5
-
-
-def indistinguishability(auc: float) -> float:
-    """100·(1 − |2·AUC − 1|): 100 when the classifier is at chance, 0 when it is perfect."""
-    return 100.0 * (1.0 - abs(2.0 * auc - 1.0))
 
 
 # --- The interval over tasks. -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class AucInterval:
-    """The AUC (mean over the problems) and its interval; ``se_fixed`` and ``se_refit`` are
-    the standard deviations of the fixed-classifier and refitted replicates."""
+    """The AUC (mean over the problems), its ``level`` interval [``low``, ``high``] and the
+    (1 − 2α) one of the equivalence test [``tost_low``, ``tost_high``] (α = 1 − ``level``);
+    ``se_fixed``, ``se_refit`` and ``se_null`` are the standard deviations of the
+    fixed-classifier, refitted and permuted replicates, ``effect`` the design effect used."""
 
     auc: float
     low: float
     high: float
+    tost_low: float
+    tost_high: float
     se_fixed: float
     se_refit: float
+    se_null: float
+    effect: float
 
 
-def auc_interval(estimate: float, fixed: np.ndarray, refit: np.ndarray, level: float = 0.95, *,
-                 refit_weight: float = REFIT_WEIGHT) -> AucInterval:
-    """The interval of the cross-validated AUC ``estimate`` from its task-resampled replicates:
-    ``fixed`` (B,) with the classifiers held fixed, ``refit`` (R,) with them refitted.
+def _sd(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(np.std(values, ddof=1)) if len(values) >= 2 else math.nan
 
-    Variance (1 − w)·var(fixed) + w·var(refit) with w = ``refit_weight`` (the module
-    docstring says why), Student t quantile with the Satterthwaite degrees of freedom of
-    that mix, clipped to [0, 1]. NaN replicates are ignored; with fewer than 2 defined of
-    either kind the interval is NaN."""
-    fixed, refit = fixed[~np.isnan(fixed)], refit[~np.isnan(refit)]
-    if len(fixed) < 2 or len(refit) < 2 or np.isnan(estimate):
-        return AucInterval(estimate, math.nan, math.nan, math.nan, math.nan)
-    var_fixed, var_refit = float(np.var(fixed, ddof=1)), float(np.var(refit, ddof=1))
-    from_fixed, from_refit = (1.0 - refit_weight) * var_fixed, refit_weight * var_refit
-    variance = from_fixed + from_refit
-    parts = from_fixed**2 / (len(fixed) - 1) + from_refit**2 / (len(refit) - 1)
-    dof = variance**2 / parts if parts > 0 else math.inf
-    half = float(student_t.ppf(0.5 + level / 2.0, dof)) * math.sqrt(variance)
-    return AucInterval(estimate, max(0.0, estimate - half), min(1.0, estimate + half),
-                       math.sqrt(var_fixed), math.sqrt(var_refit))
+
+def auc_interval(estimate: float, fixed: np.ndarray, refit: np.ndarray, null: np.ndarray, n_positive: int,
+                 n_negative: int, level: float = 0.95, *, refit_weight: float = REFIT_WEIGHT) -> AucInterval:
+    """The interval of the cross-validated AUC ``estimate`` from its replicates: ``fixed`` (B,)
+    over task resamples with the classifiers held fixed, ``refit`` (R,) with them refitted,
+    and ``null`` (P,) under within-task label permutations; ``n_positive``, ``n_negative``:
+    the rows of each class.
+
+    The resampled variance is (1 − w)·var(fixed) + w·var(refit), w = ``refit_weight`` (the
+    module docstring says why). Its design effect over independent rows
+    (:func:`~usersim_utils.distinguish.two_sample.design_effect`), or that of the permuted
+    AUCs at 0.5 if larger, sets a score interval
+    (:func:`~usersim_utils.distinguish.two_sample.score_interval`): the null's effect is
+    exact under exchangeability and defined even when every resample gives an AUC of 1.
+    NaN replicates are ignored; with fewer than 2 defined refits, or neither effect
+    defined, the interval is NaN."""
+    se_fixed, se_refit, se_null = _sd(fixed), _sd(refit), _sd(null)
+    resampled = (1.0 - refit_weight) * se_fixed**2 + refit_weight * se_refit**2
+    effects = [two_sample.design_effect(resampled, estimate, n_positive, n_negative),
+               two_sample.design_effect(se_null**2, 0.5, n_positive, n_negative)]
+    defined = [e for e in effects if not math.isnan(e)]
+    if math.isnan(estimate) or math.isnan(se_refit) or not defined:
+        return AucInterval(estimate, *[math.nan] * 4, se_fixed, se_refit, se_null, math.nan)
+    effect = max(defined)
+    low, high = two_sample.score_interval(estimate, effect, n_positive, n_negative, level)
+    tost_low, tost_high = two_sample.score_interval(estimate, effect, n_positive, n_negative, 2.0 * level - 1.0)
+    return AucInterval(estimate, low, high, tost_low, tost_high, se_fixed, se_refit, se_null, effect)
 
 
 # --- Rows. ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class C2STRow:
-    """One row of the test: ``giveaways`` = ``((feature, importance), ...)``, most important first;
-    ``note`` says why a row is undefined (its numbers NaN), empty otherwise."""
+    """One row of the test: the AUC and its interval [``low``, ``high``]; ``p_value`` of the
+    within-task permutation test of "at chance"; ``equivalent``: the equivalence test
+    (TOST) finds the AUC within :data:`~usersim_utils.distinguish.two_sample.EQUIVALENCE_MARGIN`
+    of 0.5; ``giveaways`` = ``((feature, importance), ...)``, most important first, only when
+    told apart (``p_value`` below α), else empty; ``note`` says why a row is undefined (its
+    numbers NaN), empty otherwise."""
 
     name: str
     auc: float
@@ -80,17 +99,25 @@ class C2STRow:
     n_human: int
     n_simulator: int
     n_tasks: int
+    p_value: float
+    equivalent: bool
     note: str = ""
 
     @classmethod
     def undefined(cls, name: str, note: str) -> C2STRow:
         """A row that could not be computed, saying why."""
-        return cls(name, math.nan, math.nan, math.nan, (), 0, 0, 0, note)
+        return cls(name, math.nan, math.nan, math.nan, (), 0, 0, 0, math.nan, False, note)
 
     @property
     def indistinguishability(self) -> float:
-        """100·(1 − |2·AUC − 1|)."""
-        return indistinguishability(self.auc)
+        """100·(1 − |2·AUC − 1|); below 100 even for a perfect simulator, by an amount that
+        depends on the numbers of tasks and runs (the module docstring)."""
+        return two_sample.indistinguishability(self.auc)
+
+    @property
+    def indistinguishability_interval(self) -> tuple[float, float]:
+        """The indistinguishability's interval, from the AUC's."""
+        return two_sample.indistinguishability_interval(self.low, self.high)
 
     def to_json(self) -> dict[str, Any]:
         """The row as written by the command line (NaN -> null; ``note`` only when there is one)."""
@@ -99,6 +126,9 @@ class C2STRow:
 
         return {"name": self.name, "auc": num(self.auc), "low": num(self.low), "high": num(self.high),
                 "indistinguishability": num(self.indistinguishability),
+                "indistinguishability_low": num(self.indistinguishability_interval[0]),
+                "indistinguishability_high": num(self.indistinguishability_interval[1]),
+                "p_value": num(self.p_value), "equivalent": self.equivalent,
                 "giveaways": [{"feature": f, "importance": float(v)} for f, v in self.giveaways],
                 "n_human": self.n_human, "n_simulator": self.n_simulator, "n_tasks": self.n_tasks,
                 **({"note": self.note} if self.note else {})}
@@ -151,27 +181,43 @@ def task_resamples(problems: Sequence[Problem], rng: np.random.Generator, n_boot
     return counts, [np.searchsorted(all_tasks, p.tasks) for p in problems]
 
 
+def label_permutations(problems: Sequence[Problem], n_permutations: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n_permutations, n)`` within-task permutations of the rows of ``problems`` (which
+    share their rows and tasks: a simulator's one problem, or the human batches'), one draw
+    for all of them. Raises ``ValueError`` unless ``n_permutations`` >= 1."""
+    if n_permutations < 1:
+        raise ValueError(f"need at least 1 permutation, got n_permutations={n_permutations}")
+    return two_sample.within_task_permutations(problems[0].tasks, n_permutations, rng)
+
+
 def c2st_row(name: str, parts: Sequence[tuple[Problem, OutOfFold]], counts: np.ndarray, codes: Sequence[np.ndarray],
-         giveaways: tuple[tuple[str, float], ...], level: float) -> C2STRow:
+             giveaways: tuple[tuple[str, float], ...], level: float) -> C2STRow:
     """A row from the cross-validations of one problem (a simulator) or several (the human
-    batches, which share their rows: only the labels differ; every value is their mean)."""
+    batches, which share their rows: only the labels differ; every value is their mean,
+    and the p-value compares the mean AUC with the mean under each shared permutation)."""
     estimate = float(np.mean([fold_auc(oof.scores, p.y, oof.folds, np.ones(len(p.y)))[0] for p, oof in parts]))
     fixed = np.mean([fold_auc(oof.scores, p.y, oof.folds, counts[:, c]) for (p, oof), c in zip(parts, codes)], axis=0)
+    null = np.mean([oof.null for _, oof in parts], axis=0)  # the same permutation in every problem
+    p_value = two_sample.permutation_p_value(float(np.mean([oof.statistic for _, oof in parts])), null)
     is_human = name == schema.HUMAN_LABEL
-    interval = auc_interval(estimate, fixed, np.mean([oof.refit for _, oof in parts], axis=0), level,
-                            refit_weight=REFERENCE_REFIT_WEIGHT if is_human else REFIT_WEIGHT)
     first = parts[0][0]
     n_positive = int(first.y.sum())
-    return C2STRow(name, interval.auc, interval.low, interval.high, giveaways,
+    interval = auc_interval(estimate, fixed, np.mean([oof.refit for _, oof in parts], axis=0), null, n_positive,
+                            len(first.y) - n_positive, level,
+                            refit_weight=REFERENCE_REFIT_WEIGHT if is_human else REFIT_WEIGHT)
+    alpha = round(1.0 - level, 12)  # 1 - 0.95 is 0.05000000000000004: p = 0.05 is not below it
+    return C2STRow(name, interval.auc, interval.low, interval.high, giveaways if p_value < alpha else (),
                    n_human=len(first.y) if is_human else len(first.y) - n_positive,
-                   n_simulator=0 if is_human else n_positive, n_tasks=len(np.unique(first.tasks)))
+                   n_simulator=0 if is_human else n_positive, n_tasks=len(np.unique(first.tasks)),
+                   p_value=p_value, equivalent=two_sample.equivalent(interval.tost_low, interval.tost_high))
 
 
 def _behavioural_row(name: str, problems: Sequence[Problem], rng: np.random.Generator, model: Model,
-                     n_boot: int, n_refit: int, level: float) -> C2STRow:
+                     n_boot: int, n_refit: int, n_permutations: int, level: float) -> C2STRow:
     counts, codes = task_resamples(problems, rng, n_boot, n_refit)
-    parts = [(p, behavioural_out_of_fold(p, rng, model=model, refit_counts=counts[:n_refit, c]))
-             for p, c in zip(problems, codes)]
+    permutations = label_permutations(problems, n_permutations, rng)
+    parts = [(p, behavioural_out_of_fold(p, rng, model=model, refit_counts=counts[:n_refit, c],
+                                         permutations=permutations)) for p, c in zip(problems, codes)]
     importance = np.mean([oof.importance for _, oof in parts], axis=0)
     return c2st_row(name, parts, counts, codes, top_giveaways(features.FEATURES, importance), level)
 
@@ -192,21 +238,22 @@ def check_batches(problems: list[Problem]) -> list[Problem]:
 
 def c2st_simulator(human: pd.DataFrame, sim: pd.DataFrame, name: str, rng: np.random.Generator, *,
                    model: Model = "logistic", n_boot: int = N_BOOT, n_refit: int = N_REFIT,
-                   level: float = 0.95) -> C2STRow:
+                   n_permutations: int = N_PERMUTATIONS, level: float = 0.95) -> C2STRow:
     """The behavioural test of one simulator (features tables of :func:`features.features_table`).
 
     Raises ``ValueError`` when the two share fewer than 2 tasks."""
     problem = check_shared(name, simulator_problem(human, sim))
-    return _behavioural_row(name, [problem], rng, model, n_boot, n_refit, level)
+    return _behavioural_row(name, [problem], rng, model, n_boot, n_refit, n_permutations, level)
 
 
 def c2st_human(human: pd.DataFrame, rng: np.random.Generator, *, model: Model = "logistic",
-               n_boot: int = N_BOOT, n_refit: int = N_REFIT, level: float = 0.95) -> C2STRow:
+               n_boot: int = N_BOOT, n_refit: int = N_REFIT, n_permutations: int = N_PERMUTATIONS,
+               level: float = 0.95) -> C2STRow:
     """The human reference: each batch against the others (mean AUC), named ``human``.
 
     Raises ``ValueError`` with fewer than 2 batches or 2 tasks."""
     return _behavioural_row(schema.HUMAN_LABEL, check_batches(batch_problems(human)), rng, model, n_boot,
-                            n_refit, level)
+                            n_refit, n_permutations, level)
 
 
 def row_or_note(name: str, strict: bool, compute: Callable[..., C2STRow], *args: Any, **kwargs: Any) -> C2STRow:
@@ -222,14 +269,15 @@ def row_or_note(name: str, strict: bool, compute: Callable[..., C2STRow], *args:
 
 def distinguish_all(human: pd.DataFrame, simulators: Mapping[str, pd.DataFrame], rng: np.random.Generator, *,
                     model: Model = "logistic", n_boot: int = N_BOOT, n_refit: int = N_REFIT,
-                    level: float = 0.95, strict: bool = True) -> list[C2STRow]:
+                    n_permutations: int = N_PERMUTATIONS, level: float = 0.95, strict: bool = True) -> list[C2STRow]:
     """The human reference, then one row per simulator (in the order given).
 
     Each comparison gets its own child of ``rng`` (``rng.spawn``), in that order. A comparison
     that cannot be made (fewer than 2 shared tasks or human batches) raises ``ValueError``,
     or with ``strict`` False gives :meth:`C2STRow.undefined` with the reason."""
     children = rng.spawn(1 + len(simulators))
-    settings = {"model": model, "n_boot": n_boot, "n_refit": n_refit, "level": level}
+    settings = {"model": model, "n_boot": n_boot, "n_refit": n_refit, "n_permutations": n_permutations,
+                "level": level}
     rows = [row_or_note(schema.HUMAN_LABEL, strict, c2st_human, human, children[0], **settings)]
     for child, (name, sim) in zip(children[1:], simulators.items()):
         rows.append(row_or_note(name, strict, c2st_simulator, human, sim, name, child, **settings))

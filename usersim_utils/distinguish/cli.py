@@ -16,9 +16,9 @@ from ..atomic import write_output
 from ..data.inputs import check_output_path, human_file, load_simulator_file
 from ..data.validate import load_human_sessions
 from ..errors import DataError
-from .c2st import N_BOOT, N_REFIT, C2STRow, distinguish_all
+from .c2st import N_BOOT, N_PERMUTATIONS, N_REFIT, C2STRow, distinguish_all
 from .crossval import MODELS, Model
-from .text import text_distinguish_all, user_texts
+from .text import N_TEXT_PERMUTATIONS, text_distinguish_all, user_texts
 
 
 # --- Files and the command line. ----------------------------------------------------------------------
@@ -46,7 +46,8 @@ def rows_json(rows: Sequence[C2STRow]) -> str:
 
 def run(human_path: str | os.PathLike[str], eval_results: Sequence[str | os.PathLike[str]], *, seed: int = 0,
         model: Model = "logistic", text: bool = False, domain: str | None = None,
-        n_boot: int = N_BOOT, n_refit: int = N_REFIT) -> tuple[list[C2STRow], list[C2STRow] | None]:
+        n_boot: int = N_BOOT, n_refit: int = N_REFIT, n_permutations: int = N_PERMUTATIONS,
+        n_text_permutations: int = N_TEXT_PERMUTATIONS) -> tuple[list[C2STRow], list[C2STRow] | None]:
     """``(behavioural rows, text rows or None)`` of files, as the command line computes them:
     ``numpy.random.default_rng(seed)``, whose first child drives the behavioural test and
     second the text test."""
@@ -54,20 +55,27 @@ def run(human_path: str | os.PathLike[str], eval_results: Sequence[str | os.Path
     behaviour_rng, text_rng = np.random.default_rng(seed).spawn(2)
     human = features.features_table(human_records, source="human", label=schema.HUMAN_LABEL)
     sims = {label: features.features_table(r, source="llm", label=label) for label, r in sim_records.items()}
-    rows = distinguish_all(human, sims, behaviour_rng, model=model, n_boot=n_boot, n_refit=n_refit)
+    rows = distinguish_all(human, sims, behaviour_rng, model=model, n_boot=n_boot, n_refit=n_refit,
+                           n_permutations=n_permutations)
     if not text:
         return rows, None
     human_text = user_texts(human_records, source="human", label=schema.HUMAN_LABEL)
     sim_text = {label: user_texts(r, source="llm", label=label) for label, r in sim_records.items()}
-    return rows, text_distinguish_all(human_text, sim_text, text_rng, n_boot=n_boot, n_refit=n_refit)
+    return rows, text_distinguish_all(human_text, sim_text, text_rng, n_boot=n_boot, n_refit=n_refit,
+                                      n_permutations=n_text_permutations)
 
 
 def format_rows(rows: Sequence[C2STRow]) -> str:
-    """A plain-text table: name, AUC [interval], indistinguishability, top give-aways."""
-    lines = [f"{'name':<40} {'AUC':>6} {'95% interval':>15} {'indist.':>8}  give-aways"]
+    """A plain-text table: name, AUC [interval], permutation p-value, equivalence verdict,
+    indistinguishability [interval], top give-aways (only for simulators told apart)."""
+    lines = [f"{'name':<40} {'AUC':>6} {'95% interval':>15} {'p':>6} {'equiv.':>6} {'indist.':>6} {'interval':>13}"
+             "  give-aways"]
     for r in rows:
         gives = ", ".join(f for f, _ in r.giveaways[:3])
-        lines.append(f"{r.name:<40} {r.auc:6.3f} [{r.low:5.3f}, {r.high:5.3f}] {r.indistinguishability:8.1f}  {gives}")
+        low, high = r.indistinguishability_interval
+        lines.append(f"{r.name:<40} {r.auc:6.3f} [{r.low:5.3f}, {r.high:5.3f}] {r.p_value:6.3f} "
+                     f"{'yes' if r.equivalent else 'no':>6} {r.indistinguishability:6.1f} [{low:5.1f}, {high:5.1f}]"
+                     f"  {gives}")
     return "\n".join(lines)
 
 
@@ -85,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--n-refit", type=int, default=N_REFIT, metavar="R",
                    help=f"task resamples with the classifiers refitted, for the interval (default {N_REFIT}; "
                         "each costs one cross-validation)")
+    p.add_argument("--n-permutations", type=int, default=N_PERMUTATIONS, metavar="P",
+                   help=f"within-task label permutations for the p-value (default {N_PERMUTATIONS}; with boosting "
+                        "each costs one cross-validation)")
+    p.add_argument("--n-text-permutations", type=int, default=N_TEXT_PERMUTATIONS, metavar="P",
+                   help=f"the same for the text test (default {N_TEXT_PERMUTATIONS}; each costs one cross-validation)")
     p.add_argument("--domain", choices=list(ids.DOMAINS), help="domain of tau-bench trajectory files")
     return p
 
@@ -96,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         json_out = check_output_path(args.json_out)
         text_out = check_output_path(args.text_json) if args.text_json is not None else None
         rows, text_rows = run(args.human, args.eval_results, seed=args.seed, model=args.model,
-                              text=text_out is not None, domain=args.domain, n_refit=args.n_refit)
+                              text=text_out is not None, domain=args.domain, n_refit=args.n_refit,
+                              n_permutations=args.n_permutations, n_text_permutations=args.n_text_permutations)
         write_output(json_out, rows_json(rows))
         if text_rows is not None and text_out is not None:
             write_output(text_out, rows_json(text_rows))

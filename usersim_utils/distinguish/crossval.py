@@ -3,8 +3,9 @@ fold-weighted AUC and its refits on task resamples (the design: :mod:`usersim_ut
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -60,13 +61,17 @@ class Problem:
 @dataclass(frozen=True)
 class OutOfFold:
     """A problem's cross-validation: its ``folds``, the out-of-fold scores (n,), the
-    importance of each feature (p,), and ``refit`` (R,): the AUC (:func:`fold_auc`) of
-    classifiers refitted on each of R task resamples (empty when none was asked for)."""
+    importance of each feature (p,), ``refit`` (R,): the AUC (:func:`fold_auc`) of
+    classifiers refitted on each of R task resamples, and ``null`` (P,): the AUC under each
+    of P within-task label permutations, beside ``statistic``, the AUC of the labels as they
+    are computed the same way (empty and NaN when none was asked for)."""
 
     folds: list[tuple[np.ndarray, np.ndarray]]
     scores: np.ndarray
     importance: np.ndarray
     refit: np.ndarray
+    null: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    statistic: float = math.nan
 
 
 #: ``fit_predict(train rows, test rows)``: fit a fresh classifier on the training rows (an
@@ -151,8 +156,79 @@ def no_refit(n: int) -> np.ndarray:
     return np.zeros((0, n))
 
 
+#: ``fit_predict_labels(train rows, test rows, labels)``: like :data:`FitPredict`, fitted on
+#: ``labels`` (n,) instead of the problem's own.
+FitPredictLabels = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def permuted_fold_auc(fit_predict: FitPredictLabels, labels: np.ndarray,
+                      folds: Sequence[tuple[np.ndarray, np.ndarray]], permutations: np.ndarray) -> np.ndarray:
+    """:func:`fold_auc` after refitting every fold on the labels permuted by each row of
+    ``permutations`` (P, n) (:func:`~usersim_utils.distinguish.two_sample.within_task_permutations`).
+    Returns (P,)."""
+    ones = np.ones((1, len(labels)))
+    out = np.empty(len(permutations))
+    for i, perm in enumerate(permutations):
+        permuted, scores = labels[perm], np.empty(len(labels))
+        for train, test in folds:
+            scores[test] = fit_predict(train, test, permuted)
+        out[i] = fold_auc(scores, permuted, folds, ones)[0]
+    return out
+
+
+def logistic_decisions(X_train: np.ndarray, labels: np.ndarray, X_test: np.ndarray, C: float = 1.0,
+                       max_iter: int = 50, tol: float = 1e-10) -> np.ndarray:
+    """Decision values on ``X_test`` (m, p) of :func:`make_model` ``"logistic"`` fitted on
+    ``X_train`` (n, p) once per column of ``labels`` (n, L) 0/1: standardised as
+    ``StandardScaler`` does, L2 penalty 1/(2C) on the weights (not the intercept), as
+    ``LogisticRegression(C)``; solved exactly by Newton's method for all L label vectors at
+    once (one BLAS call per step, where scikit-learn fits them one by one). Returns (m, L)."""
+    mean, sd = X_train.mean(axis=0), X_train.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    A = np.c_[(X_train - mean) / sd, np.ones(len(X_train))]  # (n, d) with the intercept last
+    B = np.c_[(X_test - mean) / sd, np.ones(len(X_test))]
+    n, d = A.shape
+    Y = np.asarray(labels, dtype=float)
+    penalty = np.r_[np.ones(d - 1), 0.0] / C
+    beta = np.zeros((d, Y.shape[1]))
+    for _ in range(max_iter):
+        p = 1.0 / (1.0 + np.exp(-(A @ beta)))
+        gradient = A.T @ (p - Y) + penalty[:, None] * beta  # (d, L)
+        weighted = (A[:, :, None] * (p * (1.0 - p))[:, None, :]).reshape(n, -1)  # (n, d·L)
+        hessian = (A.T @ weighted).reshape(d, d, -1).transpose(2, 0, 1) + np.diag(penalty)  # (L, d, d)
+        step = np.linalg.solve(hessian, gradient.T[:, :, None])[:, :, 0].T
+        beta -= step
+        if np.abs(step).max() < tol:
+            break
+    return B @ beta
+
+
+def null_fold_auc(X: np.ndarray, labels: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]],
+                  permutations: np.ndarray, model: Model, seed: int) -> tuple[float, np.ndarray]:
+    """``(statistic, null (P,))``: :func:`fold_auc` of the labels as they are and under each
+    row of ``permutations`` (P, n), every value computed by the same fits (the logistic
+    model by :func:`logistic_decisions`, all permutations at once; boosting one by one with
+    ``random_state`` ``seed``), as the permutation p-value's exactness needs."""
+    if model == "logistic":
+        labels_all = np.c_[labels, labels[permutations].T]  # (n, 1 + P): as they are, then permuted
+        scores = np.empty(labels_all.shape)
+        for train, test in folds:
+            scores[test] = logistic_decisions(X[train], labels_all[train], X[test])
+        ones = np.ones((1, len(labels)))
+        aucs = np.array([fold_auc(scores[:, j], labels_all[:, j], folds, ones)[0] for j in range(scores.shape[1])])
+        return float(aucs[0]), aucs[1:]
+
+    def fit_predict(train: np.ndarray, test: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return make_model(model, seed).fit(X[train], y[train]).predict_proba(X[test])[:, 1]
+
+    identity = np.arange(len(labels))[None, :]
+    return float(permuted_fold_auc(fit_predict, labels, folds, identity)[0]), permuted_fold_auc(
+        fit_predict, labels, folds, permutations)
+
+
 def behavioural_out_of_fold(problem: Problem, rng: np.random.Generator, *, model: Model = "logistic",
-                            n_repeats: int = N_REPEATS, refit_counts: np.ndarray | None = None) -> OutOfFold:
+                            n_repeats: int = N_REPEATS, refit_counts: np.ndarray | None = None,
+                            permutations: np.ndarray | None = None) -> OutOfFold:
     """Out-of-fold probabilities of the simulator class, permutation importances, and the
     AUC of classifiers refitted on resampled tasks.
 
@@ -160,9 +236,10 @@ def behavioural_out_of_fold(problem: Problem, rng: np.random.Generator, *, model
     :func:`make_model`; the held-out fold is scored, then each feature is shuffled
     ``n_repeats`` times on it (``permutation_importance`` scored by :func:`auc_scorer`);
     importances are averaged over folds weighted by fold size. ``refit_counts`` (R, n):
-    row multiplicities of R task resamples, for :func:`refit_fold_auc` (none by default).
-    One ``rng.integers`` draw per fold seeds the shuffles (and boosting), then one for
-    the refits. Raises ``ValueError`` on a non-finite feature.
+    row multiplicities of R task resamples, for :func:`refit_fold_auc` (none by default);
+    ``permutations`` (P, n): within-task label permutations, for :func:`null_fold_auc` (none
+    by default). One ``rng.integers`` draw per fold seeds the shuffles (and boosting), then
+    one for the refits and permutations. Raises ``ValueError`` on a non-finite feature.
     """
     X, y = np.asarray(problem.X, dtype=float), problem.y
     if not np.isfinite(X).all():
@@ -187,5 +264,8 @@ def behavioural_out_of_fold(problem: Problem, rng: np.random.Generator, *, model
 
         counts = no_refit(len(y)) if refit_counts is None else refit_counts
         refit = refit_fold_auc(fit_predict, y, folds, counts)
-    return OutOfFold(folds, scores, importance, refit)
+        if permutations is None or len(permutations) == 0:
+            return OutOfFold(folds, scores, importance, refit)
+        statistic, null = null_fold_auc(X, y, folds, permutations, model, refit_seed)
+    return OutOfFold(folds, scores, importance, refit, null, statistic)
 
