@@ -79,6 +79,16 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--runs must be 1..{MAX_RUNS}, not {args.runs}")
 
 
+def check_batches(records: dict) -> None:
+    """``ValueError`` when people have fewer than two batches: the matched comparison scores a
+    run against one batch as one batch against another, so it needs two."""
+    batches = {ids.split_batch(k)[1] for k, r in records.items() if r.get("keep", True) is not False}
+    if len(batches) < 2:
+        raise ValueError(f"the human sessions hold {len(batches)} batch(es); the matched comparison that scores "
+                         "candidates needs at least two (a run is scored against one batch as one batch is "
+                         "against another)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -91,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             data.check_survey_dir(args.survey_dir)
         difficulty = published.published_difficulty()
         tasks = split.human_tasks(records)
+        check_batches(records)
         if args.tasks:
             wanted = set(ids.parse_task_spec(args.tasks))
             tasks = [t for t in tasks if t in wanted]
@@ -141,10 +152,12 @@ def calibrate(args: argparse.Namespace, start: cards.Candidate, records: dict, t
                                budget_usd=args.budget_usd, one_conversation=one, report_reserve_usd=reserve,
                                proposer_model=args.proposer, seed=args.seed,
                                progress=lambda line: print(line, file=sys.stderr))
-    played_start = play(result.start, the_split.held_out, args.runs, out, difficulty, seed=args.seed)
+    # the search is over: only now are the held-out tasks opened, played and scored
+    held_records = held_out.open()
+    played_start = play(result.start, held_out.tasks, args.runs, out, difficulty, seed=args.seed)
     played_chosen = (played_start if result.chosen.label == result.start.label
-                     else play(result.chosen, the_split.held_out, args.runs, out, difficulty, seed=args.seed))
-    final = report.held_out_report(held_out.open(), played_start, played_chosen, difficulty, rng,
+                     else play(result.chosen, held_out.tasks, args.runs, out, difficulty, seed=args.seed))
+    final = report.held_out_report(held_records, played_start, played_chosen, difficulty, rng,
                                    tuning_usi=result.tuning_usi, search_cost_usd=result.spent_usd,
                                    n_boot=args.n_boot)
     final["stopped"] = result.stopped
