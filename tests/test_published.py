@@ -196,3 +196,15 @@ def test_every_arena_rating_names_its_source_and_date_and_model():
     for model, family in zip(arena["model"], arena["family"]):
         assert published.resolve_name(model) == model  # rows use the paper's names
         assert family in (published.family_of(model), "Qwen", "Llama")
+
+
+def test_every_published_row_says_its_protocol_and_later_work_stays_apart():
+    table = published.published_table()
+    with_usi = table["usi"].notna()
+    assert (table.loc[with_usi, "index"] == "USI6").all() and table.loc[~with_usi, "index"].isna().all()
+    assert (table["agent"] == published.PAPER_PROTOCOL["agent"]).all()
+    later = published.later_work_table()
+    assert set(later["index"]) == {"USI5"} and later["source"].str.len().gt(0).all()
+    # never merged: no later-work name among the paper's rows, none of them resolves to a paper row
+    assert not set(later["name"]) & set(table["name"])
+    assert all(published.published_row(name) is None for name in later["name"] if name != "Human ceiling")

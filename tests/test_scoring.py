@@ -46,7 +46,11 @@ def test_command_prints_the_table_and_writes_json(study: Path, tmp_path: Path, c
     assert lines[0].split()[:2] == ["name", "D1_conv"] and lines[1].startswith("human")
     rows = json.loads(out_json.read_text())
     assert rows[0]["name"] == "human"
-    assert set(rows[0]) == {"name", "D1_conv", "D2_info", "D3_clarif", "D4_react", "eval_agree", "ece", "usi"}
+    assert set(rows[0]) == {"name", "D1_conv", "D2_info", "D3_clarif", "D4_react", "eval_agree", "ece", "usi",
+                            "index"}
+    # which index each USI is: six terms with the survey's Eval, five without, none without a USI
+    assert all(r["index"] == ("USI6" if r["eval_agree"] else "USI5") for r in rows if r["usi"])
+    assert all(r["index"] is None for r in rows if not r["usi"])
     usis = [r["usi"][0] for r in rows[1:] if r["usi"]]
     assert usis == sorted(usis, reverse=True)
     assert rows[-1]["name"] == "small3" and rows[-1]["usi"] is None

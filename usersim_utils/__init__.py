@@ -33,7 +33,7 @@ The study's files: reading, summarising, writing
                    (tables as data, ``phrases.json``), ``styles``, ``conversations``, ``surveys``,
                    ``shapes``, ``study``, ``writer``; ``feature_tables`` (random features tables
                    for tests and benchmarks), ``known_answer`` (studies drawn from one known
-                   process, for the simulation checks)
+                   process, for the simulation checks), ``resampled_rows`` (realistic rows)
 * ``scoring``      scoring files: difficulty modes, the leaderboard's notes, its CLI (``usersim-usi``)
 * ``handover``     every file one notebook writes and a later one reads
 * ``published``    the paper's numbers, Arena ratings and the authors' difficulty map
@@ -55,6 +55,8 @@ Analyses beyond the index (one module per question)
 * ``equivalence``  as close to people as people are? TOST on the matched gap
 * ``matched_ranking`` the leaderboard and paired comparisons on the matched gap
 * ``power``        the smallest difference a design resolves (``usersim-power``)
+* ``inflation``    success inflation over people: outcome agreement, fidelity as its forecast,
+                   population coverage
 * ``distinguish``  can a classifier tell simulated conversations from human ones?
 * ``diversity``    is a simulator as varied as people?
 * ``audit``        rule-based flags of simulator misbehaviour and what they cost the agent

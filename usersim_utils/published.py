@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import asdict, dataclass
 
 import pandas as pd
 
@@ -36,6 +37,29 @@ PUBLISHED: dict[str, dict[str, tuple[float, float | None] | None]] = {
     "GPT-4o-mini": {"ece": (0.382, None)},
     "GPT-3.5-turbo": {"ece": (0.582, None)},
 }
+#: The protocol of every row of :data:`PUBLISHED`: the six-term index (docs/method.md §8) with
+#: the study's agent (docs/method.md §11).
+PAPER_PROTOCOL: dict[str, str] = {"index": "USI6", "agent": "GPT-5.2", "source": "Zhou et al. 2026 (arXiv 2603.11245)"}
+
+
+@dataclass(frozen=True)
+class LaterRow:
+    """A USI reported by later work under its own protocol: never merged with the paper's rows."""
+
+    name: str
+    usi: float
+    index: str  # "USI6" or "USI5" (no survey term)
+    agent: str
+    source: str
+
+
+#: Rows reported under other protocols. The MIMESIS report scores USI5 (the survey term dropped)
+#: against a GPT-5.5 agent, so its numbers are not comparable with the paper's six-term ones.
+LATER_WORK: tuple[LaterRow, ...] = (
+    LaterRow("Human ceiling", 91.75, "USI5", "GPT-5.5", "MIMESIS report"),
+    LaterRow("OSim-8B", 80.44, "USI5", "GPT-5.5", "MIMESIS report"),
+    LaterRow("MIMESIS-9B", 80.17, "USI5", "GPT-5.5", "MIMESIS report"),
+)
 #: Published over-rating of the agent by simulated users: mean (simulator - human) of the
 #: normalised answer, as a fraction of the item's scale.
 PUBLISHED_OVERRATING: dict[str, dict[str, float]] = {"GPT-5.1": {"human_like": 0.55, "overall_score": 0.18}}
@@ -50,7 +74,8 @@ def normalise_name(name: str) -> str:
 
 
 def published_table() -> pd.DataFrame:
-    """Published rows as a table: ``name`` and, per metric, ``<metric>`` and ``<metric>_std``."""
+    """Published rows as a table: ``name`` and, per metric, ``<metric>`` and ``<metric>_std``,
+    then the protocol (:data:`PAPER_PROTOCOL`): ``index`` (for rows with a USI) and ``agent``."""
     records = []
     for name, cells in PUBLISHED.items():
         rec: dict[str, object] = {"name": name}
@@ -59,7 +84,15 @@ def published_table() -> pd.DataFrame:
             rec[metric] = cell[0] if cell else None
             rec[f"{metric}_std"] = cell[1] if cell else None
         records.append(rec)
-    return pd.DataFrame.from_records(records).astype({c: float for c in records[0] if c != "name"})
+    table = pd.DataFrame.from_records(records).astype({c: float for c in records[0] if c != "name"})
+    return table.assign(index=[PAPER_PROTOCOL["index"] if pd.notna(v) else None for v in table["usi"]],
+                        agent=PAPER_PROTOCOL["agent"])
+
+
+def later_work_table() -> pd.DataFrame:
+    """:data:`LATER_WORK` as a table (``name``, ``usi``, ``index``, ``agent``, ``source``): shown
+    beside the paper's rows, never in them."""
+    return pd.DataFrame([asdict(r) for r in LATER_WORK], columns=["name", "usi", "index", "agent", "source"])
 
 
 def arena_elo(path=ARENA_ELO_FILE) -> pd.DataFrame:

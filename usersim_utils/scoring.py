@@ -166,13 +166,15 @@ def score_files(
 def write_json(
     scores: Sequence[usi.Score], out: str | os.PathLike[str], cards: Mapping[str, Mapping | None] | None = None
 ) -> Path:
-    """Write the rows (human ceiling first, then by USI) as a JSON list, atomically. With
+    """Write the rows (human ceiling first, then by USI) as a JSON list, atomically; each row
+    says which ``index`` its USI is (USI6 with the survey term, USI5 without). With
     ``cards`` (:func:`usersim_utils.rollout.comparability.protocol_cards`), each simulator's row
     also says which ``protocol`` produced it (``study protocol (published)`` without a card).
 
     Raises :class:`DataError` naming ``out`` when it cannot be written."""
     order = {name: i for i, name in enumerate(usi.leaderboard(scores)["name"])}
-    rows = [s.to_json() for s in sorted(scores, key=lambda s: order[s.name])]
+    ordered = sorted(scores, key=lambda s: order[s.name])
+    rows = [{**s.to_json(), "index": usi.index_variant(s.cells)} for s in ordered]
     for row in rows:
         if cards is not None and row["name"] in cards:
             row["protocol"] = rollout_card.protocol_label(cards[row["name"]])

@@ -244,6 +244,18 @@ class Score:
         return {"name": self.name, **{m: (list(c) if c else None) for m, c in self.cells.items()}}
 
 
+#: The index's two variants (docs/method.md §8): six terms with the survey's Eval, five without.
+INDEX_VARIANTS: tuple[str, ...] = ("USI6", "USI5")
+
+
+def index_variant(cells: Mapping[str, Cell | None]) -> str | None:
+    """Which index a row's USI is: ``"USI6"`` (with Eval), ``"USI5"`` (no survey term),
+    ``None`` without a USI. The two are not comparable: report the variant beside the value."""
+    if cells.get("usi") is None:
+        return None
+    return "USI6" if cells.get("eval_agree") is not None else "USI5"
+
+
 def _cell(values: Sequence[float | None]) -> Cell | None:
     present = [v for v in values if v is not None]
     if not present:
@@ -390,7 +402,8 @@ def human_ceiling(
 
 def leaderboard(scores: Sequence[Score]) -> pd.DataFrame:
     """Scores as a table: a row per simulator (human ceiling first, then by USI,
-    highest first; rows without USI last), columns ``<metric>`` and ``<metric>_std``."""
+    highest first; rows without USI last), columns ``<metric>`` and ``<metric>_std``, then
+    ``index`` (:func:`index_variant`: USI6 or USI5)."""
     human = [s for s in scores if s.name == schema.HUMAN_LABEL]
     others = sorted(
         (s for s in scores if s.name != schema.HUMAN_LABEL),
@@ -403,8 +416,10 @@ def leaderboard(scores: Sequence[Score]) -> pd.DataFrame:
             cell = s.cells.get(metric)
             rec[metric] = cell[0] if cell else math.nan
             rec[f"{metric}_std"] = cell[1] if cell else math.nan
+        rec["index"] = index_variant(s.cells)
         records.append(rec)
-    return pd.DataFrame.from_records(records, columns=["name", *(c for m in METRICS for c in (m, f"{m}_std"))])
+    return pd.DataFrame.from_records(records, columns=["name", *(c for m in METRICS for c in (m, f"{m}_std")),
+                                                       "index"])
 
 
 # --- Scoring a set of simulators. ---------------------------------------------------------

@@ -34,6 +34,8 @@ Modules by job:
 * :mod:`.study`          the study's files as data (:func:`generate_demo_panel`)
 * :mod:`.writer`         writing, stamping and refreshing it (:func:`ensure_demo_panel`)
 * :mod:`.feature_tables` random features tables for tests and benchmarks (no conversations)
+* :mod:`.known_answer`   studies drawn from one known process (runs, dropped sessions, shifts, zeros)
+* :mod:`.resampled_rows` realistic features rows resampled from a table, for the two-sample test's checks
 """
 
 from ..schema import GREETING
