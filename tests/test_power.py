@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from usersim_utils import demo, power, usi
+from usersim_utils import baselines, demo, power, usi
 from usersim_utils import uncertainty as unc
-from usersim_utils.demo.known_answer import human_process_study
+from usersim_utils.demo.known_answer import human_process_study, survey
+from usersim_utils.survey import SURVEY_OPTIONS
 
 LABELS = ("a", "b", "c", "d")
 #: "b" is 5 % off on every feature: its pairs have a true difference, the others none.
@@ -201,3 +202,51 @@ def test_neighbour_differences_mark_what_a_spread_resolves():
     assert list(zip(table["a"], table["b"])) == [("x", "y"), ("y", "z")]
     assert np.allclose(table["difference"], [2.1, 0.6])
     assert table["resolved"].tolist() == [True, False] and table["detectable"].tolist() == [True, False]
+
+
+# --- Features and Eval: what the study can measure. --------------------------------------------------
+@pytest.fixture(scope="module")
+def matched_study():
+    rng = np.random.default_rng(21)
+    study = human_process_study(rng, 165, {"same-3": 3, "same-1": 1}, drop_rate=0.05)
+    mp = baselines.build_matched_panel(study.human, study.simulators, agreements=study.agreements,
+                                       pair_agreements=baselines.pair_eval_agreements(study.records),
+                                       run_split="suffix")
+    return study, mp, power.feature_dice_intervals(mp, rng, n_boot=100)
+
+
+def test_feature_dice_intervals_start_with_the_ceiling_and_match_the_point_table(matched_study):
+    _, mp, table = matched_study
+    assert list(table.columns) == list(power.FEATURE_DICE_COLUMNS)
+    assert table.iloc[0]["name"] == "human" and (table.loc[table["name"] == "human", "runs"] == 0).all()
+    point = baselines.feature_dice(mp).set_index(["name", "feature"])["dice"]
+    np.testing.assert_allclose(table.set_index(["name", "feature"])["dice"].loc[point.index], point, atol=1e-9)
+    assert ((table["low"] <= table["dice"] + 1e-9) & (table["dice"] <= table["high"] + 1e-9)).all()
+
+
+def test_rare_flags_are_the_least_reliable_features(matched_study):
+    """A 0/1 flag that fires in a few conversations is noisy: two batches of the same people
+    agree on it less than on a rate measured in every conversation."""
+    ceiling = matched_study[2].set_index("name").loc["human"].set_index("feature")["dice"]
+    flags = ceiling.loc[["repeat_rate", "id_confuse_rate"]]
+    assert flags.max() < ceiling.drop(flags.index).median()
+
+
+def test_a_simulator_of_the_human_process_is_within_the_noise_of_people_feature_by_feature(matched_study):
+    table = matched_study[2]
+    ceiling = table[table["name"] == "human"].set_index("feature")["dice"]
+    for name in ("same-3", "same-1"):
+        rows = table[table["name"] == name].set_index("feature")
+        covered = (rows["low"] <= ceiling) & (ceiling <= rows["high"])
+        assert covered.mean() >= 0.8, (name, covered[~covered])
+
+
+def test_eval_seed_spread_is_zero_without_missing_answers_and_brackets_the_reference():
+    rng = np.random.default_rng(4)
+    study = human_process_study(rng, 30, {"a": 1})
+    surveys = {k: {"survey": survey(rng, 0.5)} for k in study.records}
+    full = {k: {"survey": {item: {**answer, "answer": answer["answer"] or next(iter(SURVEY_OPTIONS[item]))}
+                           for item, answer in v["survey"].items()}} for k, v in surveys.items()}
+    assert power.eval_seed_spread(study.records, full, seeds=range(5))["sd"] == 0.0
+    spread = power.eval_seed_spread(study.records, surveys, seeds=range(20))
+    assert spread["sd"] > 0 and spread["low"] <= spread["reference"] <= spread["high"]

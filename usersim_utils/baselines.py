@@ -468,9 +468,41 @@ def compare(
     return pd.DataFrame(rows, columns=[*ROW_KEYS, "reference_simulator", "reference_ceiling", "reference_gap"])
 
 
-def _mean_over_batches(per_batch: list[np.ndarray]) -> np.ndarray:
-    """(F,) mean over the batches of per-batch (F,) values; NaN without a batch."""
-    return mean_defined(np.stack(per_batch), axis=0) if per_batch else np.full(len(FEATURES), np.nan)
+def feature_dice_weights(mp: MatchedPanel, weights: np.ndarray) -> tuple[tuple[str, ...], np.ndarray, np.ndarray,
+                                                                        np.ndarray]:
+    """``(names, dice, human, simulator)``: per-feature matched Dice (x 100) and the two rows
+    averaged the same way, each (K, 1 + S, F) for task weights ``weights`` (K, T): the human
+    ceiling first (``"human"``; its ``simulator`` row is the first batch of each pair), then
+    every simulator (see :func:`feature_dice`)."""
+    panel = mp.panel
+    weights = np.atleast_2d(np.asarray(weights, dtype=float))
+    ceiling_dice, ceiling_a, ceiling_b = [], [], []
+    for a, b in ((a - 1, b - 1) for a, b in usi.HUMAN_PAIRS):
+        rows_a, rows_b = panel.human_rows[a], panel.human_rows[b]
+        common = rows_a.present & rows_b.present
+        row_a, row_b = (safe_divide(weights @ (rows.feature_sum * common[:, None]),
+                                    (weights @ (rows.n_features * common))[:, None]) for rows in (rows_a, rows_b))
+        ceiling_dice.append(100.0 * dice(row_b, row_a))
+        ceiling_a.append(row_a)
+        ceiling_b.append(row_b)
+    dices = [mean_defined(np.stack(ceiling_dice), axis=0)]
+    humans, sims = [mean_defined(np.stack(ceiling_b), axis=0)], [mean_defined(np.stack(ceiling_a), axis=0)]
+    nothing = np.full((len(weights), len(FEATURES)), np.nan)
+    for label in mp.labels:
+        sim = panel.simulators[label]
+        dice_b, human_b, sim_b = [], [], []
+        for b, a in ORDERED_BATCH_PAIRS:
+            per_run = [_run_feature_dice(weights, run, panel.human_rows[b], panel.human_rows[a].present)
+                       for run in sim.row_runs.values()]
+            if not per_run:
+                continue
+            dice_b.append(mean_defined(np.stack([100.0 * d for d, _, _ in per_run]), axis=0))
+            human_b.append(mean_defined(np.stack([h for _, h, _ in per_run]), axis=0))
+            sim_b.append(mean_defined(np.stack([r for _, _, r in per_run]), axis=0))
+        for out, per_batch in ((dices, dice_b), (humans, human_b), (sims, sim_b)):
+            out.append(mean_defined(np.stack(per_batch), axis=0) if per_batch else nothing)
+    names = (schema.HUMAN_LABEL, *mp.labels)
+    return names, np.stack(dices, axis=1), np.stack(humans, axis=1), np.stack(sims, axis=1)
 
 
 def feature_dice(mp: MatchedPanel, *, dimensions: unc.Dimensions = DIMENSIONS) -> pd.DataFrame:
@@ -486,41 +518,17 @@ def feature_dice(mp: MatchedPanel, *, dimensions: unc.Dimensions = DIMENSIONS) -
     each simulator; columns ``name``, ``runs``, ``dimension``, ``feature``,
     ``human``, ``simulator``, ``dice``, ``ceiling_dice``, ``gap`` (dice − ceiling_dice).
     """
-    panel = mp.panel
-    ones = np.ones((1, len(panel.tasks)))
-    ceiling_dice, ceiling_a, ceiling_b = [], [], []
-    for a, b in ((a - 1, b - 1) for a, b in usi.HUMAN_PAIRS):
-        rows_a, rows_b = panel.human_rows[a], panel.human_rows[b]
-        common = rows_a.present & rows_b.present
-        row_a, row_b = (safe_divide(ones @ (rows.feature_sum * common[:, None]),
-                                    (ones @ (rows.n_features * common))[:, None]) for rows in (rows_a, rows_b))
-        ceiling_dice.append(100.0 * dice(row_b, row_a)[0])
-        ceiling_a.append(row_a[0])
-        ceiling_b.append(row_b[0])
-    ceiling = mean_defined(np.stack(ceiling_dice), axis=0)
-    entries = [(schema.HUMAN_LABEL, 0, mean_defined(np.stack(ceiling_b), axis=0),
-                mean_defined(np.stack(ceiling_a), axis=0), ceiling)]
-    for label in mp.labels:
-        sim = panel.simulators[label]
-        dice_b, human_b, sim_b = [], [], []
-        for b, a in ORDERED_BATCH_PAIRS:
-            per_run = [_run_feature_dice(ones, run, panel.human_rows[b], panel.human_rows[a].present)
-                       for run in sim.row_runs.values()]
-            if not per_run:
-                continue
-            dice_b.append(mean_defined(np.stack([100.0 * d[0] for d, _, _ in per_run]), axis=0))
-            human_b.append(mean_defined(np.stack([h[0] for _, h, _ in per_run]), axis=0))
-            sim_b.append(mean_defined(np.stack([r[0] for _, _, r in per_run]), axis=0))
-        entries.append((label, mp.runs(label), _mean_over_batches(human_b), _mean_over_batches(sim_b),
-                        _mean_over_batches(dice_b)))
+    names, dices, humans, sims = feature_dice_weights(mp, np.ones((1, len(mp.panel.tasks))))
+    ceiling = dices[0, 0]
     dimension_of = {f: d for d, feats in dimensions.items() for f in feats}
     position = {f: i for i, f in enumerate(FEATURES)}
     records = []
-    for name, runs, human_values, sim_values, dice_values in entries:
+    for s, name in enumerate(names):
+        runs = 0 if s == 0 else mp.runs(name)
         for feature, dimension in dimension_of.items():
             i = position[feature]
-            records.append((name, runs, dimension, feature, float(human_values[i]), float(sim_values[i]),
-                            float(dice_values[i]), float(ceiling[i]), float(dice_values[i] - ceiling[i])))
+            records.append((name, runs, dimension, feature, float(humans[0, s, i]), float(sims[0, s, i]),
+                            float(dices[0, s, i]), float(ceiling[i]), float(dices[0, s, i] - ceiling[i])))
     return pd.DataFrame(records, columns=["name", "runs", "dimension", "feature", "human", "simulator",
                                           "dice", "ceiling_dice", "gap"])
 

@@ -55,11 +55,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import baselines, scoring
+from . import baselines, scoring, stats, usi
 from . import uncertainty as unc
 from .atomic import write_output
 from .errors import DataError
-from .features import DIMENSIONS
+from .features import DIMENSIONS, FEATURES
 
 #: Level of the two-sided test and the power a minimum detectable difference is defined by.
 ALPHA = 0.05
@@ -260,6 +260,66 @@ def neighbour_differences(board: pd.DataFrame, sd: float, *, metric: str = "usi"
     rows = [(a, b, d, bool(d > crit), bool(d >= mde))
             for a, b, d in zip(names, names[1:], values[:-1] - values[1:])]
     return pd.DataFrame(rows, columns=["a", "b", "difference", "resolved", "detectable"])
+
+
+# --- What each feature, and Eval, can measure. -----------------------------------------------------
+FEATURE_DICE_COLUMNS = ("name", "runs", "dimension", "feature", "dice", "low", "high")
+
+
+def feature_dice_intervals(
+    mp: baselines.MatchedPanel,
+    rng: np.random.Generator,
+    *,
+    n_boot: int = N_DRAWS,
+    level: float = 0.95,
+    dimensions: unc.Dimensions = DIMENSIONS,
+) -> pd.DataFrame:
+    """Per-feature matched Dice (:func:`usersim_utils.baselines.feature_dice_weights`) of the
+    human ceiling (``name`` ``"human"``, ``runs`` 0) and every simulator, with centred
+    intervals over ``n_boot`` task resamples (the same for every row).
+
+    The ceiling's row is each feature's **reliability**: two batches of the same people score
+    it that far below 100, so no simulator can be told from people on it by more than that
+    noise, and a feature whose ceiling interval reaches far down cannot be measured by this
+    study. Columns: :data:`FEATURE_DICE_COLUMNS`."""
+    n_tasks = len(mp.panel.tasks)
+    weights = np.vstack([np.ones((1, n_tasks)), stats.resample_counts(n_tasks, n_boot, rng)])
+    names, dices, _, _ = baselines.feature_dice_weights(mp, weights)
+    position = {f: i for i, f in enumerate(FEATURES)}
+    rows = []
+    for s, name in enumerate(names):
+        runs = 0 if s == 0 else mp.runs(name)
+        for dimension, feats in dimensions.items():
+            for feature in feats:
+                i = position[feature]
+                estimate = float(dices[0, s, i])
+                low, high = stats.confidence_interval(estimate, dices[1:, s, i], None, level, "centred")
+                rows.append((name, runs, dimension, feature, estimate, min(low, 100.0), min(high, 100.0)))
+    return pd.DataFrame(rows, columns=list(FEATURE_DICE_COLUMNS))
+
+
+def eval_seed_spread(
+    human_records: Mapping[str, Mapping[str, Any]],
+    surveys: Mapping[str, Mapping[str, Any]],
+    *,
+    seeds: Sequence[int] = tuple(range(100)),
+) -> dict[str, float]:
+    """The Monte Carlo error of Eval: a simulator's missing survey answers are replaced by
+    draws of a generator seeded 42 in the reference (docs/method.md §7). Rescored under each
+    of ``seeds``: ``reference`` (seed 42), ``mean``, ``sd`` over seeds, ``low``/``high``
+    (their range) and ``n_seeds``. An sd of 0 means no answer was missing."""
+    values = []
+    for seed in seeds:
+        cell = usi.eval_cell(usi.eval_agreements(human_records, surveys, seed=seed))
+        values.append(cell[0] if cell else math.nan)
+    reference = usi.eval_cell(usi.eval_agreements(human_records, surveys))
+    defined = np.array([v for v in values if not math.isnan(v)])
+    if defined.size == 0:
+        return {"reference": math.nan, "mean": math.nan, "sd": math.nan, "low": math.nan, "high": math.nan,
+                "n_seeds": len(seeds)}
+    return {"reference": reference[0] if reference else math.nan, "mean": float(defined.mean()),
+            "sd": float(defined.std(ddof=1)) if defined.size > 1 else 0.0, "low": float(defined.min()),
+            "high": float(defined.max()), "n_seeds": len(seeds)}
 
 
 # --- Command line. ---------------------------------------------------------------------------------
