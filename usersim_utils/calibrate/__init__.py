@@ -1,5 +1,5 @@
 """Calibrating a simulator card toward people, proven on held-out tasks (``usersim-calibrate``,
-docs/method.md §17, notebook 08).
+docs/method.md §18, notebook 08).
 
 Modules by job:
 

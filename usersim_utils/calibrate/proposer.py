@@ -1,6 +1,6 @@
 """Proposals: the gaps of the current card turned into new cards.
 
-The default proposer, ``rules``, is deterministic given its generator (docs/method.md §17).
+The default proposer, ``rules``, is deterministic given its generator (docs/method.md §18).
 For every feature of the gap report (:func:`usersim_utils.calibrate.targets.gap_report`)
 outside people's interval, and for the survey's positivity:
 
