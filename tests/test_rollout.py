@@ -25,6 +25,7 @@ import pytest
 # Before litellm is first imported, or it fetches a price map from the network.
 os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 import litellm  # noqa: E402
+from fault_server import TopOfJitter  # noqa: E402
 
 from usersim_utils import features, ids, paths, survey
 from usersim_utils.rollout import __main__ as cli
@@ -513,9 +514,9 @@ def test_retries_back_off_on_rate_limits() -> None:
             raise error
         return _response("ok")
 
-    client = ModelClient(None, completion_fn=flaky, sleep=waits.append)
+    client = ModelClient(None, completion_fn=flaky, sleep=waits.append, rng=TopOfJitter())
     assert client.complete("agent", "m", [{"role": "user", "content": "x"}]).content == "ok"
-    assert waits == [1.0, 2.0]
+    assert waits == [1.0, 2.0]  # the top of each jitter range
     failing = ModelClient(
         None,
         completion_fn=lambda **kw: (_ for _ in ()).throw(litellm.RateLimitError("x", "o", "m")),

@@ -25,6 +25,7 @@ from typing import Any
 
 import litellm
 import pytest
+from fault_server import TopOfJitter
 from test_rollout import VALID_SURVEY, ScriptedModels, config, no_network, task_hint  # noqa: F401 (autouse fixture)
 from test_rollout_bench import load_benchmark
 
@@ -32,16 +33,10 @@ from usersim_utils import atomic
 from usersim_utils.rollout import __main__ as cli
 from usersim_utils.rollout import cache as cache_mod
 from usersim_utils.rollout import protocol
-from usersim_utils.rollout.client import ModelClient, normalise_response
-from usersim_utils.rollout.errors import (
-    REDACTED,
-    OutputError,
-    ReplyError,
-    RunLockedError,
-    describe,
-    redact,
-    secret_values,
-)
+from usersim_utils.rollout.client import ModelClient
+from usersim_utils.rollout.errors import OutputError, ReplyError, RunLockedError, describe
+from usersim_utils.rollout.redact import REDACTED, redact, secret_values
+from usersim_utils.rollout.replies import normalise_response
 from usersim_utils.rollout.runner import run_rollouts
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic")
@@ -90,7 +85,8 @@ def closed_port() -> int:
 
 def test_one_call_is_bounded_by_the_retry_budget_and_litellm_never_retries() -> None:
     """A hung server: each attempt waits its whole timeout. The budget (10 s) caps the
-    call: attempt 4 s, wait 1 s, attempt 4 s, then the next wait (2 s) would overrun."""
+    call: attempt 4 s, wait 1 s, attempt 4 s, then the next wait (2 s) would overrun
+    (the waits at the top of their jitter range)."""
     now = [0.0]
     seen: list[dict[str, Any]] = []
 
@@ -101,7 +97,7 @@ def test_one_call_is_bounded_by_the_retry_budget_and_litellm_never_retries() -> 
 
     client = ModelClient(
         None, completion_fn=hung, max_retries=10, request_timeout_s=4.0, retry_budget_s=10.0,
-        sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0], rng=TopOfJitter(),
     )  # fmt: skip
     with pytest.raises(litellm.Timeout):
         client.complete("agent", "openai/m", [{"role": "user", "content": "x"}])
@@ -120,7 +116,7 @@ def test_last_attempt_gets_only_what_is_left_of_the_budget() -> None:
 
     client = ModelClient(
         None, completion_fn=hung, max_retries=5, request_timeout_s=6.0, retry_budget_s=10.0,
-        sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0], rng=TopOfJitter(),
     )  # fmt: skip
     with pytest.raises(litellm.APIConnectionError):
         client.complete("agent", "openai/m", [{"role": "user", "content": "x"}])

@@ -21,7 +21,7 @@ import pytest
 
 from usersim_utils import paths
 from usersim_utils.rollout import client as client_mod
-from usersim_utils.rollout import env, runner
+from usersim_utils.rollout import env, http_chat, replies, runner
 from usersim_utils.rollout.errors import EndpointError
 
 BENCH_DIR = paths.REPO_ROOT / "benchmarks"
@@ -192,7 +192,7 @@ def test_direct_path_reopens_a_kept_alive_connection_the_server_closed() -> None
 
     server = threading.Thread(target=serve, daemon=True)
     server.start()
-    chat = client_mod.OpenAICompatibleChat()
+    chat = http_chat.OpenAICompatibleChat()
     base = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
     for _ in range(2):
         payload = chat(model="openai/m", messages=[{"role": "user", "content": "hi"}], api_base=base, timeout=5)
@@ -210,15 +210,15 @@ def test_a_proxy_in_the_environment_sends_calls_through_litellm(monkeypatch: pyt
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
     base = "http://10.1.2.3:8000/v1"
-    assert client_mod.uses_direct_path("openai/m", base, "chat")
+    assert http_chat.uses_direct_path("openai/m", base, "chat")
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
-    assert not client_mod.uses_direct_path("openai/m", base, "chat")
-    assert client_mod.uses_direct_path("openai/m", "https://10.1.2.3/v1", "chat")  # no HTTPS proxy set
+    assert not http_chat.uses_direct_path("openai/m", base, "chat")
+    assert http_chat.uses_direct_path("openai/m", "https://10.1.2.3/v1", "chat")  # no HTTPS proxy set
     unreachable = runner.RolloutConfig(simulator="openai/m", agent="openai/m", tasks=("retail_0",),
                                        api_base="http://127.0.0.1:9/v1").protocol_settings()  # fmt: skip
     runner.check_endpoints(unreachable, 1.0)  # only the proxy may reach it: no direct check
     monkeypatch.setenv("NO_PROXY", "10.1.2.3,127.0.0.1")
-    assert client_mod.uses_direct_path("openai/m", base, "chat")
+    assert http_chat.uses_direct_path("openai/m", base, "chat")
     with pytest.raises(EndpointError):
         runner.check_endpoints(unreachable, 1.0)
 
@@ -227,8 +227,8 @@ def test_direct_path_prices_like_litellm() -> None:
     import litellm
 
     info = litellm.get_model_info("openai/gpt-4o")
-    assert client_mod.token_prices("openai/gpt-4o") == (info["input_cost_per_token"], info["output_cost_per_token"])
-    assert client_mod.token_prices("openai/my-vllm-model") == (0.0, 0.0)
+    assert replies.token_prices("openai/gpt-4o") == (info["input_cost_per_token"], info["output_cost_per_token"])
+    assert replies.token_prices("openai/my-vllm-model") == (0.0, 0.0)
 
 
 def test_start_up_imports_neither_litellm_nor_tau_trait_environments() -> None:

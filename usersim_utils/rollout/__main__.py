@@ -34,6 +34,7 @@ from . import card as card_mod
 from .client import DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_RETRY_BUDGET_S, Ledger
 from .errors import RolloutError, describe
 from .prompts import DEFAULT_MAX_TOOL_CALLS, DEFAULT_MAX_USER_TURNS, LOCAL_MODEL
+from .replies import DEFAULT_MAX_REPLY_BYTES
 from .runner import MAX_RUNS, RolloutConfig, RolloutSummary, run_rollouts
 
 #: Card field -> RolloutConfig field.
@@ -153,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_RETRIES,
         help="retries of a model call after a timeout, rate limit, connection error or 5xx (default %(default)d)",
     )
+    p.add_argument(
+        "--max-reply-bytes",
+        type=int,
+        default=DEFAULT_MAX_REPLY_BYTES,
+        metavar="BYTES",
+        help="largest model reply accepted; a larger one fails its conversation (default %(default)d)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -183,9 +191,9 @@ def config_fields(args: argparse.Namespace) -> dict[str, object]:
     if args.simulator_prompt_file is not None:
         path = args.simulator_prompt_file
         try:
-            flags["simulator_template"] = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"cannot read --simulator-prompt-file {path}: {exc}") from None
+            flags["simulator_template"] = card_mod.read_text_file(path, "a prompt template")
+        except ValueError as exc:
+            raise ValueError(f"--simulator-prompt-file: {exc}") from None
         flags["simulator_prompt_file"] = str(path.resolve())
     return {**CONFIG_DEFAULTS, **card_mod.merge(fields, flags)}
 
@@ -203,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             request_timeout_s=args.request_timeout,
             retry_budget_s=args.retry_budget,
             max_retries=args.max_retries,
+            max_reply_bytes=args.max_reply_bytes,
             **config_fields(args),
         ).validated()
     except ValueError as exc:  # includes DataError

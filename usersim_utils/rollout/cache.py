@@ -20,13 +20,17 @@ from typing import Any
 
 from ..atomic import atomic_write_text
 from .errors import OutputError
+from .redact import redact
 
 
 def write_json_atomic(path: Path, obj: Any, *, durable: bool = True) -> None:
-    """Write ``obj`` as UTF-8 JSON to ``path`` so readers see the old file or the new
-    one, never a partial one (:func:`usersim_utils.atomic.atomic_write_text`; ``durable``:
-    on disk before it is visible). :class:`OutputError` when the file cannot be written."""
-    text = json.dumps(obj, ensure_ascii=False, indent=1)
+    """Write ``obj`` as strict UTF-8 JSON to ``path`` so readers see the old file or the
+    new one, never a partial one (:func:`usersim_utils.atomic.atomic_write_text`;
+    ``durable``: on disk before it is visible), with the environment's secrets and URL
+    credentials taken out (:func:`~usersim_utils.rollout.redact.redact`): every file the
+    rollout stores is written here. :class:`OutputError` when the file cannot be written;
+    ``ValueError`` for a NaN or an infinity (which strict JSON readers refuse)."""
+    text = redact(json.dumps(obj, ensure_ascii=False, indent=1, allow_nan=False), bearer=False)
     try:
         atomic_write_text(path, text, durable=durable)
     except OSError as exc:

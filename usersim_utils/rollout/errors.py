@@ -9,32 +9,22 @@ Two kinds of failure:
   survey too deeply nested to parse). Only its conversation fails; the others go on.
 
 Every error that is printed or stored goes through :func:`describe`, which keeps one
-line, cuts it to :data:`MAX_ERROR_CHARS` and replaces every secret value found in the
-environment (:func:`secret_values`) by ``[redacted]``: a server may echo the API key
-it was sent in its error body.
+line, cuts it to :data:`MAX_ERROR_CHARS` and takes the secrets out
+(:func:`usersim_utils.rollout.redact.redact`): a server may echo the API key it was sent
+in its error body, and an ``--api-base`` may carry a password.
 """
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
+
+from .redact import redact
 
 if TYPE_CHECKING:
     from .runner import RolloutSummary
 
 #: Longest error line printed or stored.
 MAX_ERROR_CHARS = 400
-#: Shortest environment value treated as a secret (shorter ones are not keys, and
-#: redacting them would garble ordinary words).
-MIN_SECRET_CHARS = 8
-REDACTED = "[redacted]"
-
-#: Names of environment variables that hold credentials: OPENAI_API_KEY,
-#: ANTHROPIC_API_KEY, HF_TOKEN, AWS_SECRET_ACCESS_KEY, AZURE_AD_TOKEN, ...
-_SECRET_NAME_RE = re.compile(r"(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$|SECRET|TOKEN|API_?KEY", re.IGNORECASE)
-_BEARER_RE = re.compile(r"(Bearer\s+)[^\s\"',;]+", re.IGNORECASE)
 
 
 class RolloutError(Exception):
@@ -65,23 +55,6 @@ class ReplyError(Exception):
 class ReportedFailure(Exception):
     """A conversation that failed in a worker process (:mod:`usersim_utils.rollout.workers`),
     or with it; ``str(err)`` is the line the worker described it with."""
-
-
-def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Values of the credential variables of ``environ`` (default ``os.environ``) at
-    least :data:`MIN_SECRET_CHARS` long, longest first (so that a key containing
-    another is redacted whole)."""
-    env = os.environ if environ is None else environ
-    values = {v for k, v in env.items() if _SECRET_NAME_RE.search(k) and len(v) >= MIN_SECRET_CHARS}
-    return sorted(values, key=len, reverse=True)
-
-
-def redact(text: str, secrets: Iterable[str] | None = None) -> str:
-    """``text`` with every secret value (default: :func:`secret_values`) and every
-    ``Bearer <token>`` replaced by ``[redacted]``."""
-    for value in secret_values() if secrets is None else secrets:
-        text = text.replace(value, REDACTED)
-    return _BEARER_RE.sub(rf"\g<1>{REDACTED}", text)
 
 
 def one_line(text: str, max_chars: int = MAX_ERROR_CHARS) -> str:

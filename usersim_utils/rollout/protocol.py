@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 from .. import survey as survey_mod
 from ..trajectories import function_markup
-from .client import ModelClient, Reply, UsageTally
+from .client import ModelClient, UsageTally
 from .env import TaskEnv
 from .errors import ReplyError
 from .prompts import (
@@ -60,6 +60,7 @@ from .prompts import (
     simulator_system_prompt,
     survey_prompt,
 )
+from .replies import Reply
 
 PromptStyle = Literal["chat", "transcript"]
 

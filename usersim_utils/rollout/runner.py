@@ -67,18 +67,16 @@ from .client import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_REQUEST_TIMEOUT_S,
     DEFAULT_RETRY_BUDGET_S,
-    ENDPOINT_CHECK_TIMEOUT_S,
     CompletionFn,
     ModelClient,
     RoleUsage,
-    behind_proxy,
-    check_endpoint,
-    parse_endpoint,
 )
 from .errors import OutputError, RolloutError, RunLockedError, describe
+from .http_chat import ENDPOINT_CHECK_TIMEOUT_S, behind_proxy, check_endpoint, parse_endpoint
 from .play import conversation_player, instance_id, job_queue, load_finished, settings_digest, start_workers
 from .prompts import DEFAULT_MAX_TOOL_CALLS, DEFAULT_MAX_USER_TURNS, INSTRUCTION_SLOT, LOCAL_PREFIX
 from .protocol import ProtocolSettings, resolve_prompt_style
+from .replies import DEFAULT_MAX_REPLY_BYTES
 
 MAX_RUNS = len(schema.BATCHES)  # runs 1-3, the study's three batches
 # fullmatch, not match with "$": "$" also matches before a final newline ("okx\n" is no label)
@@ -129,6 +127,8 @@ class RolloutConfig:
     max_retries: int = DEFAULT_MAX_RETRIES
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
     retry_budget_s: float = DEFAULT_RETRY_BUDGET_S
+    #: Largest reply accepted (``--max-reply-bytes``); past it the call fails with one line.
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
     #: The simulator prompt template (``{instruction}`` slot); None = the harness's default.
     simulator_template: str | None = None
     #: Where the template came from (recorded in the resolved card only).
@@ -161,6 +161,8 @@ class RolloutConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.max_retries < 0:
             raise ValueError(f"--max-retries must be >= 0, got {self.max_retries}")
+        if self.max_reply_bytes < 1:
+            raise ValueError(f"--max-reply-bytes must be >= 1, got {self.max_reply_bytes}")
         for name in ("request_timeout_s", "retry_budget_s"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -335,7 +337,7 @@ def label_lock(out: Path, label: str) -> Iterator[None]:
 
 def check_endpoints(settings: ProtocolSettings, timeout_s: float) -> None:
     """One TCP connection to each endpoint a non-local model of ``settings`` uses
-    (:func:`~usersim_utils.rollout.client.check_endpoint`); not to one reached through a
+    (:func:`~usersim_utils.rollout.http_chat.check_endpoint`); not to one reached through a
     proxy, which only the proxy may be able to reach."""
     endpoints = {
         base
@@ -407,6 +409,7 @@ def run_rollouts(
             max_retries=config.max_retries,
             request_timeout_s=config.request_timeout_s,
             retry_budget_s=config.retry_budget_s,
+            max_reply_bytes=config.max_reply_bytes,
             sleep=sleep,
             cancel_event=cancel,
             responses_fn=responses_fn,

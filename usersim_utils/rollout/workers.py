@@ -72,12 +72,14 @@ class WorkerSpec:
     max_retries: int
     request_timeout_s: float
     retry_budget_s: float
+    max_reply_bytes: int
 
     @classmethod
     def of(cls, config: Any) -> WorkerSpec:
         """The spec of a validated :class:`~usersim_utils.rollout.runner.RolloutConfig`."""
         return cls(config.protocol_settings(), config.runs, Path(config.out_dir), str(config.label),
-                   config.concurrency, config.max_retries, config.request_timeout_s, config.retry_budget_s)  # fmt: skip
+                   config.concurrency, config.max_retries, config.request_timeout_s, config.retry_budget_s,
+                   config.max_reply_bytes)  # fmt: skip
 
     @property
     def work_dir(self) -> Path:
@@ -235,6 +237,7 @@ def play_jobs(spec: WorkerSpec, jobs_in: IO[str], reports: IO[str]) -> int:
         max_retries=spec.max_retries,
         request_timeout_s=spec.request_timeout_s,
         retry_budget_s=spec.retry_budget_s,
+        max_reply_bytes=spec.max_reply_bytes,
         cancel_event=cancel,
     )
     play = conversation_player(spec.settings, spec.runs, client, spec.work_dir)
