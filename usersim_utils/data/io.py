@@ -27,7 +27,7 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     same key twice (which a JSON reader would otherwise resolve silently: the last
     one wins)."""
     path = Path(path)
-    raw = _read_regular_file(path)
+    raw = read_regular_file(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -49,20 +49,44 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise DataError(f"not readable as JSON: {first_clause(exc)}", file=path) from None
 
 
-def _read_regular_file(path: Path) -> bytes:
-    """The bytes of ``path``, which must be a regular file (a FIFO would wait forever
-    and ``/dev/zero`` would fill the memory, so neither is opened)."""
+def read_regular_file(
+    path: str | os.PathLike[str], *, max_bytes: int | None = None, expected: str = "a JSON file"
+) -> bytes:
+    """The bytes of ``path``, which must be a regular file of at most ``max_bytes``
+    bytes (``None``: any size), or a :class:`DataError` naming the file: a FIFO would
+    wait forever and ``/dev/zero`` would fill the memory, so neither is read. It is
+    opened without blocking and checked on the open file, so nothing swapped in between
+    the check and the read gets through. ``expected`` names what should be there, for
+    the message ("a JSON file", "a TOML card")."""
+    path = Path(path)
     try:
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
-            raise DataError("is a directory, expected a JSON file", file=path)
-        if not stat.S_ISREG(mode):
-            raise DataError("not a regular file (a FIFO, device or socket), expected a JSON file", file=path)
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise DataError("no such file", file=path) from None
+    except IsADirectoryError:
+        raise DataError(f"is a directory, expected {expected}", file=path) from None
     except OSError as exc:
         raise DataError(f"cannot read the file: {exc.strerror or exc}", file=path) from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise DataError(f"is a directory, expected {expected}", file=path)
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            if not stat.S_ISREG(info.st_mode):
+                raise DataError(f"not a regular file (a FIFO, device or socket), expected {expected}", file=path)
+            if max_bytes is not None and info.st_size > max_bytes:
+                too_big = f"{info.st_size:,} bytes, more than the {max_bytes:,} accepted for {expected}"
+                raise DataError(too_big, file=path)
+            data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise DataError(f"cannot read the file: {exc.strerror or exc}", file=path) from None
+    if max_bytes is not None and len(data) > max_bytes:  # it grew while being read
+        raise DataError(f"more than the {max_bytes:,} bytes accepted for {expected}", file=path)
+    return data
 
 
 class _DuplicateKey(Exception):

@@ -108,17 +108,34 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+#: Largest card or prompt template read (a real one is a few kilobytes).
+MAX_TEXT_FILE_BYTES = 1_000_000
+
+
+def read_text_file(path: str | os.PathLike[str], expected: str) -> str:
+    """A UTF-8 text file of the rollout (a card, a prompt template): a regular file of at
+    most :data:`MAX_TEXT_FILE_BYTES` (:func:`usersim_utils.data.io.read_regular_file`, the
+    reader of every file the toolkit reads), else ``DataError`` (a ``ValueError``) naming it."""
+    # here, not at the top: the data package loads pandas (0.6 s), which reading a card must not cost
+    from ..data.io import read_regular_file
+
+    raw = read_regular_file(path, max_bytes=MAX_TEXT_FILE_BYTES, expected=expected)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+
+
 def read_card(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A card as flat fields (``simulator.model``...; ``name``), checked against
     :data:`CARD_SCHEMA`, with ``simulator.prompt_text`` read from ``prompt_file``
     (relative to the card's folder). ``ValueError``, one line naming the file and the
     field, on anything wrong."""
     path = Path(path)
+    text = read_text_file(path, "a TOML card")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"cannot read card {path}: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not a TOML card: {exc}") from None
     flat: dict[str, Any] = {}
     for key, value in raw.items():
@@ -139,9 +156,9 @@ def read_card(path: str | os.PathLike[str]) -> dict[str, Any]:
     if "simulator.prompt_file" in flat:
         prompt_path = (path.parent / flat["simulator.prompt_file"]).resolve()
         try:
-            flat["simulator.prompt_text"] = prompt_path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path}: field 'simulator.prompt_file': cannot read {prompt_path}: {exc}") from None
+            flat["simulator.prompt_text"] = read_text_file(prompt_path, "a prompt template")
+        except ValueError as exc:
+            raise ValueError(f"{path}: field 'simulator.prompt_file': {exc}") from None
         flat["simulator.prompt_file"] = str(prompt_path)
     if "simulator.prompt_text" in flat and INSTRUCTION_SLOT not in flat["simulator.prompt_text"]:
         raise ValueError(f"{path}: field 'simulator.prompt_file': the template has no {INSTRUCTION_SLOT} slot")
