@@ -92,7 +92,8 @@ def test_placeholder_wraps_a_long_reason() -> None:
 # --- every analysis notebook on every unusual study -------------------------------------------
 #: The analysis notebooks, in the order their hand-over needs (02 runs a model: left out).
 NOTEBOOKS = ("01_load_human_study", "03_extract_behavioral_features", "04_derive_user_sim_index",
-             "05_compare_feedback", "06_quantify_uncertainty", "07_tell_simulators_from_people")
+             "05_compare_feedback", "06_quantify_uncertainty", "07_tell_simulators_from_people",
+             "08_calibrate_a_simulator")
 #: Small resampling counts keep the run short; the code paths are the same.
 FAST = {"n_boot": 20, "n_perm": 20}
 #: Parameters a user would set after reading the notebooks' notes: an airline-only study has at
