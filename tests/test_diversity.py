@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -388,3 +391,28 @@ def test_the_command_refuses_bad_input_in_one_line(tmp_path, capsys) -> None:
         assert err.startswith("error: ") and "\n" not in err and named in err, (named, err)
     assert not (tmp_path / "o.json").exists()
     assert "no task in common" in (diversity.main(cases["eval_results_elsewhere.json"]), capsys.readouterr().err)[1]
+
+
+# --- Speed. --------------------------------------------------------------------------------------------
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_diversity.py"
+
+
+def _run_benchmark(*args: str) -> dict:
+    done = subprocess.run([sys.executable, str(BENCH), *args], capture_output=True, text=True, check=True,
+                          timeout=900)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_benchmark_runs_on_a_small_study() -> None:
+    result = _run_benchmark("--simulators", "2", "--n-boot", "100")
+    assert result["conversations"] == 495 + 2 * 3 * 165 and result["rows"] == 2 * len(diversity.METRICS)
+    assert 0 < result["total_s"] < 60.0
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize("layout", [[], ["--one-run"]], ids=["3 runs", "1 run"])
+def test_the_command_on_the_full_study_size_takes_under_60_seconds(layout: list[str]) -> None:
+    """31 simulators x 3 runs (or 1) x 165 tasks against 495 human sessions, from files, 1,000 resamples."""
+    result = _run_benchmark("--simulators", "31", "--n-boot", "1000", *layout)
+    assert result["rows"] == 31 * len(diversity.METRICS)
+    assert result["total_s"] < 60.0, result

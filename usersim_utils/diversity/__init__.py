@@ -8,8 +8,10 @@ difference, not two intervals side by side. ``more_varied`` / ``less_varied`` on
 that interval excludes 0 (its centred bootstrap interval,
 :func:`usersim_utils.stats.centred_interval`: resampling repeats whole tasks, which lowers
 the corpus statistics on both sides; for the task means it equals the percentile interval
-up to noise); otherwise the study cannot tell. The humans' value is recomputed for each
-simulator, on its tasks and its design.
+up to noise); otherwise the study cannot tell. On fewer than
+:data:`~usersim_utils.diversity.paired.MIN_TASKS` compared tasks: no interval, no verdict.
+The humans' value is recomputed for each simulator, on its tasks and its design. Measured
+coverage on simulated studies: docs/method.md §17.
 
 Three scales, on the user's words (:func:`~usersim_utils.diversity.lexical.tokens`):
 
@@ -41,9 +43,12 @@ Three scales, on the user's words (:func:`~usersim_utils.diversity.lexical.token
   more), and ``similarity_across``, the mean cosine of two conversations of different tasks:
   a simulator that phrases every task alike scores high.
 
-TF-IDF: sublinear term counts times an inverse document frequency learnt from the **human**
-conversations only (ln((1 + N) / (1 + df)) + 1), then unit length: one weighting for every
-simulator, and a simulator's value depends on itself and the humans only.
+TF-IDF: sublinear term counts times an inverse document frequency ln(N / df) + 1 learnt from
+**both sides' conversations together**, then unit length
+(:func:`~usersim_utils.diversity.sides.pooled_similarities`): every conversation is weighed
+by the same function of the same texts. Learnt from the humans alone, a human's own words
+counted in their df and a simulator's did not, which moved a simulator of the human process
+off the humans in every study.
 
 Limits. Distinct-n still falls as each *text* grows, so a verbose simulator scores lower
 than terse people even when equally varied: read it beside the per-text measures. A
