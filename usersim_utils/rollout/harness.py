@@ -31,11 +31,14 @@ dropped, call markup kept), then ``###STOP###`` when the simulator stopped.
 
 from __future__ import annotations
 
+import collections
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from .client import ModelClient
 from .env import TaskEnv
@@ -78,11 +81,14 @@ FORMAT_ERROR = (
     "Please write the call again."
 )
 
-_MARKER_RE = re.compile(r"<\[[^\]\n]*\]>")
-_CALL_START_RE = re.compile(r"^<function=([^>\n]*)>", re.MULTILINE)
+# Parsing is linear in the reply (a 1 MB reply parses in milliseconds): no pattern scans
+# past the next '<' from each of many starts, and closing tags are found with str.find.
+_MARKER_RE = re.compile(r"<\[(?:[^\]\n<]|<(?!\[))*\]>")
+_CALL_START_RE = re.compile(r"^<function=([^<>\n]*)>", re.MULTILINE)
 _CALL_END = "</function>"
-_BAD_CLOSE_RE = re.compile(r"</function=[^>\n]*>")
-_PARAM_RE = re.compile(r"<parameter=([^>\n]+)>(.*?)</parameter>", re.DOTALL)
+_BAD_CLOSE_RE = re.compile(r"</function=[^<>\n]*>")
+_PARAM_RE = re.compile(r"<parameter=([^<>\n]+)>(.*?)</parameter>", re.DOTALL)
+_PARAM_END = "</parameter>"
 _THINK_RE = re.compile(r"<(think|thinking)>.*?(?:</\1>|\Z)", re.DOTALL | re.IGNORECASE)
 
 
@@ -147,38 +153,62 @@ def _strip_value(value: str) -> str:
     return value[:-1] if value.endswith("\n") else value
 
 
+def after_last_marker(reply: str) -> str:
+    """The text after the last ``<[...]>`` marker (no ``]`` or new line inside), or the
+    whole reply. A match starts at the last ``<[`` before its ``]>``, so no start scans
+    past the next one: linear, and the same last marker as ``<\\[[^\\]\\n]*\\]>``."""
+    if "<[" not in reply:
+        return reply
+    last = collections.deque(_MARKER_RE.finditer(reply), maxlen=1)  # the last match, in C
+    return reply[last[0].end() :] if last else reply
+
+
+def _parameters(body: str, start: int, end: int) -> dict[str, str]:
+    """The ``<parameter=K>V</parameter>`` pairs of ``body[start:end]`` (a later K wins).
+    Only up to the last closing tag: a lazy value then always ends at the next one, so
+    no opening tag scans to the end of the reply (which made many unclosed ones quadratic)."""
+    last = body.rfind(_PARAM_END, start, end)
+    if last < 0:
+        return {}
+    return {k.strip(): _strip_value(v) for k, v in _PARAM_RE.findall(body, start, last + len(_PARAM_END))}
+
+
 def parse_reply(reply: str) -> ParsedReply:
     """The calls of an agent reply (module docstring): text after the last ``<[...]>``
     marker, calls at line starts, the last group of calls fewer than
     :data:`GROUP_LINE_GAP` lines apart; a format error for a ``</function=NAME>`` tag
     or a call never closed."""
-    markers = list(_MARKER_RE.finditer(reply))
-    body = reply[markers[-1].end() :] if markers else reply
+    body = after_last_marker(reply)
     if bad := _BAD_CLOSE_RE.search(body):
         problem = f"the closing tag {bad.group(0)} is not valid; close with </function>"
         return ParsedReply(text=body.strip(), error=problem)
-    starts = list(_CALL_START_RE.finditer(body))
-    if not starts:
+    calls = _CALL_START_RE.finditer(body)
+    first_call = next(calls, None)
+    if first_call is None:
         return ParsedReply(text=body.strip())
-    spans: list[tuple[int, int, MarkupCall]] = []  # (first line, last line, call)
-    for m in starts:
-        end = body.find(_CALL_END, m.end())
-        next_start = next((s.start() for s in starts if s.start() > m.start()), len(body))
-        if end < 0 or end > next_start:
-            problem = f"the call <function={m.group(1)}> is never closed with </function>"
-            return ParsedReply(text=body.strip(), error=problem)
-        name = m.group(1).strip()
-        if not name:
-            return ParsedReply(text=body.strip(), error="a call has no function name")
-        params = {k.strip(): _strip_value(v) for k, v in _PARAM_RE.findall(body, m.end(), end)}
-        spans.append((body.count("\n", 0, m.start()), body.count("\n", 0, end), MarkupCall(name, params)))
-    group = [spans[-1]]
-    for span in reversed(spans[:-1]):
-        if group[0][0] - span[1] < GROUP_LINE_GAP:
-            group.insert(0, span)
-        else:
-            break
-    return ParsedReply(text=body[: starts[0].start()].strip(), calls=tuple(call for _, _, call in group))
+    text = body[: first_call.start()].strip()
+    starts = [first_call, *calls]
+    opened = np.array([m.start() for m in starts] + [len(body)], dtype=np.int64)
+    closes = np.array([m.start() for m in re.finditer(_CALL_END, body)] + [len(body) + 1], dtype=np.int64)
+    # each call's first </function> after its tag; past the next call's tag it closes nothing
+    ends = closes[np.searchsorted(closes, [m.end() for m in starts])]
+    unclosed = ends > opened[1:]
+    nameless = np.array([not m.group(1).strip() for m in starts])
+    bad = np.flatnonzero(unclosed | nameless)
+    if bad.size:
+        m = starts[int(bad[0])]
+        problem = f"the call <function={m.group(1)}> is never closed with </function>"
+        return ParsedReply(text=body.strip(), error=problem if unclosed[bad[0]] else "a call has no function name")
+    # line numbers of each call's first and last line; the last group: gaps under GROUP_LINE_GAP
+    newlines = np.flatnonzero(np.frombuffer(body.encode("utf-32-le"), dtype=np.uint32) == ord("\n"))
+    first_line = np.searchsorted(newlines, opened[:-1])
+    last_line = np.searchsorted(newlines, ends)
+    apart = np.flatnonzero(first_line[1:] - last_line[:-1] >= GROUP_LINE_GAP)
+    group = range(int(apart[-1]) + 1 if apart.size else 0, len(starts))
+    chosen = tuple(
+        MarkupCall(starts[k].group(1).strip(), _parameters(body, starts[k].end(), int(ends[k]))) for k in group
+    )
+    return ParsedReply(text=text, calls=chosen)
 
 
 def coerce_arguments(params: Mapping[str, str], tool: Mapping[str, Any] | None) -> dict[str, Any]:

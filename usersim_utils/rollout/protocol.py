@@ -36,9 +36,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import numpy as np
 
 from .. import survey as survey_mod
 from ..trajectories import function_markup
@@ -166,36 +168,74 @@ def survey_response_format() -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": "survey", "schema": schema, "strict": True}}
 
 
-_FENCE_RE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
-_FIELD_LINE_RE = re.compile(r"""^[\s\-*]*["']?(\w+)["']?\s*[:=]\s*["']?(.*?)["']?\s*,?\s*$""")
+_FENCE_RE = re.compile("```")
+#: ``item: value`` at the start of a line, the item one of the survey's; the value is
+#: trimmed in Python (:func:`_field_value`), not by the pattern (a lazy value before
+#: ``\s*$`` backtracked quadratically on runs of spaces).
+_ITEM_NAMES = "|".join(sorted(map(re.escape, survey_mod.SURVEY_OPTIONS), key=len, reverse=True))
+_FIELD_LINE_RE = re.compile(rf"""^(?:[^\S\n]|[-*])*["']?({_ITEM_NAMES})(?!\w)["']?[^\S\n]*[:=](.*)$""", re.M)
+_ITEM_RE = re.compile(_ITEM_NAMES)
 
 
-def _json_objects(text: str) -> list[dict[str, Any]]:
-    """Every JSON object findable in ``text``: the whole text, fenced blocks, and each
-    balanced ``{...}`` span, in that order. :class:`ReplyError` when a candidate is
-    nested too deep for the JSON parser."""
-    candidates = [text] + _FENCE_RE.findall(text)
-    depth, start = 0, None
-    for i, ch in enumerate(text):
-        if ch == "{":
-            if depth == 0:
-                start = i
-            depth += 1
-        elif ch == "}" and depth > 0:
-            depth -= 1
-            if depth == 0 and start is not None:
-                candidates.append(text[start : i + 1])
-    found = []
-    for cand in candidates:
+def _fenced_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of the text of each closed ```` ``` ```` fence (an opening
+    ``json`` tag left out), pairing the fences left to right."""
+    marks = [m.start() for m in _FENCE_RE.finditer(text)]
+    spans = []
+    for start, end in zip(marks[::2], marks[1::2]):
+        body = start + 3 + (4 if text.startswith(("json", "JSON"), start + 3) else 0)
+        spans.append((min(body, end), end))
+    return spans
+
+
+def _balanced_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each outermost balanced ``{...}`` span (an unmatched ``}``
+    ignored), in order: the depth after each brace is the running sum of +1/-1 less its
+    running minimum (a walk that cannot go below 0), computed in numpy, not per character."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    where = np.flatnonzero((codes == ord("{")) | (codes == ord("}")))
+    if where.size == 0:
+        return []
+    steps = np.where(codes[where] == ord("{"), 1, -1)
+    total = np.cumsum(steps)
+    depth = total - np.minimum(np.minimum.accumulate(total), 0)
+    before = np.concatenate(([0], depth[:-1]))
+    starts = where[(steps == 1) & (before == 0)]
+    ends = where[(steps == -1) & (before == 1)]
+    return list(zip(starts[: len(ends)].tolist(), (ends + 1).tolist()))
+
+
+def _json_objects(text: str) -> Iterator[dict[str, Any]]:
+    """Every JSON object findable in ``text`` that names a survey item: the whole text,
+    fenced blocks, and each balanced ``{...}`` span, in that order. Only candidates that
+    contain an item's name are parsed (a reply of 500,000 ``{}`` costs no 500,000
+    parses). :class:`ReplyError` when a candidate is nested too deep to parse."""
+    names = np.array([m.start() for m in _ITEM_RE.finditer(text)], dtype=np.int64)
+    if names.size == 0:
+        return
+    spans = np.array([(0, len(text)), *_fenced_spans(text), *_balanced_spans(text)], dtype=np.int64)
+    named = np.searchsorted(names, spans[:, 1]) > np.searchsorted(names, spans[:, 0])
+    for start, end in spans[named].tolist():
         try:
-            value = json.loads(cand.strip())
+            value = json.loads(text[start:end].strip())
         except (json.JSONDecodeError, ValueError):
             continue
         except RecursionError:
             raise ReplyError("the survey reply cannot be parsed: its JSON is nested too deep") from None
         if isinstance(value, dict):
-            found.append(value)
-    return found
+            yield value
+
+
+def _field_value(rest: str) -> str:
+    """A ``key: value`` line's value: trimmed, without a trailing comma or outer quotes."""
+    value = rest.strip()
+    if value.endswith(","):
+        value = value[:-1].rstrip()
+    if value[:1] in ("'", '"'):
+        value = value[1:]
+    if value[-1:] in ("'", '"'):
+        value = value[:-1]
+    return value
 
 
 def _canonical_option(item: str, answer: Any) -> str | None:
@@ -218,15 +258,15 @@ def parse_survey(text: str) -> dict[str, str | None]:
     :class:`ReplyError` when the reply cannot be parsed (JSON nested too deep).
     """
     raw: dict[str, Any] = {}
+    if _ITEM_RE.search(text) is None:  # no item named anywhere: nothing to read
+        return dict.fromkeys(survey_mod.SURVEY_ITEMS)
     for obj in _json_objects(text):
         if any(item in obj for item in survey_mod.SURVEY_ITEMS):
             raw = obj
             break
     else:
-        for line in text.splitlines():
-            m = _FIELD_LINE_RE.match(line)
-            if m and m.group(1) in survey_mod.SURVEY_OPTIONS:
-                raw.setdefault(m.group(1), m.group(2))
+        for m in _FIELD_LINE_RE.finditer(text):
+            raw.setdefault(m.group(1), _field_value(m.group(2)))
     return {item: _canonical_option(item, raw.get(item)) for item in survey_mod.SURVEY_ITEMS}
 
 
