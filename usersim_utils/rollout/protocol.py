@@ -206,15 +206,16 @@ def _balanced_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _json_objects(text: str) -> Iterator[dict[str, Any]]:
-    """Every JSON object findable in ``text`` that names a survey item: the whole text,
-    fenced blocks, and each balanced ``{...}`` span, in that order. Only candidates that
-    contain an item's name are parsed (a reply of 500,000 ``{}`` costs no 500,000
+    """Every JSON object findable in ``text``: the whole text, then the fenced blocks and
+    balanced ``{...}`` spans that contain a survey item's name, in that order (others are
+    not parsed (a reply of 500,000 ``{}`` costs no 500,000
     parses). :class:`ReplyError` when a candidate is nested too deep to parse."""
     names = np.array([m.start() for m in _ITEM_RE.finditer(text)], dtype=np.int64)
-    if names.size == 0:
-        return
-    spans = np.array([(0, len(text)), *_fenced_spans(text), *_balanced_spans(text)], dtype=np.int64)
+    # the whole text is always parsed (once, linear): JSON nested too deep fails the reply
+    parts = [*_fenced_spans(text), *_balanced_spans(text)] if names.size else []
+    spans = np.array([(0, len(text)), *parts], dtype=np.int64)
     named = np.searchsorted(names, spans[:, 1]) > np.searchsorted(names, spans[:, 0])
+    named[0] = True
     for start, end in spans[named].tolist():
         try:
             value = json.loads(text[start:end].strip())
@@ -258,8 +259,6 @@ def parse_survey(text: str) -> dict[str, str | None]:
     :class:`ReplyError` when the reply cannot be parsed (JSON nested too deep).
     """
     raw: dict[str, Any] = {}
-    if _ITEM_RE.search(text) is None:  # no item named anywhere: nothing to read
-        return dict.fromkeys(survey_mod.SURVEY_ITEMS)
     for obj in _json_objects(text):
         if any(item in obj for item in survey_mod.SURVEY_ITEMS):
             raw = obj
