@@ -114,3 +114,53 @@ def test_written_json_is_strict(tmp_path: Path) -> None:
     assert not (tmp_path / "a.json").exists()
     write_json_atomic(tmp_path / "a.json", {"temperature": 0.5})
     assert json.loads((tmp_path / "a.json").read_text()) == {"temperature": 0.5}
+
+
+# --- values out of range, from a card or a flag (issue 23 item 7) -----------------------
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-5", "1e308", "2.5"])
+@pytest.mark.parametrize("side", ["simulator", "agent"])
+def test_a_temperature_flag_out_of_range_is_one_line_up_front(
+    value: str, side: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    argv = ["--simulator", "scripted/user", "--agent", "scripted/agent", "--domains", "retail:0"]
+    argv += ["--out", str(tmp_path), "--no-progress", f"--{side}-temperature={value}"]
+    assert run_bounded(argv) == 2
+    assert one_error(capsys) == (
+        f"error: field '{side}.temperature' (--{side}-temperature) must be a number from 0 to 2, got {float(value)!r}"
+    )
+    assert not list(tmp_path.iterdir())  # nothing written, no card with NaN in it
+
+
+SIM_T = "'simulator.temperature' (--simulator-temperature)"
+
+
+@pytest.mark.parametrize(
+    "table, line, shown",
+    [
+        ("simulator", "temperature = nan", f"{SIM_T} must be a number from 0 to 2, got nan"),
+        ("agent", "temperature = -inf", "'agent.temperature' (--agent-temperature) must be a number from 0 to 2, got -inf"),  # noqa: E501
+        ("simulator", "temperature = 1e308", f"{SIM_T} must be a number from 0 to 2, got 1e+308"),
+        ("persona", "seed = -1", "'persona.seed' must be an integer from 0 to 4294967295, got -1"),
+    ],
+)  # fmt: skip
+def test_a_card_value_out_of_range_is_one_line_up_front(
+    table: str, line: str, shown: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    card = tmp_path / "card.toml"
+    text = CARD + '[persona]\nsource = "human-study"\n' if table == "persona" else CARD
+    card.write_text(text.replace(f"[{table}]\n", f"[{table}]\n{line}\n"))
+    for extra in ([], ["--dry-run"]):
+        argv = ["--card", str(card), "--domains", "retail:0", "--out", str(tmp_path / "out"), "--no-progress", *extra]
+        assert run_bounded(argv) == 2
+        assert one_error(capsys) == f"error: field {shown}"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_flag_in_range_overrides_a_card_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    card = tmp_path / "card.toml"
+    card.write_text(CARD.replace("[simulator]\n", "[simulator]\ntemperature = nan\n"))
+    argv = ["--card", str(card), "--simulator-temperature", "0.7", "--domains", "retail:0", "--dry-run"]
+    assert run_bounded(argv) == 0
+    assert "estimated_calls=" in capsys.readouterr().out

@@ -39,6 +39,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+import math
 import os
 import platform
 import tomllib
@@ -164,6 +165,44 @@ def read_card(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ValueError(f"{path}: field 'simulator.prompt_file': the template has no {INSTRUCTION_SLOT} slot")
     flat["card_file"] = str(path.resolve())
     return flat
+
+
+#: Sampling temperatures accepted (the OpenAI API's range; NaN and infinities are no numbers).
+TEMPERATURE_RANGE = (0, 2)
+#: Persona seeds accepted (numpy's seeds are unsigned 32-bit here: a negative one failed
+#: every conversation later instead of the run up front).
+SEED_RANGE = (0, 2**32 - 1)
+#: Config field -> (card field, flag) that set it, for the one error line.
+FIELD_NAMES = {
+    "simulator_temperature": ("simulator.temperature", "--simulator-temperature"),
+    "agent_temperature": ("agent.temperature", "--agent-temperature"),
+    "persona_seed": ("persona.seed", None),
+}
+
+
+def out_of_range(field: str, value: Any) -> str | None:
+    """Why ``value`` is not acceptable for the rollout setting ``field`` (a key of
+    :data:`FIELD_NAMES`), or ``None`` when it is (``None`` itself: not set)."""
+    if value is None:
+        return None
+    low, high = TEMPERATURE_RANGE if field.endswith("temperature") else SEED_RANGE
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if field == "persona_seed" and not isinstance(value, int):
+        number = False
+    if not number or not (math.isfinite(value) and low <= value <= high):
+        card_field, flag = FIELD_NAMES[field]
+        names = f"{card_field!r}" + (f" ({flag})" if flag else "")
+        kind = "a number" if field.endswith("temperature") else "an integer"
+        return f"field {names} must be {kind} from {low} to {high}, got {value!r}"
+    return None
+
+
+def check_ranges(settings: Mapping[str, Any]) -> None:
+    """Every range-checked field of ``settings`` (config fields, the card's and the
+    flags' merged): ``ValueError``, one line, on the first out of range."""
+    for field in FIELD_NAMES:
+        if (problem := out_of_range(field, settings.get(field))) is not None:
+            raise ValueError(problem)
 
 
 def merge(card: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.prompt_tokens < 1:
         parser.error("--prompt-tokens must be a positive number")
     if args.child:
-        print(_RESULT_PREFIX + json.dumps(child(args.prompt_tokens)), flush=True)
+        print(_RESULT_PREFIX + json.dumps(child(args.prompt_tokens), allow_nan=False), flush=True)
         return 0
     check = run_check(args.prompt_tokens)
     print(check.line, file=sys.stdout if check.passed else sys.stderr)

@@ -161,6 +161,7 @@ class RolloutConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.max_retries < 0:
             raise ValueError(f"--max-retries must be >= 0, got {self.max_retries}")
+        card_mod.check_ranges(asdict(self))  # temperatures and the persona seed, from a card or a flag
         if self.max_reply_bytes < 1:
             raise ValueError(f"--max-reply-bytes must be >= 1, got {self.max_reply_bytes}")
         for name in ("request_timeout_s", "retry_budget_s"):

@@ -129,7 +129,7 @@ class ProcessPool:
             )  # fmt: skip
             self.procs.append(proc)
             assert proc.stdin is not None
-            proc.stdin.write(json.dumps(spec) + "\n")
+            proc.stdin.write(json.dumps(spec, allow_nan=False) + "\n")
             for _ in range(slots):
                 self._send(i)
             threading.Thread(target=self._read, args=(i,), name=f"rollout-worker-{i}", daemon=True).start()
@@ -147,7 +147,7 @@ class ProcessPool:
             if job is None:
                 stdin.close()
             else:
-                stdin.write(json.dumps(job) + "\n")
+                stdin.write(json.dumps(job, allow_nan=False) + "\n")
                 stdin.flush()
         except (BrokenPipeError, ValueError):  # the worker has gone (ValueError: already closed)
             pass
@@ -271,7 +271,7 @@ def play_jobs(spec: WorkerSpec, jobs_in: IO[str], reports: IO[str]) -> int:
         elif exc is not None:
             raise exc
         report["ledger"] = client.ledger.to_json()
-        reports.write(json.dumps(report) + "\n")
+        reports.write(json.dumps(report, allow_nan=False) + "\n")
         reports.flush()
         if report["stop"]:
             return 1
