@@ -283,3 +283,53 @@ def test_the_cap_is_a_flag_and_applies_on_litellm_s_path_too(tmp_path: Path, cap
             )
     assert cli.main(cli_argv("http://127.0.0.1:9/v1", tmp_path, "--max-reply-bytes", "0")) == 2
     assert capsys.readouterr().err == "error: --max-reply-bytes must be >= 1, got 0\n"
+
+
+# --- secrets never printed or stored (issue 23 item 8) ----------------------------------
+
+KEY = "sk-echoed-secret-0123456789abcdef"
+
+
+def everything_stored(folder: Path) -> str:
+    return "".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
+
+
+def test_a_key_echoed_in_a_normal_reply_is_never_stored_or_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+) -> None:
+    """The simulator's reply quotes the key (plainly and JSON-escaped); the run succeeds,
+    and neither the results, the work file, the cache, the card nor the output hold it."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+
+    def echo(n: int, handler: BaseHTTPRequestHandler) -> None:
+        send_json(handler, 200, completion(f"###STOP### my key is {KEY}, see {json.dumps(KEY)}"))
+
+    with FaultServer(echo) as server:
+        assert cli.main(cli_argv(server.url, tmp_path)) == 0
+    out, err = capfd.readouterr()
+    stored = everything_stored(tmp_path)
+    assert KEY not in stored + out + err
+    record = json.loads((tmp_path / "eval_results_openai-u.json").read_text())["retail_0"]
+    assert record["conversation"][1]["content"].startswith("my key is [redacted]")
+    assert {part for p in tmp_path.rglob("*.json") for part in p.parts} >= {".work", "responses"}  # all looked at
+
+
+def test_credentials_in_the_api_base_are_never_printed_or_stored(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    def answer(n: int, handler: BaseHTTPRequestHandler) -> None:
+        send_json(handler, 200, completion("###STOP###"))
+
+    with FaultServer(answer) as server:
+        url = server.url.replace("http://", "http://alice:pa55-w0rd-secret@")
+        assert cli.main(cli_argv(url, tmp_path)) == 0
+    assert "pa55-w0rd-secret" not in "".join(capsys.readouterr())
+    card = json.loads((tmp_path / "card_openai-u.json").read_text())
+    assert card["simulator"]["api_base"] == server.url.replace("http://", "http://[redacted]@")
+    assert "pa55-w0rd-secret" not in everything_stored(tmp_path)
+    # an endpoint that cannot be reached, and one that is malformed: one line, no password
+    for bad in ("http://alice:pa55-w0rd-secret@127.0.0.1:9/v1", "http://alice:pa55-w0rd-secret@h:99999/v1"):
+        assert cli.main(cli_argv(bad, tmp_path / "other")) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and "pa55-w0rd-secret" not in err, err
+        assert "alice:" not in err and "[redacted]@" in err

@@ -34,6 +34,7 @@ from . import card as card_mod
 from .client import DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_RETRY_BUDGET_S, Ledger
 from .errors import RolloutError, describe
 from .prompts import DEFAULT_MAX_TOOL_CALLS, DEFAULT_MAX_USER_TURNS, LOCAL_MODEL
+from .redact import redact
 from .replies import DEFAULT_MAX_REPLY_BYTES
 from .runner import MAX_RUNS, RolloutConfig, RolloutSummary, run_rollouts
 
@@ -215,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             **config_fields(args),
         ).validated()
     except ValueError as exc:  # includes DataError
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)  # an --api-base may carry a password
         return 2
     if args.dry_run:
         return dry_run(config)
