@@ -69,7 +69,3 @@ def redact(text: str, secrets: Iterable[str] | None = None, *, bearer: bool = Tr
         text = _URL_CREDENTIALS_RE.sub(rf"\g<1>{REDACTED}@", text)
     return _BEARER_RE.sub(rf"\g<1>{REDACTED}", text) if bearer else text
 
-
-def redact_url(url: str) -> str:
-    """A URL without its user and password (for a line that names an endpoint)."""
-    return _URL_CREDENTIALS_RE.sub(rf"\g<1>{REDACTED}@", url)
