@@ -250,3 +250,10 @@ def test_eval_seed_spread_is_zero_without_missing_answers_and_brackets_the_refer
     assert power.eval_seed_spread(study.records, full, seeds=range(5))["sd"] == 0.0
     spread = power.eval_seed_spread(study.records, surveys, seeds=range(20))
     assert spread["sd"] > 0 and spread["low"] <= spread["reference"] <= spread["high"]
+
+
+def test_command_refuses_a_folder_as_output_before_any_work(demo_study: Path, tmp_path: Path, capsys):
+    """One line, no numpy warning around it: the output is checked before the designs are drawn."""
+    assert power.main(_argv(demo_study, tmp_path)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "folder" in err[0], err

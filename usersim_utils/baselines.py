@@ -616,18 +616,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m usersim_utils.baselines",
         description="Compare simulators with the human ceiling like for like (one run vs one human batch).",
     )
-    p.add_argument("--human", required=True, help="human sessions file, or a study folder")
-    p.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
-                   help="eval_results_<label>.json or tau-bench trajectory files")
-    p.add_argument("--survey-dir", help="folder with survey_comparable_<label>.json (and the human re-ratings)")
-    p.add_argument("--difficulty", required=True, help="difficulty mode, as for usersim-usi")
-    p.add_argument("--json", dest="json_out", required=True, metavar="OUT", help="write the rows as JSON to OUT")
+    data.add_study_arguments(p)
     p.add_argument("--n-boot", type=int, default=1000, help="task resamples for the intervals (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the resampling generator (default 0)")
     p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--run-split", choices=["reference", "suffix"], default="reference",
                    help="how a simulator file is split into runs (as usersim-usi)")
-    p.add_argument("--domain", choices=["airline", "retail"], help="domain of tau-bench trajectory files")
     return p
 
 

@@ -47,6 +47,7 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from statistics import NormalDist
@@ -55,10 +56,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import baselines, scoring, stats, usi
+from . import baselines, data, scoring, stats, usi
 from . import uncertainty as unc
 from .atomic import write_output
-from .errors import DataError
 from .features import DIMENSIONS, FEATURES
 
 #: Level of the two-sided test and the power a minimum detectable difference is defined by.
@@ -169,7 +169,9 @@ def pair_spreads(
     ``metric(a) − metric(b)`` over ``n_draws`` draws of ``tasks`` tasks (NaN where
     fewer than two draws define it)."""
     draws = design_draws(len(panel.tasks), tasks, n_draws, rng)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # an all-NaN slice (a metric undefined in every draw) is expected here: it becomes NaN, not a warning
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         diffs = pair_differences(unc.score_weights(panel, draws, difficulty, dimensions=dimensions))
         defined = (~np.isnan(diffs)).sum(axis=0)
         spread = np.where(defined >= 2, np.nanstd(diffs, axis=0, ddof=1), np.nan)
@@ -367,20 +369,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m usersim_utils.power",
         description="The smallest difference between two simulators the study resolves, design by design.",
     )
-    p.add_argument("--human", required=True, help="human sessions file, or a study folder")
-    p.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
-                   help="eval_results_<label>.json or tau-bench trajectory files (at least two simulators)")
-    p.add_argument("--survey-dir", help="folder with survey_comparable_<label>.json (the Eval term)")
-    p.add_argument("--difficulty", required=True, help="difficulty mode, as for usersim-usi")
-    p.add_argument("--json", dest="json_out", required=True, metavar="OUT", help="write the rows as JSON to OUT")
+    data.add_study_arguments(p)
     p.add_argument("--tasks", type=_int_list, default=list(DEFAULT_TASKS),
                    help="task counts, comma-separated (default 40,80; the study's own is always added)")
     p.add_argument("--runs", type=_int_list, default=list(DEFAULT_RUNS), help="run counts (default 1,3)")
     p.add_argument("--difference", type=float, default=DEFAULT_DIFFERENCE,
                    help="the difference power_at and tasks_needed are for, in USI points (default 1)")
     p.add_argument("--n-boot", type=int, default=N_DRAWS, help=f"task draws per design (default {N_DRAWS})")
-    p.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
-    p.add_argument("--domain", choices=["airline", "retail"], help="domain of tau-bench trajectory files")
     return p
 
 
@@ -392,14 +387,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"--n-boot must be at least 2, not {args.n_boot}")
         if not args.difference > 0:
             raise ValueError(f"--difference must be positive, not {args.difference}")
+        json_out = data.check_output_path(args.json_out)  # before any work
         inputs = baselines.load(args.human, args.eval_results, survey_dir=args.survey_dir, domain=args.domain)
         choice = scoring.resolve_difficulty(args.difficulty, inputs.simulators, domain=args.domain)
         table = power_table(inputs.panel.panel, choice.map, np.random.default_rng(args.seed), tasks=args.tasks,
                             runs=args.runs, n_draws=args.n_boot, difference=args.difference)
-        write_output(args.json_out, json.dumps(rows_json(table), indent=2) + "\n")
-    except (DataError, ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        write_output(json_out, json.dumps(rows_json(table), indent=2) + "\n")
+    except (*data.BAD_INPUT, OSError) as err:
+        return data.report_bad_input(err)
     if choice.note:
         print(f"note: {choice.note}", file=sys.stderr)
     print(format_table(table))

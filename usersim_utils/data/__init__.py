@@ -42,6 +42,7 @@ from .inputs import (
     BAD_INPUT,
     EXIT_BAD_INPUT,
     ScoringInputs,
+    add_study_arguments,
     check_output_path,
     check_survey_dir,
     check_trajectory_domain,
@@ -81,6 +82,7 @@ __all__ = [
     "TURN_COLUMNS", "WARNING_COUNT_COLUMNS", "Kind", "ScoringInputs", "Study", "check_output_path",
     "check_survey_dir", "check_trajectory_domain", "count_warnings", "detect_kind", "download", "human_file",
     "load_eval_results", "load_human_sessions", "load_inputs", "load_simulator_file", "load_study",
-    "load_survey_records", "read_json", "report_bad_input", "resolve_study", "sessions_table", "show_banner",
+    "load_survey_records", "read_json", "add_study_arguments", "report_bad_input", "resolve_study",
+    "sessions_table", "show_banner",
     "surveys_table", "turns_table", "validate_eval_results", "validate_human_sessions", "validate_survey_records",
 ]

@@ -8,6 +8,7 @@ the files the same way and an analysis never imports another command's module.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -161,6 +162,22 @@ def check_output_path(out: str | os.PathLike[str]) -> Path:
 BAD_INPUT = (DataError, ValueError)
 #: A command's exit code after bad input.
 EXIT_BAD_INPUT = 2
+
+
+def add_study_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The inputs of a command that scores simulators against the study: ``--human``,
+    ``--eval-results``, ``--survey-dir``, ``--difficulty``, ``--json`` (``json_out``),
+    ``--seed`` and ``--domain``, spelled and explained one way for every such command."""
+    parser.add_argument("--human", required=True, help="human sessions file, or a study folder")
+    parser.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
+                        help="eval_results_<label>.json or tau-bench trajectory files")
+    parser.add_argument("--survey-dir",
+                        help="folder with survey_comparable_<label>.json (the Eval term, and the human re-ratings)")
+    parser.add_argument("--difficulty", required=True, help="difficulty mode, as for usersim-usi")
+    parser.add_argument("--json", dest="json_out", required=True, metavar="OUT", help="write the rows as JSON to OUT")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the resampling generator (default 0)")
+    parser.add_argument("--domain", choices=["airline", "retail"], help="domain of tau-bench trajectory files")
+    return parser
 
 
 def report_bad_input(err: Exception) -> int:
