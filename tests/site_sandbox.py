@@ -2,7 +2,7 @@
 
 The notebooks write to fixed places under the repository (``data/processed``, ``reports``;
 see usersim_utils.paths), so a test that runs them works in a copy: the package, the
-notebooks, ``data/external`` and ``docs`` are copied into a folder, and ``PYTHONPATH`` makes
+notebooks, ``cards``, ``data/external`` and ``docs`` are copied into a folder, and ``PYTHONPATH`` makes
 the kernel import the copy, whose ``paths.REPO_ROOT`` is that folder. The real checkout's
 ``data/processed`` and ``reports`` are never touched.
 
@@ -65,7 +65,7 @@ def ensure_site_js() -> str | None:
 def make_sandbox(dest: Path) -> Path:
     """Copy what the notebooks and the site builder need into ``dest``; returns ``dest``."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "node_modules")
-    for part in ("usersim_utils", "notebooks", "docs", "data/external"):
+    for part in ("usersim_utils", "notebooks", "docs", "cards", "data/external"):
         shutil.copytree(REPO / part, dest / part, ignore=ignore)
     return dest
 

@@ -335,15 +335,18 @@ def test_simulators_are_compared_on_the_tasks_they_share_with_the_humans() -> No
     assert (table.loc[table["metric"].str.contains("task|all|across"), "n_tasks"] == len(TASKS)).all()
 
 
-def test_no_human_conversation_or_no_shared_task_is_an_error() -> None:
+def test_no_human_conversation_is_an_error_and_no_shared_task_is_undefined() -> None:
     texts = distinguish.user_texts({"retail_1_1": {"conversation": [{"role": "user", "content": "hi"}]}},
                                    source="llm", label="sim")
     with pytest.raises(ValueError, match="no usable conversation labelled 'human'"):
         diversity.compare_with_humans(texts, np.random.default_rng(0))
     human = distinguish.user_texts({"airline_1": {"conversation": [{"role": "user", "content": "hi"}]}},
                                    source="human", label="human")
-    with pytest.raises(ValueError, match="sim: no task in common"):
-        diversity.compare_with_humans(pd.concat([human, texts]), np.random.default_rng(0))
+    table = diversity.compare_with_humans(pd.concat([human, texts]), np.random.default_rng(0), n_boot=20)
+    assert list(table["metric"]) == list(diversity.METRICS) and set(table["name"]) == {"sim"}
+    assert table[["simulator", "human", "diff", "low", "high"]].isna().all().all()
+    assert (table["n_tasks"] == 0).all() and not table["more_varied"].any() and not table["less_varied"].any()
+    assert diversity.count_verdicts(table).loc["sim", "cannot tell"] == len(diversity.METRICS)
 
 
 # --- The command. -------------------------------------------------------------------------------------

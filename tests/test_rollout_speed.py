@@ -277,7 +277,10 @@ def test_kill_9_mid_run_loses_no_finished_conversation(tmp_path: Path) -> None:
         assert results[record["task_key"]]["conversation"] == record["conversation"]
 
 
-# --- the throughput benchmark's bounds (slow) ---------------------------------------------------
+# --- the throughput benchmark's bounds ---------------------------------------------------------
+# Time bounds depend on the machine and on what else runs on it (efficiency at concurrency 32
+# measured 0.35-0.64 on the same 2-core machine): `make bench` checks them. The suite keeps what
+# holds on any machine: the calls made, the concurrency reached, the memory used.
 
 
 @pytest.fixture(scope="module")
@@ -285,7 +288,7 @@ def throughput() -> Any:
     return load("bench_rollout_throughput")
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 def test_start_up_is_short_and_a_conversation_costs_under_30_ms_of_client_cpu(throughput: Any) -> None:
     """Launch to first call: 5.9 s before (litellm imported twice over), 0.4-1.4 s now.
     Client CPU per conversation (8 calls, the model's time excluded): 174 ms before,
@@ -296,9 +299,10 @@ def test_start_up_is_short_and_a_conversation_costs_under_30_ms_of_client_cpu(th
     assert 0 < result["client_ms_per_conversation"] < 30.0
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 def test_concurrency_32_spends_over_a_third_of_its_time_waiting(throughput: Any) -> None:
-    """330 conversations at 0.05 s per call: efficiency 0.06 before, 0.55-0.58 now."""
+    """330 conversations at 0.05 s per call: efficiency 0.06 before, 0.35-0.64 now
+    (0.25 while the rest of the suite ran beside it)."""
     result = throughput.measure_efficiency()
     print(json.dumps(result))
     assert result["calls_32"] == 330 * 8
@@ -307,13 +311,15 @@ def test_concurrency_32_spends_over_a_third_of_its_time_waiting(throughput: Any)
 
 @pytest.mark.slow
 def test_concurrency_64_stays_under_2_gb(throughput: Any) -> None:
+    """The command's own peak (VmHWM, which starts afresh at exec): 124-155 MB measured.
+    ``ru_maxrss`` read 6.2 GB here inside the suite, the test process's memory copied at fork."""
     result = throughput.measure_memory()
     print(json.dumps(result))
     assert result["peak_calls_concurrency_64"] == 64
     assert result["peak_rss_mb_64"] < 2048
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 def test_concurrency_8_is_6x_faster_start_up_included(throughput: Any) -> None:
     """48 conversations at 0.2 s per call, the real command from launch to exit. A serial
     run waits at least calls x 0.2 s (77 s), so that over this run's wall time is a floor

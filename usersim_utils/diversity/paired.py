@@ -143,8 +143,10 @@ def compare_with_humans(texts: pd.DataFrame, rng: np.random.Generator, *, human_
     Kept rows with a user turn; each simulator on the tasks it shares with the humans.
     Simulators in table order, each with its own child of ``rng`` (one task resample
     (B, T) shared by its metrics and both sides, then its subsamples). Columns
-    :data:`COLUMNS`, one row per simulator and metric (:data:`METRICS`). Raises
-    ``ValueError`` without human rows, or for a simulator with no task in common with them.
+    :data:`COLUMNS`, one row per simulator and metric (:data:`METRICS`); a simulator with no
+    task in common with the humans gets undefined rows (NaN values, ``n_tasks`` 0, no
+    verdict), so a study where one simulator played other tasks still reports the others.
+    Raises ``ValueError`` without human rows.
     """
     stats.check_level(level)
     if n_boot < 1:
@@ -160,7 +162,9 @@ def compare_with_humans(texts: pd.DataFrame, rng: np.random.Generator, *, human_
         mine = rows[rows["label"] == label]
         tasks = sorted(set(mine["task_key"]) & set(human_rows["task_key"]))
         if not tasks:
-            raise ValueError(f"{label}: no task in common with the humans (kept conversations with a user turn)")
+            undefined = Difference(np.nan, np.nan, np.nan, np.full(n_boot, np.nan), 0)
+            records += difference_rows(label, dict.fromkeys(METRICS, undefined), level)
+            continue
         sim, sim_codes = on_tasks(make_side(list(mine["task_key"]), list(mine["text"])), tasks)
         human_here, human_codes = on_tasks(human, tasks)
         counts = stats.resample_counts(len(tasks), n_boot, child)
