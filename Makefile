@@ -87,8 +87,10 @@ $(SITE_JS): docs/js/package.json docs/js/package-lock.json
 	@command -v npm >/dev/null || { echo "error: make site needs npm (Debian: apt-get install npm)" >&2; exit 2; }
 	npm ci --prefix docs/js --no-audit --no-fund --ignore-scripts --loglevel=error
 
-site: $(STAMP) $(SITE_JS) ## Build the report site from the executed notebooks (run `make run` first) into reports/site/
-	$(BIN)/python docs/build_site.py --reports $(REPORTS) --out $(REPORTS)/site
+# Extra arguments of the site builder, e.g. SITE_ARGS=--allow-stale (publish a notebook older than one before it)
+SITE_ARGS ?=
+site: $(STAMP) $(SITE_JS) ## Build the report site from the executed notebooks (run `make run` first) into reports/site/; refuses a failed or stale notebook (SITE_ARGS=--allow-stale)
+	$(BIN)/python docs/build_site.py --reports $(REPORTS) --out $(REPORTS)/site $(SITE_ARGS)
 
 # The notebooks' checked numbers are computed on the SYNTHETIC demo panel, so nbval always
 # runs them there, even when the real study data sits in data/raw/tau-usi.

@@ -6,14 +6,21 @@ It reads only what ``make run`` wrote under ``reports/`` (executed notebooks, fi
 provenance JSON), stages a Sphinx source folder (``reports/.site-src``) and builds it with
 Sphinx + myst-nb (docs/conf.py says why) into ``reports/site``. The site works offline:
 
-* every altair chart of the executed notebooks (whose HTML loads Vega from a CDN) is
-  replaced by a ``<div>`` that docs/_static/charts.js draws with vega-embed; Vega,
-  Vega-Lite, vega-embed and MathJax are copied from the npm packages pinned in docs/js;
+* every altair chart of the executed notebooks (its Vega-Lite spec, which
+  ``usersim_utils.figures`` puts beside the Vega that JupyterLab draws; older runs' HTML,
+  which loads Vega from a CDN, is read too) is replaced by a ``<div>`` that
+  docs/_static/charts.js draws with vega-embed; Vega, Vega-Lite, vega-embed and MathJax are
+  copied from the npm packages pinned in docs/js;
 * when any notebook ran on the SYNTHETIC demo panel, every page carries a banner.
 
 Whether a study is the demo panel is proven by the generator's stamp
 (:func:`usersim_utils.demo.is_demo_data`), checked again here for every folder the
 provenance names: a folder's name, or a provenance flag, never lets the site quote a study.
+
+A failed run is never published: an executed notebook that failed (papermill's mark, or an
+error output) or that is older than one before it in the chain (it finished before an earlier
+notebook started, so it cannot have read what that one wrote: a newer run stopped half-way)
+stops the build with one line naming it; ``--allow-stale`` lets an older one through.
 
 Gated data: built from the real study, the site must hold aggregates only. Every output
 that quotes the study (the first characters of any message or free-text survey answer) is
@@ -33,6 +40,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +89,71 @@ def executed_notebooks(reports: Path) -> list[Path]:
     if not found:
         raise SiteError(f"{reports / 'notebooks'}: no executed notebooks; run `make run` first")
     return found
+
+
+#: Tag of a cell whose error is expected (nbval and papermill run on past it).
+RAISES_TAG = "raises-exception"
+
+
+def failure(nb: nbformat.NotebookNode) -> str | None:
+    """Why an executed notebook did not run to its end ("cell N: Error: message"), or None.
+
+    Papermill marks a failed run in the notebook's metadata and stops at the failing cell;
+    any error output of a cell not tagged :data:`RAISES_TAG` counts too, and so does a
+    notebook none of whose code cells ran."""
+    code = [(i, cell) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    for index, cell in code:
+        if RAISES_TAG in cell.get("metadata", {}).get("tags", ()):
+            continue
+        for output in cell.get("outputs", ()):
+            if output.get("output_type") == "error":
+                name = output.get("ename") or "error"
+                first_line = (str(output.get("evalue", "")).strip().splitlines() or [""])[0][:160]
+                return f"cell {index}: {name}: {first_line}" if first_line else f"cell {index}: {name}"
+    if (nb.metadata.get("papermill") or {}).get("exception"):
+        return "papermill recorded an exception"
+    if code and all(cell.get("execution_count") is None for _, cell in code):
+        return "no code cell was executed"
+    return None
+
+
+@dataclass(frozen=True)
+class RunTimes:
+    """When an executed notebook ran: papermill's start and end times, else the file's mtime."""
+
+    start: datetime
+    end: datetime
+
+
+def run_times(nb: nbformat.NotebookNode, path: Path) -> RunTimes:
+    """The :class:`RunTimes` of the notebook read from ``path``."""
+    recorded = nb.metadata.get("papermill") or {}
+    try:
+        start, end = (datetime.fromisoformat(recorded[key]) for key in ("start_time", "end_time"))
+    except (KeyError, TypeError, ValueError):
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+        return RunTimes(mtime, mtime)
+    return RunTimes(*(t if t.tzinfo else t.replace(tzinfo=UTC) for t in (start, end)))  # comparable with mtimes
+
+
+def check_publishable(executed: Sequence[tuple[Path, nbformat.NotebookNode]], *, allow_stale: bool) -> None:
+    """Raise :class:`SiteError` (one line naming the notebook) for the first executed notebook,
+    in chain order, that failed (:func:`failure`) or, unless ``allow_stale``, that ended before
+    a notebook earlier in the chain started: it comes from an older run. Notebooks that ran
+    side by side (overlapping times) are not stale."""
+    latest_start: tuple[datetime, Path] | None = None
+    for path, nb in executed:
+        why = failure(nb)
+        if why is not None:
+            raise SiteError(f"{path}: the run failed ({why}); a failed run is never published: "
+                            "fix it and run `make run` again")
+        times = run_times(nb, path)
+        if not allow_stale and latest_start is not None and times.end < latest_start[0]:
+            raise SiteError(f"{path}: older than {latest_start[1].name}, which comes before it (it ended "
+                            f"{times.end:%Y-%m-%d %H:%M:%S}, {latest_start[1].name} started "
+                            f"{latest_start[0]:%Y-%m-%d %H:%M:%S}); run `make run` again, or pass --allow-stale")
+        if latest_start is None or times.start > latest_start[0]:
+            latest_start = (times.start, path)
 
 
 def read_provenance(reports: Path) -> dict[str, dict[str, Any]]:
@@ -153,11 +226,14 @@ def chart_html(spec: Mapping[str, Any], chart_id: str) -> str:
 
 
 def output_chart_spec(output: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The Vega(-Lite) spec shown by a notebook output, from a vega MIME bundle or altair HTML."""
+    """The Vega(-Lite) spec shown by a notebook output, from a vega MIME bundle or altair HTML.
+    A Vega-Lite spec wins over a Vega one in the same bundle (figures.lab_mimebundle gives
+    both): it is the chart as written, and the smaller."""
     data = output.get("data") or {}
-    for mime, value in data.items():
-        if _VEGA_MIME.match(mime) and isinstance(value, dict):
-            return value
+    specs = sorted((mime for mime, value in data.items() if _VEGA_MIME.match(mime) and isinstance(value, dict)),
+                   key=lambda mime: "vegalite" not in mime)
+    if specs:
+        return data[specs[0]]
     text = data.get("text/html")
     if text is None:
         return None
@@ -495,9 +571,11 @@ def find_quotes_in_site(site: Path, finder: QuoteFinder) -> list[str]:
     return found
 
 
-def stage(reports: Path, staging: Path, js_modules: Path, finder: QuoteFinder | None) -> dict[str, Any]:
-    """Write the Sphinx source folder; returns the facts of the build (``site.json``).
-    ``finder`` (real data only) withholds every output that quotes the study."""
+def stage(reports: Path, staging: Path, js_modules: Path, finder: QuoteFinder | None,
+          executed: Sequence[tuple[Path, nbformat.NotebookNode]]) -> dict[str, Any]:
+    """Write the Sphinx source folder from the ``executed`` notebooks (path, notebook);
+    returns the facts of the build (``site.json``). ``finder`` (real data only) withholds
+    every output that quotes the study."""
     provenance = read_provenance(reports)
     synthetic = is_synthetic(provenance)
     if staging.exists():
@@ -514,8 +592,7 @@ def stage(reports: Path, staging: Path, js_modules: Path, finder: QuoteFinder | 
     for page in STATIC_PAGES:
         shutil.copy2(DOCS / page, staging / page)
     notebooks, withheld, charts = [], {}, {}
-    for path in executed_notebooks(reports):
-        nb = nbformat.read(path, as_version=4)
+    for path, nb in executed:
         report = prepare_notebook(nb, path.stem, finder)
         nbformat.write(nb, staging / "notebooks" / path.name)
         notebooks.append((path.stem, notebook_title(nb, path.stem)))
@@ -539,11 +616,16 @@ def stage(reports: Path, staging: Path, js_modules: Path, finder: QuoteFinder | 
     return facts
 
 
-def build(reports: Path, out: Path, js_modules: Path, *, staging: Path | None = None) -> dict[str, Any]:
-    """Stage and build the site into ``out`` (replaced); returns the facts of the build."""
+def build(reports: Path, out: Path, js_modules: Path, *, staging: Path | None = None,
+          allow_stale: bool = False) -> dict[str, Any]:
+    """Stage and build the site into ``out`` (replaced); returns the facts of the build.
+    A failed or (unless ``allow_stale``) stale notebook stops it before anything is written
+    (:func:`check_publishable`)."""
+    executed = [(path, nbformat.read(path, as_version=4)) for path in executed_notebooks(reports)]
+    check_publishable(executed, allow_stale=allow_stale)
     staging = staging or reports / ".site-src"
     finder = study_finder(read_provenance(reports))
-    facts = stage(reports, staging, js_modules, finder)
+    facts = stage(reports, staging, js_modules, finder, executed)
     for stem, cells in facts["withheld"].items():
         print(f"warning: {stem}: withheld outputs that quote the human study ({', '.join(cells)})", file=sys.stderr)
     if out.exists():
@@ -569,10 +651,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reports", type=Path, default=REPO_ROOT / "reports", help="what `make run` wrote")
     parser.add_argument("--out", type=Path, default=None, help="site folder (default: REPORTS/site)")
     parser.add_argument("--js", type=Path, default=DOCS / "js" / "node_modules", help="installed npm packages")
+    parser.add_argument("--allow-stale", action="store_true",
+                        help="publish a notebook older than one before it in the chain (a failed one never)")
     args = parser.parse_args(argv)
     out = args.out or args.reports / "site"
     try:
-        facts = build(args.reports, out, args.js)
+        facts = build(args.reports, out, args.js, allow_stale=args.allow_stale)
     except SiteError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

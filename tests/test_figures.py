@@ -3,6 +3,7 @@ docstring names (read from the Vega-Lite spec; one render per kind through vl-co
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +18,11 @@ from usersim_utils import figures
 
 @pytest.fixture
 def default_theme():
-    """Leave altair's global theme and row cap as the test found them."""
-    theme, transformer = alt.theme.active, alt.data_transformers.active
+    """Leave altair's global theme, renderer and row cap as the test found them."""
+    theme, renderer, transformer = alt.theme.active, alt.renderers.active, alt.data_transformers.active
     yield
     alt.theme.enable(theme)
+    alt.renderers.enable(renderer)
     alt.data_transformers.enable(transformer)
 
 
@@ -47,9 +49,9 @@ INTERVALS = pd.DataFrame({
 
 def test_importing_figures_changes_nothing_in_altair() -> None:
     code = ("import altair as alt; from usersim_utils import figures; "
-            "print(alt.theme.active, alt.data_transformers.options.get('max_rows', 5000))")
+            "print(alt.theme.active, alt.renderers.active, alt.data_transformers.options.get('max_rows', 5000))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["default", "5000"]
+    assert out == ["default", "default", "5000"]
 
 
 def test_use_theme_enables_the_theme_and_lifts_the_row_cap(default_theme) -> None:
@@ -58,6 +60,24 @@ def test_use_theme_enables_the_theme_and_lifts_the_row_cap(default_theme) -> Non
     big = pd.DataFrame({"x": np.arange(6000.0)})
     spec = alt.Chart(big).mark_point().encode(x="x:Q").to_dict()  # over the 5,000-row cap
     assert spec["config"]["font"] == figures.FONT
+
+
+def test_use_theme_shows_charts_as_vega_that_jupyterlab_draws_offline(default_theme) -> None:
+    """The bundle a notebook cell gets: Vega (JupyterLab's own, safe renderer: no CDN, no trust
+    needed) compiled from the themed Vega-Lite spec, which rides along for the site; no HTML,
+    which JupyterLab would prefer and which loads Vega from a CDN."""
+    figures.use_theme()
+    chart = alt.Chart(pd.DataFrame({"x": [1.0, 2.0], "label": ["a", "b"]})).mark_point().encode(
+        x="x:Q", color="label:N")
+    data, metadata = chart._repr_mimebundle_()
+    assert set(data) == {figures.LAB_VEGA_MIME, figures.VEGALITE_MIME} == {
+        "application/vnd.vega.v5+json", "application/vnd.vegalite.v6+json"}
+    assert data[figures.VEGALITE_MIME] == chart.to_dict()
+    vega = data[figures.LAB_VEGA_MIME]
+    assert vega["$schema"].startswith("https://vega.github.io/schema/vega/") and vega["marks"]
+    assert figures.FONT in json.dumps(vega)  # the theme is compiled in
+    assert metadata[figures.LAB_VEGA_MIME]["embed_options"]["actions"]["editor"] is False
+    assert "http" not in json.dumps(metadata)
 
 
 def test_with_theme_adds_the_theme_under_the_charts_own_settings() -> None:

@@ -14,7 +14,7 @@ import altair as alt
 import nbformat
 import pytest
 
-from usersim_utils import data, paths
+from usersim_utils import data, figures, paths
 
 import site_sandbox
 
@@ -42,6 +42,21 @@ def test_chart_spec_is_read_back_from_altair_html() -> None:
     assert spec == chart.to_dict()
     assert options == {"mode": "vega-lite"}
     assert build_site.chart_spec_from_html("<table><tr><td>1</td></tr></table>") is None
+
+
+def test_chart_spec_is_read_from_the_lab_bundle_as_vega_lite() -> None:
+    """What a notebook shows since figures.use_theme() (Vega for JupyterLab beside the
+    Vega-Lite spec) gives the site the Vega-Lite spec; a vega bundle alone still counts."""
+    chart = _chart()
+    data, metadata = figures.lab_mimebundle(chart.to_dict())
+    output = nbformat.v4.new_output("display_data", {**data, "text/plain": "chart"}, metadata=metadata)
+    assert build_site.output_chart_spec(output) == chart.to_dict()
+    vega_only = nbformat.v4.new_output("display_data", {figures.LAB_VEGA_MIME: data[figures.LAB_VEGA_MIME]})
+    assert build_site.output_chart_spec(vega_only) == data[figures.LAB_VEGA_MIME]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("chart", outputs=[output])]
+    assert build_site.prepare_notebook(nb, "09_x", None).charts == 1
+    assert list(nb.cells[0].outputs[0]["data"]) == ["text/html"]
 
 
 def test_chart_markup_keeps_the_spec_inert_and_local() -> None:
@@ -137,6 +152,69 @@ def test_build_refuses_without_executed_notebooks(tmp_path: Path) -> None:
     (tmp_path / "provenance" / "01_x.json").write_text("{}")
     with pytest.raises(build_site.SiteError, match="no notebook recorded which data"):
         build_site.is_synthetic(build_site.read_provenance(tmp_path))
+
+
+def _executed(reports: Path, name: str, start: str, end: str, *, error: bool = False) -> Path:
+    """An executed notebook ``reports/notebooks/<name>.ipynb`` with papermill's run times
+    (``HH:MM`` on one day) and, if ``error``, a failed cell as papermill leaves it."""
+    cell = nbformat.v4.new_code_cell("x = 1", execution_count=1)
+    if error:
+        cell.outputs = [nbformat.v4.new_output("error", ename="FileNotFoundError",
+                                               evalue="/nonexistent: no such study", traceback=["..."])]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {name}"), cell])
+    nb.metadata["papermill"] = {"start_time": f"2026-12-01T{start}:00+00:00", "end_time": f"2026-12-01T{end}:00+00:00",
+                                "exception": True if error else None}
+    path = reports / "notebooks" / f"{name}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def _refusal(reports: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> list[str]:
+    """The error lines of `make site` (docs/build_site.py) over ``reports``; fails if it built."""
+    status = build_site.main(["--reports", str(reports), "--out", str(reports / "site"),
+                              "--js", str(reports / "no-js"), *flags])
+    assert status == 2 and not (reports / "site").exists()
+    return capsys.readouterr().err.strip().splitlines()
+
+
+def test_site_refuses_a_failed_notebook_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _executed(tmp_path, "01_a", "09:00", "09:01")
+    failed = _executed(tmp_path, "02_b", "09:01", "09:02", error=True)
+    lines = _refusal(tmp_path, capsys, "--allow-stale")  # the flag lets old notebooks through, never failed ones
+    assert len(lines) == 1 and lines[0].startswith(f"error: {failed}: the run failed")
+    assert "cell 1: FileNotFoundError: /nonexistent: no such study" in lines[0]
+
+
+def test_site_refuses_a_notebook_older_than_one_before_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A newer run replaced 01 and stopped: 02 is left from the run before, and refused unless
+    --allow-stale. Notebooks that ran side by side (04 and 05 in the test sandbox) pass."""
+    _executed(tmp_path, "01_a", "10:00", "10:05")
+    stale = _executed(tmp_path, "02_b", "09:05", "09:09")
+    lines = _refusal(tmp_path, capsys)
+    assert len(lines) == 1 and lines[0].startswith(f"error: {stale}: older than 01_a.ipynb")
+    assert "--allow-stale" in lines[0]
+    executed = [(p, nbformat.read(p, as_version=4)) for p in build_site.executed_notebooks(tmp_path)]
+    build_site.check_publishable(executed, allow_stale=True)
+    _executed(tmp_path, "02_b", "10:05", "10:20")
+    _executed(tmp_path, "03_c", "10:06", "10:12")  # beside 02, ended first
+    executed = [(p, nbformat.read(p, as_version=4)) for p in build_site.executed_notebooks(tmp_path)]
+    build_site.check_publishable(executed, allow_stale=False)
+
+
+def test_a_notebook_papermill_failed_is_recognised(tmp_path: Path) -> None:
+    """The marks papermill really leaves on a failed run (the Makefile's `make run` keeps
+    such a notebook in reports/.partial; one copied into reports/notebooks is refused)."""
+    papermill = pytest.importorskip("papermill")
+    source = tmp_path / "01_fails.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError('study_dir /nonexistent')"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}), source)
+    out = tmp_path / "01_fails.out.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError):
+        papermill.execute_notebook(str(source), str(out), kernel_name="python3", progress_bar=False)
+    why = build_site.failure(nbformat.read(out, as_version=4))
+    assert why is not None and "ValueError: study_dir /nonexistent" in why
 
 
 # --------------------------------------------------------------------------- whole sites
