@@ -103,11 +103,11 @@ def stub_stats(url: str, reset: bool = False) -> dict[str, Any]:
         return json.loads(r.read())
 
 
-def rollout_argv(url: str, domains: str, runs: int, concurrency: int, out: Path, processes: int = 1) -> list[str]:
+def rollout_argv(url: str, tasks: str, runs: int, concurrency: int, out: Path, processes: int = 1) -> list[str]:
     """The rollout command against the stub."""
     return [
         sys.executable, "-m", "usersim_utils.rollout", "--simulator", "openai/stub-user",
-        "--agent", "openai/stub-agent", "--api-base", url, "--domains", domains, "--runs", str(runs),
+        "--agent", "openai/stub-agent", "--api-base", url, "--tasks", tasks, "--runs", str(runs),
         "--concurrency", str(concurrency), "--max-user-turns", str(TURNS), "--max-retries", "0",
         "--out", str(out), "--no-progress", "--processes", str(processes),
     ]  # fmt: skip
@@ -134,7 +134,7 @@ def _sample_high_water(pid: int, peak: list[float], done: threading.Event) -> No
         done.wait(0.05)
 
 
-def timed_rollout(url: str, domains: str, runs: int, concurrency: int, processes: int = 1) -> dict[str, float]:
+def timed_rollout(url: str, tasks: str, runs: int, concurrency: int, processes: int = 1) -> dict[str, float]:
     """Run the command once into a fresh folder: wall seconds (launch to exit), CPU
     seconds, peak RSS (MB, of the command's own process: :func:`_high_water_mb`), start-up
     (launch to first call) and the stub's calls."""
@@ -143,7 +143,7 @@ def timed_rollout(url: str, domains: str, runs: int, concurrency: int, processes
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as log:
         started = time.monotonic()
         proc = subprocess.Popen(
-            rollout_argv(url, domains, runs, concurrency, Path(tmp) / "out", processes),
+            rollout_argv(url, tasks, runs, concurrency, Path(tmp) / "out", processes),
             stdout=log, stderr=log, env=_child_env(), cwd=REPO,
         )  # fmt: skip
         peak, done = [0.0], threading.Event()

@@ -265,7 +265,7 @@ def test_no_module_keeps_old_names_alive() -> None:
 #: The layers of the module map (usersim_utils/__init__.py): a module may import its own
 #: layer and those below. A package name covers its modules.
 LAYERS: dict[str, int] = {
-    **dict.fromkeys(["schema", "paths", "errors", "atomic"], 0),
+    **dict.fromkeys(["schema", "paths", "errors", "atomic", "command_line"], 0),
     **dict.fromkeys(["ids", "survey", "features", "usi", "stats"], 1),
     **dict.fromkeys(["trajectories", "data", "overview", "demo", "scoring", "handover", "published", "rollout"], 2),
     **dict.fromkeys(["behavior", "feedback", "uncertainty", "fidelity", "arena", "baselines", "equivalence",

@@ -11,6 +11,8 @@ The study's conventions and plumbing (import nothing above them)
 * ``paths``        every location the project reads or writes, from the repository root
 * ``errors``       bad input in one line: ``DataError``, ``DataWarning``, excerpts
 * ``atomic``       atomic file writes
+* ``command_line`` the conventions of every console script: usage named after the script,
+                   defaults shown, an example, usage errors in one line
 
 The metric and generic statistics, as pure functions (no file I/O)
 

@@ -69,12 +69,13 @@ from typing import Any
 
 import pandas as pd
 
-from . import data, demo, features, feedback, ids, schema, scoring, stats, usi
+from . import command_line, data, demo, features, feedback, ids, schema, scoring, stats, usi
 from .atomic import write_output
 from .distinguish import load_records
 from .diversity import tokens
 from .errors import DataError
 from .rollout import env
+from .rollout.comparability import protocol_cards
 
 FLAGS: tuple[str, ...] = (
     "empty_turn", "repeated_turn", "role_flip", "instruction_copy", "invented_id", "early_stop",
@@ -520,7 +521,7 @@ def run(eval_results: Sequence[str | os.PathLike[str]], *, human_path: str | os.
     """Audit files as the command line does. Excerpts are kept when ``show_excerpts`` or
     every input is proven SYNTHETIC demo data (:func:`usersim_utils.demo.is_demo_data`). ``difficulty``: a mode of
     :func:`scoring.resolve_difficulty`
-    (``self`` pools the simulator files given)."""
+    (``all`` pools the simulator files given)."""
     usi.parse_difficulty_mode(difficulty)  # a bad mode fails before the files are read
     inputs = [*eval_results, *([human_path] if human_path is not None else [])]
     show = show_excerpts or all(demo.is_demo_data(p) for p in inputs)
@@ -552,35 +553,40 @@ def format_rates(rates: pd.DataFrame) -> str:
     return wide.to_string()
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m usersim_utils.audit",
-                                description="Rule-based audit of user-simulator misbehaviour.")
-    p.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
-                   help="eval_results_<label>.json or tau-bench trajectory files")
-    p.add_argument("--human", help="human sessions file, or a study folder (its rates are shown beside)")
-    p.add_argument("--json", dest="json_out", required=True, metavar="OUT", help="write findings and rates here")
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``usersim-audit``."""
+    demo = command_line.DEMO_PANEL
+    p = command_line.command_parser(
+        "usersim-audit",
+        "Rule-based audit of user-simulator misbehaviour. Also run as python -m usersim_utils.audit.",
+        f"usersim-audit --eval-results {demo}/eval_results/*.json --human {demo} --json audit.json",
+    )
+    data.add_eval_results_argument(p)
+    data.add_human_argument(p, required=False, also=" (its rates are shown beside)")
+    data.add_json_argument(p, what="the findings and rates")
     p.add_argument("--show-excerpts", action="store_true",
                    help="write the flagged text even for real data (never commit it for the study's human data)")
-    p.add_argument("--difficulty", default="all",
-                   help="difficulty map of the reward gaps: all | published | frozen:PATH | "
-                        "baselines:DIR (default all)")
-    p.add_argument("--domain", choices=list(ids.DOMAINS), help="domain of tau-bench trajectory files")
+    data.add_difficulty_argument(p)
+    data.add_domain_argument(p)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
-        json_out = data.check_output_path(args.json_out)
+        json_out = data.check_output_path(args.json_out) if args.json_out is not None else None
+        mode, default_note = scoring.difficulty_mode(args.difficulty, protocol_cards(args.eval_results))
         result = run(args.eval_results, human_path=args.human, show_excerpts=args.show_excerpts,
-                     difficulty=args.difficulty, domain=args.domain)
-        write_output(json_out, json.dumps(result.to_json(), indent=2) + "\n")
+                     difficulty=mode, domain=args.domain)
+        if json_out is not None:
+            write_output(json_out, json.dumps(result.to_json(), indent=2) + "\n")
     except data.BAD_INPUT as err:
         return data.report_bad_input(err)
     print(format_rates(result.rates), flush=True)
-    for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
+    for note in (default_note, *result.notes):
+        if note:
+            print(f"note: {note}", file=sys.stderr)
     return 0
 
 

@@ -62,11 +62,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import data, ids, schema, scoring, stats, usi
+from . import command_line, data, ids, schema, scoring, stats, usi
 from . import uncertainty as unc
 from .atomic import write_output
 from .errors import DataError
 from .features import DIMENSIONS, FEATURES
+from .rollout.comparability import protocol_cards
 from .survey import agreement
 from .uncertainty.weighted import (
     dice,
@@ -611,39 +612,48 @@ def format_table(table: pd.DataFrame, metrics: Sequence[str] = ("D1_conv", "D2_i
     return "\n".join(lines)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m usersim_utils.baselines",
-        description="Compare simulators with the human ceiling like for like (one run vs one human batch).",
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``usersim-baselines``."""
+    demo = command_line.DEMO_PANEL
+    p = command_line.command_parser(
+        "usersim-baselines",
+        "Compare simulators with the human ceiling like for like (one run vs one human batch). "
+        "Also run as python -m usersim_utils.baselines.",
+        f"usersim-baselines --human {demo} --eval-results {demo}/eval_results/*.json --survey-dir "
+        f"{demo}/survey_data --n-boot 200 --json baselines.json",
     )
     data.add_study_arguments(p)
-    p.add_argument("--n-boot", type=int, default=1000, help="task resamples for the intervals (default 1000)")
-    p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
-    p.add_argument("--run-split", choices=["reference", "suffix"], default="reference",
-                   help="how a simulator file is split into runs (as usersim-usi)")
+    p.add_argument("--n-boot", type=int, default=1000, help="task resamples for the intervals")
+    p.add_argument("--level", type=float, default=0.95, help="confidence level")
+    data.add_run_split_argument(p)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         if args.n_boot < 1:
             raise ValueError(f"--n-boot must be at least 1, not {args.n_boot}")
         if not 0 < args.level < 1:
             raise ValueError(f"--level must be in (0, 1), not {args.level}")
+        json_out = data.check_output_path(args.json_out) if args.json_out is not None else None
+        mode, default_note = scoring.difficulty_mode(args.difficulty, protocol_cards(args.eval_results))
         inputs = load(args.human, args.eval_results, survey_dir=args.survey_dir, run_split=args.run_split,
                       domain=args.domain)
-        difficulty = scoring.difficulty_for(args.difficulty, inputs.simulators)
-        own_runs_out = leave_own_runs_out(args.difficulty, inputs.simulators, domain=args.domain)
+        difficulty = scoring.difficulty_for(mode, inputs.simulators)
+        own_runs_out = leave_own_runs_out(mode, inputs.simulators, domain=args.domain)
         table = compare(inputs.panel, difficulty, np.random.default_rng(args.seed), n_boot=args.n_boot,
                         level=args.level, difficulty_by_label={k: c.map for k, c in own_runs_out.items()})
-        write_output(args.json_out, json.dumps(rows_json(table), indent=2) + "\n")
+        if json_out is not None:
+            write_output(json_out, json.dumps(rows_json(table), indent=2) + "\n")
     except (*data.BAD_INPUT, OSError) as err:
         return data.report_bad_input(err)
+    if default_note:
+        print(f"note: {default_note}", file=sys.stderr)
     fell_back = sorted(k for k, c in own_runs_out.items() if c.fell_back)
     if fell_back:
-        print(f"note: without its own runs the {args.difficulty!r} pool is too small for {', '.join(fell_back)}; "
+        print(f"note: without its own runs the {mode!r} pool is too small for {', '.join(fell_back)}; "
               "their matched rows use the published difficulty map", file=sys.stderr)
     print(format_table(table))
     print()

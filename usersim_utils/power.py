@@ -56,10 +56,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import baselines, data, scoring, stats, usi
+from . import baselines, command_line, data, scoring, stats, usi
 from . import uncertainty as unc
 from .atomic import write_output
 from .features import DIMENSIONS, FEATURES
+from .rollout.comparability import protocol_cards
 
 #: Level of the two-sided test and the power a minimum detectable difference is defined by.
 ALPHA = 0.05
@@ -364,39 +365,54 @@ def format_table(table: pd.DataFrame, metric: str = "usi") -> str:
     return "\n".join(lines)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m usersim_utils.power",
-        description="The smallest difference between two simulators the study resolves, design by design.",
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``usersim-power``."""
+    demo = command_line.DEMO_PANEL
+    p = command_line.command_parser(
+        "usersim-power",
+        "The smallest difference between two simulators the study resolves, design by design. "
+        "Also run as python -m usersim_utils.power.",
+        f"usersim-power --human {demo} --eval-results {demo}/eval_results/*.json --tasks 40,80 --runs 1,3 "
+        "--json power.json",
     )
     data.add_study_arguments(p)
     p.add_argument("--tasks", type=_int_list, default=list(DEFAULT_TASKS),
-                   help="task counts, comma-separated (default 40,80; the study's own is always added)")
-    p.add_argument("--runs", type=_int_list, default=list(DEFAULT_RUNS), help="run counts (default 1,3)")
+                   help=f"task counts, comma-separated (default: {_comma(DEFAULT_TASKS)}; the study's own is "
+                        "always added)")
+    p.add_argument("--runs", type=_int_list, default=list(DEFAULT_RUNS),
+                   help=f"run counts, comma-separated (default: {_comma(DEFAULT_RUNS)})")
     p.add_argument("--difference", type=float, default=DEFAULT_DIFFERENCE,
-                   help="the difference power_at and tasks_needed are for, in USI points (default 1)")
-    p.add_argument("--n-boot", type=int, default=N_DRAWS, help=f"task draws per design (default {N_DRAWS})")
+                   help="the difference power_at and tasks_needed are for, in USI points")
+    p.add_argument("--n-boot", type=int, default=N_DRAWS, help="task draws per design")
     return p
+
+
+def _comma(values: Sequence[int]) -> str:
+    """``40,80``: counts as ``--tasks`` and ``--runs`` take them."""
+    return ",".join(map(str, values))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         if args.n_boot < 2:
             raise ValueError(f"--n-boot must be at least 2, not {args.n_boot}")
         if not args.difference > 0:
             raise ValueError(f"--difference must be positive, not {args.difference}")
-        json_out = data.check_output_path(args.json_out)  # before any work
+        json_out = data.check_output_path(args.json_out) if args.json_out is not None else None  # before any work
+        mode, default_note = scoring.difficulty_mode(args.difficulty, protocol_cards(args.eval_results))
         inputs = baselines.load(args.human, args.eval_results, survey_dir=args.survey_dir, domain=args.domain)
-        choice = scoring.resolve_difficulty(args.difficulty, inputs.simulators, domain=args.domain)
+        choice = scoring.resolve_difficulty(mode, inputs.simulators, domain=args.domain)
         table = power_table(inputs.panel.panel, choice.map, np.random.default_rng(args.seed), tasks=args.tasks,
                             runs=args.runs, n_draws=args.n_boot, difference=args.difference)
-        write_output(json_out, json.dumps(rows_json(table), indent=2) + "\n")
+        if json_out is not None:
+            write_output(json_out, json.dumps(rows_json(table), indent=2) + "\n")
     except (*data.BAD_INPUT, OSError) as err:
         return data.report_bad_input(err)
-    if choice.note:
-        print(f"note: {choice.note}", file=sys.stderr)
+    for note in (default_note, choice.note):
+        if note:
+            print(f"note: {note}", file=sys.stderr)
     print(format_table(table))
     return 0
 

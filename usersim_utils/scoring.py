@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import data, ids, published, schema, usi
+from . import command_line, data, ids, published, schema, usi
 from .atomic import write_output
 from .errors import DataError
 from .features import features_table
@@ -244,41 +244,55 @@ def default_difficulty(cards: Mapping[str, Mapping | None]) -> str:
     return "published" if any(card is not None for card in cards.values()) else "all"
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="usersim-usi",
-        description="Score user simulators with the User-Sim Index (Zhou et al., 2026). "
-                    "Also run as python -m usersim_utils.scoring.",
+#: The line a command prints when ``--difficulty`` was not given and new rollouts chose the published map.
+DEFAULT_PUBLISHED_NOTE = ("new rollouts (with a simulator card) are scored on the published difficulty map, the bins "
+                          "of the 31 published simulators (--difficulty to choose another)")
+
+
+def difficulty_mode(requested: str | None, cards: Mapping[str, Mapping | None]) -> tuple[str, str | None]:
+    """``(mode, note)``: the ``--difficulty`` of every command, ``requested`` or, when it was not
+    given, :func:`default_difficulty` of the files' ``cards``
+    (:func:`usersim_utils.rollout.comparability.protocol_cards`); ``note`` is
+    :data:`DEFAULT_PUBLISHED_NOTE` when that default chose the published map, else ``None``."""
+    if requested is not None:
+        return requested, None
+    mode = default_difficulty(cards)
+    return mode, DEFAULT_PUBLISHED_NOTE if mode == "published" else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``usersim-usi``."""
+    DEMO = command_line.DEMO_PANEL
+    p = command_line.command_parser(
+        "usersim-usi",
+        "Score user simulators with the User-Sim Index (Zhou et al., 2026). Also run as python -m "
+        "usersim_utils.scoring.",
+        f"usersim-usi --human {DEMO} --eval-results {DEMO}/eval_results/*.json --survey-dir {DEMO}/survey_data "
+        "--json usi.json",
     )
-    p.add_argument("--human", required=True, help="human sessions file, or a study folder")
-    p.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
-                   help=f"{schema.eval_results_name('<label>')} or tau-bench trajectory files")
-    p.add_argument("--survey-dir", help=f"folder with {schema.survey_name('<label>')} (and the human re-ratings)")
-    p.add_argument("--difficulty", default=None,
-                   help="all (pool of the simulators scored) | published (the authors' map) | "
-                        "frozen:PATH | baselines:DIR (default: all, or published when a file is a new rollout "
-                        "with a simulator card; a pool too small for any task falls back to published)")
+    data.add_human_argument(p)
+    data.add_eval_results_argument(p)
+    data.add_survey_dir_argument(p)
+    data.add_difficulty_argument(p)
     p.add_argument("--allow-mixed-protocols", action="store_true",
                    help="score results of different protocols (agent, harness, turns, tasks, survey prompt) "
                         "without the warning")
-    p.add_argument("--run-split", choices=["reference", "suffix"], default="reference",
-                   help="reference: the authors' split (only files with >170 entries are split by run); "
-                        "suffix: always split <domain>_<i>_<run> keys (for small rollouts)")
-    p.add_argument("--domain", choices=["airline", "retail"], help="domain of tau-bench trajectory files")
-    p.add_argument("--json", dest="json_out", metavar="OUT", help="write the rows as JSON to OUT")
+    data.add_run_split_argument(p)
+    data.add_domain_argument(p)
+    data.add_json_argument(p)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:  # every check before any output: an error is the only line printed
         if args.difficulty and usi.parse_difficulty_mode(args.difficulty)[0] == "study":
             raise ValueError("--difficulty study is for the notebooks (the study's own simulators); "
                              "use all, published, frozen:PATH or baselines:DIR")
         json_out = data.check_output_path(args.json_out) if args.json_out is not None else None
         cards = protocol_cards(args.eval_results)
-        difficulty = args.difficulty or default_difficulty(cards)
+        difficulty, default_note = difficulty_mode(args.difficulty, cards)
         inputs = data.load_inputs(args.human, args.eval_results, survey_dir=args.survey_dir, domain=args.domain)
         choice = resolve_difficulty(difficulty, inputs.simulators, domain=args.domain)
         scores = usi.score_all(inputs.human, inputs.simulators, choice.map, evals=inputs.evals,
@@ -294,9 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     warning = None if args.allow_mixed_protocols else rollout_card.protocol_warning(cards)
     if warning:
         print(warning, file=sys.stderr)
-    if args.difficulty is None and difficulty == "published":
-        print("note: new rollouts (with a simulator card) are scored on the published difficulty map, the bins "
-              "of the 31 published simulators (--difficulty to choose another)", file=sys.stderr)
+    if default_note:
+        print(f"note: {default_note}", file=sys.stderr)
     for note in score_notes(scores, choice, inputs.simulators, inputs.human, args.run_split):
         print(f"note: {note}", file=sys.stderr)
     return 0

@@ -22,11 +22,10 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 import numpy as np
 
-from .. import data, ids, published
+from .. import command_line, data, ids, published
 from ..errors import DataError
 from ..rollout import card as card_mod
 from ..rollout.cache import write_json_atomic
@@ -40,30 +39,31 @@ REPORT_JSON, REPORT_TEXT, TARGETS_FILE = "report.json", "report.txt", "targets.j
 DEFAULT_ROUNDS, DEFAULT_CANDIDATES = 3, 4
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _OneLineParser(prog="usersim-calibrate",
-                       description="Calibrate a simulator card toward people; prove the gain on held-out tasks.")
+    """The command line of ``usersim-calibrate``."""
+    demo = command_line.DEMO_PANEL
+    p = command_line.command_parser(
+        "usersim-calibrate",
+        "Calibrate a simulator card toward people; prove the gain on held-out tasks. Also run as python -m "
+        "usersim_utils.calibrate.",
+        f"usersim-calibrate --card cards/scripted-polite-verbose.toml --human {demo} --out calibration "
+        "--budget-usd 1 --dry-run",
+    )
     p.add_argument("--card", type=Path, required=True, help="the starting simulator card (TOML)")
-    p.add_argument("--human", type=Path, required=True, help="human sessions file, or a study folder")
+    data.add_human_argument(p)
     p.add_argument("--survey-dir", type=Path, default=None, help="accepted for symmetry with usersim-baselines; "
                    "the people's surveys are read from the human sessions")
     p.add_argument("--out", type=Path, required=True, help="output folder (a rerun resumes there)")
     p.add_argument("--budget-usd", type=float, required=True, help="most the whole search may cost")
-    p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help=f"rounds (default {DEFAULT_ROUNDS})")
-    p.add_argument("--candidates", type=int, default=DEFAULT_CANDIDATES,
-                   help=f"candidates per round (default {DEFAULT_CANDIDATES})")
-    p.add_argument("--tune-fraction", type=float, default=0.5, help="share of tasks that tune (default 0.5)")
-    p.add_argument("--proposer", default="rules", help="rules (default, deterministic) or a litellm model string")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, the personas and the intervals")
-    p.add_argument("--runs", type=int, default=MAX_RUNS, help=f"runs per task, 1..{MAX_RUNS} (default {MAX_RUNS})")
-    p.add_argument("--tasks", default=None, help="only these study tasks, e.g. 'retail:0-9,airline:0-4'")
-    p.add_argument("--n-boot", type=int, default=1000, help="task resamples of the final report (default 1000)")
+    p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="rounds")
+    p.add_argument("--candidates", type=int, default=DEFAULT_CANDIDATES, help="candidates per round")
+    p.add_argument("--tune-fraction", type=float, default=0.5, help="share of tasks that tune")
+    p.add_argument("--proposer", default="rules", help="rules (deterministic) or a litellm model string")
+    data.add_seed_argument(p, of="the split, the personas and the intervals")
+    p.add_argument("--runs", type=int, default=MAX_RUNS, help=f"runs per task, 1..{MAX_RUNS}")
+    p.add_argument("--tasks", default=None, metavar="SPEC",
+                   help="only these study tasks, e.g. 'retail:0-9,airline:0-4' (default: every task people played)")
+    p.add_argument("--n-boot", type=int, default=1000, help="task resamples of the final report")
     p.add_argument("--dry-run", action="store_true", help="call no model, write nothing: print the plan and cost")
     return p
 

@@ -25,8 +25,9 @@ Modules, each with one job:
 * :mod:`~usersim_utils.data.validate`  checking each kind of file, loading it, telling kinds apart;
 * :mod:`~usersim_utils.data.tables`    sessions, turns and survey answers as tables;
 * :mod:`~usersim_utils.data.study`     the study the notebooks use (:func:`resolve_study`);
-* :mod:`~usersim_utils.data.inputs`    the files of a scoring command, read and checked, and its one
-  ``error:`` line (:func:`load_inputs`, :func:`check_output_path`, :func:`report_bad_input`);
+* :mod:`~usersim_utils.data.inputs`    the files of a scoring command, read and checked, its one
+  ``error:`` line (:func:`load_inputs`, :func:`check_output_path`, :func:`report_bad_input`) and
+  the arguments that name them (:func:`add_study_arguments` and its parts);
 * :mod:`~usersim_utils.data.download`  the gated dataset from the Hugging Face Hub;
 * :mod:`~usersim_utils.data.cli`       ``python -m usersim_utils.data`` (``usersim-data``).
 
@@ -40,9 +41,18 @@ from __future__ import annotations
 from .download import download
 from .inputs import (
     BAD_INPUT,
+    DIFFICULTY_DEFAULT,
     EXIT_BAD_INPUT,
     ScoringInputs,
+    add_difficulty_argument,
+    add_domain_argument,
+    add_eval_results_argument,
+    add_human_argument,
+    add_json_argument,
+    add_run_split_argument,
+    add_seed_argument,
     add_study_arguments,
+    add_survey_dir_argument,
     check_output_path,
     check_survey_dir,
     check_trajectory_domain,
@@ -78,11 +88,14 @@ from .validate import (
 )
 
 __all__ = [
-    "BAD_INPUT", "EXIT_BAD_INPUT", "KINDS", "KIND_NAMES", "SESSION_COLUMNS", "SURVEY_COLUMNS", "SURVEY_TABLE_ITEMS",
+    "BAD_INPUT", "DIFFICULTY_DEFAULT", "EXIT_BAD_INPUT",
+    "KINDS", "KIND_NAMES", "SESSION_COLUMNS", "SURVEY_COLUMNS", "SURVEY_TABLE_ITEMS",
     "TURN_COLUMNS", "WARNING_COUNT_COLUMNS", "Kind", "ScoringInputs", "Study", "check_output_path",
     "check_survey_dir", "check_trajectory_domain", "count_warnings", "detect_kind", "download", "human_file",
     "load_eval_results", "load_human_sessions", "load_inputs", "load_simulator_file", "load_study",
-    "load_survey_records", "read_json", "add_study_arguments", "report_bad_input", "resolve_study",
+    "load_survey_records", "read_json", "add_difficulty_argument", "add_domain_argument",
+    "add_eval_results_argument", "add_human_argument", "add_json_argument", "add_run_split_argument",
+    "add_seed_argument", "add_study_arguments", "add_survey_dir_argument", "report_bad_input", "resolve_study",
     "sessions_table", "show_banner",
     "surveys_table", "turns_table", "validate_eval_results", "validate_human_sessions", "validate_survey_records",
 ]

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Literal
 
-from .. import paths, schema
+from .. import command_line, paths, schema
 from ..errors import DataError, DataWarning
 from ..overview import summarise_eval_results, summarise_human, summarise_surveys
 from .download import download
@@ -87,35 +87,47 @@ def describe_study(study: Study) -> str:
     return "\n".join(lines)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m usersim_utils.data",
-        description="Validate, download and describe the study's data (cmu-lti/tau-usi).",
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``usersim-data`` and its subcommands."""
+    demo = command_line.DEMO_PANEL
+    parser = command_line.command_parser(
+        "usersim-data",
+        "Validate, download and describe the study's data (cmu-lti/tau-usi). Also run as python -m "
+        "usersim_utils.data.",
+        f"usersim-data validate {demo}/eval_results/eval_results_SYNTHETIC-humanlike.json",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    p_validate = sub.add_parser(
-        "validate", help="check one file; exit 0 with a summary (and warnings), or 2 with one error line"
+    p_validate = command_line.add_subcommand(
+        parser, sub, "validate", help="check one file; exit 0 with a summary (and warnings), or 2 with one error line",
+        example=f"usersim-data validate {demo}/{schema.HUMAN_FILE.as_posix()}",
     )
     p_validate.add_argument(
         "path", help=f"a human-study, {schema.EVAL_RESULTS_GLOB}, {schema.SURVEY_GLOB} or tau-bench file"
     )
-    p_validate.add_argument("--kind", choices=("auto", *KINDS), default="auto", help="file kind (default: detect)")
+    p_validate.add_argument("--kind", choices=("auto", *KINDS), default="auto", help="file kind (auto: detect)")
     p_validate.add_argument(
         "--strict", action="store_true", help="treat warnings (invalid survey answers) as errors: exit 2"
     )
-    p_download = sub.add_parser("download", help=f"download {schema.HF_REPO_ID} (needs accepted terms and HF_TOKEN)")
+    p_download = command_line.add_subcommand(
+        parser, sub, "download", help=f"download {schema.HF_REPO_ID} (needs accepted terms and HF_TOKEN)",
+        example="usersim-data download --dest data/raw/tau-usi",
+    )
     p_download.add_argument(
         "--dest", default=None, help=f"target folder (default: ${paths.STUDY_DIR_ENV} or data/raw/tau-usi)"
     )
     p_download.add_argument("--force", action="store_true", help="download even when the files are present")
-    p_describe = sub.add_parser("describe", help="summarise the study the notebooks would use")
-    p_describe.add_argument("--study-dir", default=None, help="a local copy of the dataset (default: as the notebooks)")
+    p_describe = command_line.add_subcommand(
+        parser, sub, "describe", help="summarise the study the notebooks would use",
+        example=f"usersim-data describe --study-dir {demo}",
+    )
+    p_describe.add_argument("--study-dir", default=None,
+                            help="a local copy of the dataset (default: the notebooks' choice)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (2 on bad input)."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         if args.command == "validate":
             found: list[DataWarning] = []

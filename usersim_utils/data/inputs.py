@@ -1,9 +1,12 @@
 """The scoring commands' inputs: the files named on a command line, read, validated and
-checked before any work, and the one ``error:`` line every command ends with on bad input.
+checked before any work, the one ``error:`` line every command ends with on bad input, and
+the arguments that name them (``add_*_argument``), each spelled and explained once.
 
 Shared by ``usersim-usi`` (:mod:`usersim_utils.scoring`) and the analyses' commands
-(``usersim-baselines``, ``usersim-distinguish``, ``usersim-audit``), so that each reads
-the files the same way and an analysis never imports another command's module.
+(``usersim-baselines``, ``usersim-power``, ``usersim-distinguish``, ``usersim-diversity``,
+``usersim-audit``, ``usersim-calibrate``), so that each reads the files the same way and an
+analysis never imports another command's module. The other conventions of every command
+(usage, defaults shown, an example) are :mod:`usersim_utils.command_line`'s.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from .. import schema, trajectories, usi
+from .. import ids, schema, trajectories, usi
+from ..command_line import EXIT_BAD_INPUT
 from ..errors import DataError
 from ..features import features_table
 from ..schema import label_of
@@ -160,29 +164,75 @@ def check_output_path(out: str | os.PathLike[str]) -> Path:
 #: What a command reports as bad input: a file, record or field (:class:`DataError`) or an
 #: argument (``ValueError``).
 BAD_INPUT = (DataError, ValueError)
-#: A command's exit code after bad input.
-EXIT_BAD_INPUT = 2
+
+
+# --- The arguments the scoring commands share, each spelled and explained once. -------------------
+def add_human_argument(parser: argparse.ArgumentParser, *, required: bool = True, also: str = "") -> None:
+    """``--human``: the human-sessions file or a study folder (``also``: what the command adds)."""
+    parser.add_argument("--human", required=required, metavar="PATH",
+                        help=f"human sessions file, or a study folder{also}")
+
+
+def add_eval_results_argument(parser: argparse.ArgumentParser) -> None:
+    """``--eval-results``: one or more simulator files (rollouts or tau-bench trajectories)."""
+    parser.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
+                        help=f"{schema.eval_results_name('<label>')} or tau-bench trajectory files")
+
+
+def add_survey_dir_argument(parser: argparse.ArgumentParser) -> None:
+    """``--survey-dir``: the folder of the simulators' surveys and the human re-ratings."""
+    parser.add_argument("--survey-dir", metavar="DIR",
+                        help=f"folder with {_SURVEY_FILES} (the Eval term, and the human re-ratings)")
+
+
+#: The default of ``--difficulty`` in words (:func:`usersim_utils.scoring.difficulty_mode` applies it).
+DIFFICULTY_DEFAULT = "all, or published when a file is a new rollout with a simulator card"
+
+
+def add_difficulty_argument(parser: argparse.ArgumentParser) -> None:
+    """``--difficulty``: the difficulty map of ECE; not given, :data:`DIFFICULTY_DEFAULT`."""
+    parser.add_argument("--difficulty", default=None, metavar="MODE",
+                        help="difficulty map of ECE: all (pool of the simulators scored) | published (the authors' "
+                             "map) | frozen:PATH | baselines:DIR; a pool too small for any task falls back to "
+                             f"published (default: {DIFFICULTY_DEFAULT})")
+
+
+def add_run_split_argument(parser: argparse.ArgumentParser) -> None:
+    """``--run-split``: how a simulator file is split into runs."""
+    parser.add_argument("--run-split", choices=["reference", "suffix"], default="reference",
+                        help="reference: the authors' split (only files with >170 entries are split by run); "
+                             "suffix: always split <domain>_<i>_<run> keys (for small rollouts)")
+
+
+def add_json_argument(parser: argparse.ArgumentParser, *, what: str = "the rows") -> None:
+    """``--json OUT`` (``json_out``): also write ``what`` as JSON; the table is printed either way."""
+    parser.add_argument("--json", dest="json_out", metavar="OUT", help=f"also write {what} as JSON to OUT")
+
+
+def add_seed_argument(parser: argparse.ArgumentParser, *, of: str = "the resampling") -> None:
+    """``--seed``: the seed of the command's random generator (``of``: what it draws)."""
+    parser.add_argument("--seed", type=int, default=0, help=f"seed of {of}")
+
+
+def add_domain_argument(parser: argparse.ArgumentParser) -> None:
+    """``--domain``: the domain of tau-bench trajectory files that do not say it."""
+    parser.add_argument("--domain", choices=list(ids.DOMAINS),
+                        help="domain of tau-bench trajectory files (default: recognised from their content)")
 
 
 def add_study_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The inputs of a command that scores simulators against the study: ``--human``,
     ``--eval-results``, ``--survey-dir``, ``--difficulty``, ``--json`` (``json_out``),
-    ``--seed`` and ``--domain``, spelled and explained one way for every such command."""
-    parser.add_argument("--human", required=True, help="human sessions file, or a study folder")
-    parser.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
-                        help="eval_results_<label>.json or tau-bench trajectory files")
-    parser.add_argument("--survey-dir",
-                        help="folder with survey_comparable_<label>.json (the Eval term, and the human re-ratings)")
-    parser.add_argument("--difficulty", required=True, help="difficulty mode, as for usersim-usi")
-    parser.add_argument("--json", dest="json_out", required=True, metavar="OUT", help="write the rows as JSON to OUT")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the resampling generator (default 0)")
-    parser.add_argument("--domain", choices=["airline", "retail"], help="domain of tau-bench trajectory files")
+    ``--seed`` and ``--domain``."""
+    for add in (add_human_argument, add_eval_results_argument, add_survey_dir_argument, add_difficulty_argument,
+                add_json_argument, add_seed_argument, add_domain_argument):
+        add(parser)
     return parser
 
 
 def report_bad_input(err: Exception) -> int:
     """Print ``err`` as the command's one ``error:`` line on stderr; returns
-    :data:`EXIT_BAD_INPUT` for ``main`` to return (``except BAD_INPUT as err: return
+    :data:`~usersim_utils.command_line.EXIT_BAD_INPUT` for ``main`` to return (``except BAD_INPUT as err: return
     report_bad_input(err)``)."""
     print(f"error: {err}", file=sys.stderr)
     return EXIT_BAD_INPUT

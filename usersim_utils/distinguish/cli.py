@@ -6,14 +6,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-from .. import features, ids, schema
+from .. import command_line, features, schema
 from ..atomic import write_output
-from ..data.inputs import check_output_path, human_file, load_simulator_file
+from ..data.inputs import (
+    BAD_INPUT,
+    add_domain_argument,
+    add_eval_results_argument,
+    add_human_argument,
+    add_json_argument,
+    add_seed_argument,
+    check_output_path,
+    human_file,
+    load_simulator_file,
+    report_bad_input,
+)
 from ..data.validate import load_human_sessions
 from ..errors import DataError
 from .c2st import N_BOOT, N_PERMUTATIONS, N_REFIT, C2STRow, distinguish_all
@@ -79,44 +89,49 @@ def format_rows(rows: Sequence[C2STRow]) -> str:
     return "\n".join(lines)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m usersim_utils.distinguish",
-                                description="Tell simulated conversations from human ones "
-                                            "(classifier two-sample test).")
-    p.add_argument("--human", required=True, help="human sessions file, or a study folder")
-    p.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
-                   help="eval_results_<label>.json or tau-bench trajectory files")
-    p.add_argument("--json", dest="json_out", required=True, metavar="OUT", help="write the behavioural rows here")
-    p.add_argument("--text-json", metavar="OUT", help="also run the text test and write its rows here")
-    p.add_argument("--seed", type=int, default=0, help="seed of the numpy Generator (default 0)")
-    p.add_argument("--model", choices=MODELS, default="logistic", help="behavioural classifier (default logistic)")
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``usersim-distinguish``."""
+    demo = command_line.DEMO_PANEL
+    p = command_line.command_parser(
+        "usersim-distinguish",
+        "Tell simulated conversations from human ones (classifier two-sample test). "
+        "Also run as python -m usersim_utils.distinguish.",
+        f"usersim-distinguish --human {demo} --eval-results {demo}/eval_results/*.json --n-refit 20 "
+        "--n-permutations 20 --json distinguish.json",
+    )
+    add_human_argument(p)
+    add_eval_results_argument(p)
+    add_json_argument(p, what="the behavioural rows")
+    p.add_argument("--text-json", metavar="OUT", help="also run the text test and write its rows as JSON to OUT")
+    add_seed_argument(p, of="the numpy Generator")
+    p.add_argument("--model", choices=MODELS, default="logistic", help="behavioural classifier")
     p.add_argument("--n-refit", type=int, default=N_REFIT, metavar="R",
-                   help=f"task resamples with the classifiers refitted, for the interval (default {N_REFIT}; "
-                        "each costs one cross-validation)")
+                   help="task resamples with the classifiers refitted, for the interval (each costs one "
+                        "cross-validation)")
     p.add_argument("--n-permutations", type=int, default=N_PERMUTATIONS, metavar="P",
-                   help=f"within-task label permutations for the p-value (default {N_PERMUTATIONS}; with boosting "
-                        "each costs one cross-validation)")
+                   help="within-task label permutations for the p-value (with boosting each costs one "
+                        "cross-validation)")
     p.add_argument("--n-text-permutations", type=int, default=N_TEXT_PERMUTATIONS, metavar="P",
-                   help=f"the same for the text test (default {N_TEXT_PERMUTATIONS}; each costs one cross-validation)")
-    p.add_argument("--domain", choices=list(ids.DOMAINS), help="domain of tau-bench trajectory files")
+                   help="the same for the text test (each costs one cross-validation)")
+    add_domain_argument(p)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
-        json_out = check_output_path(args.json_out)
+        json_out = check_output_path(args.json_out) if args.json_out is not None else None
         text_out = check_output_path(args.text_json) if args.text_json is not None else None
         rows, text_rows = run(args.human, args.eval_results, seed=args.seed, model=args.model,
                               text=text_out is not None, domain=args.domain, n_refit=args.n_refit,
                               n_permutations=args.n_permutations, n_text_permutations=args.n_text_permutations)
-        write_output(json_out, rows_json(rows))
+        if json_out is not None:
+            write_output(json_out, rows_json(rows))
         if text_rows is not None and text_out is not None:
             write_output(text_out, rows_json(text_rows))
-    except (DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except BAD_INPUT as err:
+        return report_bad_input(err)
     print(format_rows(rows))
     if text_rows is not None:
         print("\ntext (character n-grams of the user turns; may reflect how the text was collected):")

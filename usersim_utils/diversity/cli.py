@@ -12,9 +12,19 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import ids, schema
+from .. import command_line, schema
 from ..atomic import write_output
-from ..data.inputs import BAD_INPUT, check_output_path, human_file, report_bad_input
+from ..data.inputs import (
+    BAD_INPUT,
+    add_domain_argument,
+    add_eval_results_argument,
+    add_human_argument,
+    add_json_argument,
+    add_seed_argument,
+    check_output_path,
+    human_file,
+    report_bad_input,
+)
 from ..distinguish import load_records, usable_rows, user_texts
 from ..errors import DataError
 from .paired import N_BOOT, compare_with_humans
@@ -58,27 +68,32 @@ def format_rows(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m usersim_utils.diversity",
-                                description="Is each simulator as varied as people? Simulator-minus-human "
-                                            "differences of lexical diversity with paired task-resampled intervals.")
-    p.add_argument("--human", required=True, help="human sessions file, or a study folder")
-    p.add_argument("--eval-results", required=True, nargs="+", metavar="FILE",
-                   help="eval_results_<label>.json or tau-bench trajectory files")
-    p.add_argument("--json", dest="json_out", required=True, metavar="OUT", help="write the rows here")
-    p.add_argument("--seed", type=int, default=0, help="seed of the numpy Generator (default 0)")
-    p.add_argument("--n-boot", type=int, default=N_BOOT, metavar="B", help=f"task resamples (default {N_BOOT})")
-    p.add_argument("--domain", choices=list(ids.DOMAINS), help="domain of tau-bench trajectory files")
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``usersim-diversity``."""
+    demo = command_line.DEMO_PANEL
+    p = command_line.command_parser(
+        "usersim-diversity",
+        "Is each simulator as varied as people? Simulator-minus-human differences of lexical diversity with "
+        "paired task-resampled intervals. Also run as python -m usersim_utils.diversity.",
+        f"usersim-diversity --human {demo} --eval-results {demo}/eval_results/*.json --json diversity.json",
+    )
+    add_human_argument(p)
+    add_eval_results_argument(p)
+    add_json_argument(p)
+    add_seed_argument(p, of="the numpy Generator")
+    p.add_argument("--n-boot", type=int, default=N_BOOT, metavar="B", help="task resamples")
+    add_domain_argument(p)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
-        json_out = check_output_path(args.json_out)
+        json_out = check_output_path(args.json_out) if args.json_out is not None else None
         table = run(args.human, args.eval_results, seed=args.seed, n_boot=args.n_boot, domain=args.domain)
-        write_output(json_out, rows_json(table))
+        if json_out is not None:
+            write_output(json_out, rows_json(table))
     except BAD_INPUT as err:
         return report_bad_input(err)
     print(format_rows(table))

@@ -1,6 +1,7 @@
-"""Command line: ``python -m usersim_utils.rollout --simulator MODEL --agent MODEL
---domains retail:0-4,airline:0-2 --runs N --concurrency K --max-user-turns T --out DIR``,
-or ``python -m usersim_utils.rollout --card CARD.toml --domains ... --runs N --out DIR``
+"""Command line: ``usersim-rollout --simulator MODEL --agent MODEL
+--tasks retail:0-4,airline:0-2 --runs N --concurrency K --max-user-turns T --out DIR``,
+or ``usersim-rollout --card CARD.toml --tasks ... --runs N --out DIR`` (also run as
+``python -m usersim_utils.rollout``; ``--domains`` is the older name of ``--tasks``)
 (:mod:`usersim_utils.rollout.card`; flags given beside ``--card`` override its fields).
 The resolved card is written beside the results as ``card_<label>.json``.
 
@@ -27,9 +28,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
 
-from .. import ids, paths
+from .. import command_line, ids, paths
 from . import card as card_mod
 from .client import DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_RETRY_BUDGET_S, Ledger
 from .errors import RolloutError, describe
@@ -72,55 +72,51 @@ CONFIG_DEFAULTS = {
 }
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one ``error: ...`` line and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    """The command-line interface."""
-    p = _OneLineParser(
-        prog="python -m usersim_utils.rollout",
-        description="Run a user simulator against a tool-using agent on the study's tau-bench tasks.",
-        epilog=(
-            "Models are litellm model strings: the embedded offline model "
-            f"{LOCAL_MODEL!r}, a hosted one ('gpt-4o', 'anthropic/claude-...', keys from the environment), "
-            "or any OpenAI-compatible server ('openai/<served-model-name>' with --api-base http://host:port/v1)."
-        ),
+    """The command line of ``usersim-rollout``."""
+    p = command_line.command_parser(
+        "usersim-rollout",
+        "Run a user simulator against a tool-using agent on the study's tau-bench tasks. Models are litellm "
+        f"model strings: the embedded offline model {LOCAL_MODEL!r}, a hosted one ('gpt-4o', "
+        "'anthropic/claude-...', keys from the environment), or any OpenAI-compatible server "
+        "('openai/<served-model-name>' with --api-base http://host:port/v1). Also run as python -m "
+        "usersim_utils.rollout.",
+        "usersim-rollout --tasks retail:0,airline:7 --runs 1 --dry-run",
     )
     p.add_argument("--card", type=Path, default=None, help="simulator card (TOML); flags given override its fields")
     p.add_argument("--dry-run", action="store_true", help="call no model: print the expected calls, tokens and cost")
     p.add_argument(
-        "--simulator", default=None, help=f"litellm model string of the user simulator (default {LOCAL_MODEL})"
+        "--simulator", default=None, help=f"litellm model string of the user simulator (default: {LOCAL_MODEL})"
     )
-    p.add_argument("--agent", default=None, help=f"litellm model string of the agent (default {LOCAL_MODEL})")
-    p.add_argument("--domains", required=True, help="tasks, e.g. 'retail:0-4,airline:0-2' or 'all' (165 tasks)")
+    p.add_argument("--agent", default=None, help=f"litellm model string of the agent (default: {LOCAL_MODEL})")
+    # --domains: the flag's first name, kept for the command lines written with it
+    p.add_argument("--tasks", "--domains", dest="tasks", required=True, metavar="SPEC",
+                   help="the study's tasks, e.g. 'retail:0-4,airline:0-2' or 'all' (165 tasks)")
     p.add_argument("--runs", type=int, default=1, help=f"conversations per task, 1..{MAX_RUNS}")
     p.add_argument("--concurrency", type=int, default=4, help="conversations played at the same time")
     p.add_argument("--processes", type=int, default=1,
-                   help="worker processes sharing the --concurrency slots (default 1: one process is enough up to "
+                   help="worker processes sharing the --concurrency slots (default: 1; one process is enough up to "
                         "about 70-150 conversations a second; more helps only with a fast local server and cores to "
                         "spare; served models only)")
-    p.add_argument("--max-user-turns", type=int, default=None, help="simulator turns per conversation (default 80)")
+    p.add_argument("--max-user-turns", type=int, default=None,
+                   help=f"simulator turns per conversation (default: {DEFAULT_MAX_USER_TURNS})")
     p.add_argument(
         "--max-tool-calls", "--max-agent-rounds", dest="max_tool_calls", type=int, default=None,
-        help="agent tool calls (function calling) or rounds (study harness) per agent turn (default 64)",
+        help=f"agent tool calls (function calling) or rounds (study harness) per agent turn (default: "
+             f"{DEFAULT_MAX_TOOL_CALLS})",
     )
     p.add_argument(
         "--agent-harness", choices=("auto", "study", "function-calling"), default=None,
-        help="study = the study's text catalogue and call markup; auto (default): study for hosted agents",
+        help="study = the study's text catalogue and call markup; auto: study for hosted agents (default: auto)",
     )
     p.add_argument(
         "--agent-api", choices=("auto", "responses", "chat"), default=None,
-        help="auto (default): the Responses API for the study harness on a hosted agent, else chat completions",
+        help="auto: the Responses API for the study harness on a hosted agent, else chat completions (default: auto)",
     )
     p.add_argument("--simulator-prompt-file", type=Path, default=None, help="simulator prompt template ({instruction})")
     p.add_argument("--persona", choices=card_mod.PERSONA_SOURCES, default=None, help="per-conversation style targets")
     p.add_argument(
-        "--out", type=Path, default=paths.ROLLOUTS_DIR, help="output folder (default data/processed/rollouts)"
+        "--out", type=Path, default=paths.ROLLOUTS_DIR, help="output folder (default: data/processed/rollouts)"
     )
     p.add_argument("--label", default=None, help="output label (default: derived from --simulator)")
     p.add_argument("--api-base", default=None, help="OpenAI-compatible endpoint for both models")
@@ -130,37 +126,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--simulator-prompt",
         choices=("auto", "chat", "transcript"),
         default=None,
-        help="chat = tau-bench's framing; transcript = continue a transcript (auto: transcript for local/ models)",
+        help="chat = tau-bench's framing; transcript = continue a transcript; auto: transcript for local/ models "
+             "(default: auto)",
     )
-    p.add_argument("--simulator-temperature", type=float, default=None, help="default: provider's default")
-    p.add_argument("--agent-temperature", type=float, default=None, help="default: provider's default")
+    p.add_argument("--simulator-temperature", type=float, default=None,
+                   help="sampling temperature of the simulator, 0-2 (default: the provider's)")
+    p.add_argument("--agent-temperature", type=float, default=None,
+                   help="sampling temperature of the agent, 0-2 (default: the provider's)")
     p.add_argument("--agent-reasoning-effort", default=None, help="e.g. 'low' (the study's GPT-5.2 agent)")
     p.add_argument(
         "--request-timeout",
         type=float,
         default=DEFAULT_REQUEST_TIMEOUT_S,
         metavar="SECONDS",
-        help="longest wait for one attempt of a model call (default %(default)g)",
+        help="longest wait for one attempt of a model call (default: %(default)g)",
     )
     p.add_argument(
         "--retry-budget",
         type=float,
         default=DEFAULT_RETRY_BUDGET_S,
         metavar="SECONDS",
-        help="longest time one model call may take over all its attempts and waits (default %(default)g)",
+        help="longest time one model call may take over all its attempts and waits (default: %(default)g)",
     )
     p.add_argument(
         "--max-retries",
         type=int,
         default=DEFAULT_MAX_RETRIES,
-        help="retries of a model call after a timeout, rate limit, connection error or 5xx (default %(default)d)",
+        help="retries of a model call after a timeout, rate limit, connection error or 5xx (default: %(default)d)",
     )
     p.add_argument(
         "--max-reply-bytes",
         type=int,
         default=DEFAULT_MAX_REPLY_BYTES,
         metavar="BYTES",
-        help="largest model reply accepted; a larger one fails its conversation (default %(default)d)",
+        help="largest model reply accepted; a larger one fails its conversation (default: %(default)d)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -204,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = RolloutConfig(
-            tasks=tuple(ids.parse_task_spec(args.domains)),
+            tasks=tuple(ids.parse_task_spec(args.tasks)),
             runs=args.runs,
             concurrency=args.concurrency,
             processes=args.processes,

@@ -20,7 +20,7 @@ afresh instead of mixing incompatible conversations under one label.
 
 ``eval_results_<label>.json`` and ``survey_comparable_<label>.json`` are rebuilt at
 the end of every run from the whole ``<settings>`` folder: they hold every finished
-conversation of the label played with these settings, whichever ``--domains`` and
+conversation of the label played with these settings, whichever ``--tasks`` and
 ``--runs`` earlier runs asked for (this run's tasks first, in the order asked, then
 the others by domain, task and run). A run that finished nothing leaves them as they
 were. Conversations of the label played with other settings stay in their own folder
