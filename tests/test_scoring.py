@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from usersim_utils import atomic, data, handover, ids, paths, schema, scoring, usi
@@ -47,12 +48,15 @@ def test_command_prints_the_table_and_writes_json(study: Path, tmp_path: Path, c
     rows = json.loads(out_json.read_text())
     assert rows[0]["name"] == "human"
     assert set(rows[0]) == {"name", "D1_conv", "D2_info", "D3_clarif", "D4_react", "eval_agree", "ece", "usi",
-                            "index"}
+                            "index", "terms", "rank"}
     # which index each USI is: six terms with the survey's Eval, five without, none without a USI
     assert all(r["index"] == ("USI6" if r["eval_agree"] else "USI5") for r in rows if r["usi"])
     assert all(r["index"] is None for r in rows if not r["usi"])
-    usis = [r["usi"][0] for r in rows[1:] if r["usi"]]
-    assert usis == sorted(usis, reverse=True)
+    for index in usi.INDEX_VARIANTS:  # each index ranked on its own, best first
+        usis = [r["usi"][0] for r in rows[1:] if r["index"] == index]
+        assert usis == sorted(usis, reverse=True)
+        assert [r["rank"] for r in rows[1:] if r["index"] == index] == list(range(1, len(usis) + 1))
+    assert [r["index"] for r in rows if r["usi"]] == sorted((r["index"] for r in rows if r["usi"]), reverse=True)
     assert rows[-1]["name"] == "small3" and rows[-1]["usi"] is None
     # the same numbers as the golden test (the index through files equals the index in memory)
     golden = {r["name"]: r for r in json.loads((Path(__file__).parent / "golden" / "usi_fixed_panel.json").read_text())}
@@ -174,7 +178,7 @@ def test_an_empty_frozen_map_shows_every_defined_term_and_says_why(study: Path, 
     assert all(row[m] is not None for m in ("D1_conv", "D2_info", "D3_clarif", "D4_react", "eval_agree"))
     assert row["ece"] is None and row["usi"] is None
     single_line = next(line for line in out.splitlines() if line.startswith("single"))
-    assert single_line.split()[-2:] == ["-", "-"] and single_line.count("±") == 5
+    assert single_line.split()[-3:] == ["-", "-", "-"] and single_line.count("±") == 5  # ECE, USI, index
 
 
 def test_a_map_missing_the_simulators_tasks_is_explained(study: Path, tmp_path: Path, capsys) -> None:
@@ -409,3 +413,77 @@ def test_a_degenerate_human_ceiling_gets_a_note() -> None:
     notes = scoring.score_notes(usi.score_all(empty, sims, choice.map), choice, sims, empty)
     degenerate = [n for n in notes if "human ceiling is 100.0" in n]
     assert len(degenerate) == 1 and "D1_conv" in degenerate[0] and "check the human file" in degenerate[0]
+
+
+# --- Rows of another kind: a five-term USI, a protocol unknown (issue 24 item 6). ---------------------
+def _score(name: str, usi_value: float | None, *, survey: bool) -> usi.Score:
+    cells: dict[str, usi.Cell | None] = {d: (60.0, 1.0) for d in usi.DIMENSION_NAMES}
+    cells.update(eval_agree=(70.0, 1.0) if survey else None, ece=(0.1, 0.01),
+                 usi=(usi_value, 1.0) if usi_value is not None else None)
+    return usi.Score(name, cells)
+
+
+def test_five_term_rows_are_ranked_apart_from_six_term_rows_unless_asked() -> None:
+    scores = [_score("human", 90.0, survey=True), _score("six-low", 50.0, survey=True),
+              _score("five-high", 80.0, survey=False), _score("six-high", 70.0, survey=True),
+              _score("no-usi", None, survey=True)]
+    board = usi.leaderboard(scores)
+    assert list(board["name"]) == ["human", "six-high", "six-low", "five-high", "no-usi"]
+    assert list(board["index"][:4]) == ["USI6", "USI6", "USI6", "USI5"] and pd.isna(board["index"][4])
+    assert board["rank"].tolist() == [pd.NA, 1, 2, 1, pd.NA]  # each index ranked on its own
+    together = usi.leaderboard(scores, rank_together=True)
+    assert list(together["name"]) == ["human", "five-high", "six-high", "six-low", "no-usi"]
+    assert together["rank"].tolist() == [pd.NA, 1, 2, 3, pd.NA]
+    table = usi.format_leaderboard(scores).splitlines()
+    assert table[0].split()[-2:] == ["USI", "index"]
+    assert [line.split()[-1] for line in table[1:]] == ["USI6", "USI6", "USI6", "USI5", "-"]
+    assert usi.index_terms(scores[2].cells) == ("D1_conv", "D2_info", "D3_clarif", "D4_react", "ece")
+    assert usi.index_terms(scores[4].cells) == ()
+
+
+def test_a_tau_bench_trajectory_file_is_a_labelled_five_term_row_of_unknown_protocol(
+    study: Path, tmp_path: Path, capsys, shared_file
+) -> None:
+    """The real gpt-4o-airline trajectories beside a simulator with surveys: the USI5 row says
+    so in a note, in the table and in its JSON row, whose protocol is unknown, not the study's."""
+    from usersim_utils.rollout import card
+
+    traj = str(shared_file(TAU_BENCH_AIRLINE))
+    out_json = tmp_path / "rows.json"
+    code, out, err = _run(capsys, "--human", str(study), "--eval-results", traj, _one_sim(study),
+                          "--survey-dir", str(study / "survey_data"), "--run-split", "suffix",
+                          "--json", str(out_json))
+    assert code == 0
+    rows = {row["name"]: row for row in json.loads(out_json.read_text())}
+    trajectory, published_file = rows["gpt-4o-airline"], rows["single"]
+    assert trajectory["index"] == "USI5" and trajectory["eval_agree"] is None
+    assert trajectory["terms"] == ["D1_conv", "D2_info", "D3_clarif", "D4_react", "ece"]
+    assert trajectory["protocol"] == card.UNKNOWN_PROTOCOL and "unknown" in trajectory["protocol"]
+    assert published_file["index"] == "USI6" and published_file["protocol"] == "study protocol (published)"
+    assert trajectory["rank"] == 1 and published_file["rank"] == 1  # two rankings, one per index
+    assert [line.split()[-1] for line in out.splitlines() if line.startswith("gpt-4o-airline")] == ["USI5"]
+    notes = [line for line in err.splitlines() if line.startswith("note: gpt-4o-airline:")]
+    assert len(notes) == 1
+    assert "USI5, the mean of five terms" in notes[0] and "no Eval" in notes[0]
+    assert "ranked apart" in notes[0] and "--rank-together" in notes[0] and "protocol unknown" in notes[0]
+    assert "protocol: unknown (gpt-4o-airline) vs known (single)" in err  # the mixed-protocol warning
+    code, _, err = _run(capsys, "--human", str(study), "--eval-results", traj, _one_sim(study),
+                        "--survey-dir", str(study / "survey_data"), "--run-split", "suffix",
+                        "--json", str(out_json), "--rank-together")
+    ranks = sorted(row["rank"] for row in json.loads(out_json.read_text()) if row["rank"] is not None)
+    assert code == 0 and ranks == [1, 2] and "ranked with the USI6 rows as asked" in err
+
+
+def test_trajectory_files_are_told_from_rollouts_by_their_first_bytes(study: Path, tmp_path: Path) -> None:
+    from usersim_utils import trajectories
+
+    listed = tmp_path / "run.json"
+    listed.write_bytes(b"\xef\xbb\xbf\n  [{\"task_id\": 0}]")
+    assert trajectories.is_trajectory_file(listed)
+    assert not trajectories.is_trajectory_file(_one_sim(study))  # an object keyed by instance id
+    assert not trajectories.is_trajectory_file(tmp_path)  # a folder
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    assert not trajectories.is_trajectory_file(fifo)  # never opened: it would block
+    cards = comparability.protocol_cards([listed, _one_sim(study)])
+    assert comparability.protocol_table(cards).set_index("name").loc["run", "agent_model"] == "unknown"

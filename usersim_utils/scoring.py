@@ -11,7 +11,9 @@ tau-bench trajectory files alike (converted on the fly; ``--domain`` when the
 domain cannot be recognised, checked against the trajectories' content).
 Bad input ends with one ``error:`` line, exit 2, before anything else is printed;
 what the table cannot show (an undefined ECE, a simulator that matched no human
-session) is explained by ``note:`` lines on stderr. The files are read by
+session, a five-term USI beside six-term ones, a protocol that is unknown) is explained by
+``note:`` lines on stderr. Each index (USI6, USI5: no survey) is ranked on its own unless
+``--rank-together``. The files are read by
 :mod:`usersim_utils.data.inputs`, the simulator cards by :mod:`usersim_utils.rollout.comparability`.
 """
 
@@ -164,20 +166,32 @@ def score_files(
 
 
 def write_json(
-    scores: Sequence[usi.Score], out: str | os.PathLike[str], cards: Mapping[str, Mapping | None] | None = None
+    scores: Sequence[usi.Score],
+    out: str | os.PathLike[str],
+    cards: Mapping[str, Mapping | None] | None = None,
+    *,
+    rank_together: bool = False,
 ) -> Path:
-    """Write the rows (human ceiling first, then by USI) as a JSON list, atomically; each row
-    says which ``index`` its USI is (USI6 with the survey term, USI5 without). With
+    """Write the rows in the order of :func:`usersim_utils.usi.leaderboard` as a JSON list,
+    atomically. Each row says which ``index`` its USI is (USI6 with the survey term, USI5
+    without), the ``terms`` it averages and its ``rank`` among the rows of its index (among
+    all rows with ``rank_together``; ``null`` for the human ceiling and rows without USI). With
     ``cards`` (:func:`usersim_utils.rollout.comparability.protocol_cards`), each simulator's row
-    also says which ``protocol`` produced it (``study protocol (published)`` without a card).
+    also says which ``protocol`` produced it (:func:`usersim_utils.rollout.card.protocol_label`:
+    ``study protocol (published)`` without a card, ``protocol unknown (...)`` for a tau-bench
+    trajectory file).
 
     Raises :class:`DataError` naming ``out`` when it cannot be written."""
-    order = {name: i for i, name in enumerate(usi.leaderboard(scores)["name"])}
-    ordered = sorted(scores, key=lambda s: order[s.name])
-    rows = [{**s.to_json(), "index": usi.index_variant(s.cells)} for s in ordered]
-    for row in rows:
-        if cards is not None and row["name"] in cards:
-            row["protocol"] = rollout_card.protocol_label(cards[row["name"]])
+    board = usi.leaderboard(scores, rank_together=rank_together).set_index("name")
+    by_name = {s.name: s for s in scores}
+    rows = []
+    for name, rank in board["rank"].items():
+        score = by_name[name]
+        row = {**score.to_json(), "index": usi.index_variant(score.cells), "terms": list(usi.index_terms(score.cells)),
+               "rank": None if pd.isna(rank) else int(rank)}
+        if cards is not None and name in cards:
+            row["protocol"] = rollout_card.protocol_label(cards[name])
+        rows.append(row)
     return write_output(out, json.dumps(rows, indent=2) + "\n")
 
 
@@ -212,6 +226,9 @@ def score_notes(
     simulators: Mapping[str, pd.DataFrame],
     human: pd.DataFrame,
     run_split: usi.RunSplit = "reference",
+    *,
+    cards: Mapping[str, Mapping | None] | None = None,
+    rank_together: bool = False,
 ) -> list[str]:
     """One line per thing the leaderboard cannot show by itself: the difficulty
     choice's note, every simulator no human batch matched (:func:`unmatched_reason`),
@@ -235,18 +252,50 @@ def score_notes(
     if choice.map and without_ece:
         notes.append(f"ECE, hence USI, is undefined for {', '.join(without_ece)}: none of the tasks they share "
                      f"with the humans has a difficulty in the {choice.mode_used} map; {DIFFICULTY_REMEDY}")
+    notes.extend(row_kind_notes(scores, cards or {}, rank_together=rank_together))
+    return notes
+
+
+#: How to rank rows of both index variants together, in a notebook and on the command line.
+RANK_TOGETHER_REMEDY = "rank_together=True (--rank-together) ranks all rows by USI alone"
+
+
+def row_kind_notes(
+    scores: Sequence[usi.Score], cards: Mapping[str, Mapping | None], *, rank_together: bool = False
+) -> list[str]:
+    """One line per simulator row the table cannot explain by itself: a five-term USI (no
+    survey, so no Eval) while other rows average six terms, and a protocol that is unknown (a
+    tau-bench trajectory file: ``cards`` from
+    :func:`usersim_utils.rollout.comparability.protocol_cards`)."""
+    variants = {usi.index_variant(s.cells) for s in scores}
+    notes = []
+    for score in scores:
+        parts = []
+        if usi.index_variant(score.cells) == "USI5" and "USI6" in variants:
+            terms = ", ".join(usi.index_terms(score.cells))
+            ranking = ("ranked with the USI6 rows as asked" if rank_together
+                       else f"ranked apart from the USI6 rows ({RANK_TOGETHER_REMEDY})")
+            parts.append(f"USI5, the mean of five terms ({terms}: no survey, so no Eval), not comparable with "
+                         f"the six-term USI6 rows; {ranking}")
+        if rollout_card.is_unknown_protocol(cards.get(score.name)):
+            parts.append(rollout_card.UNKNOWN_PROTOCOL)
+        if parts:
+            notes.append(f"{score.name}: " + "; ".join(parts))
     return notes
 
 
 def default_difficulty(cards: Mapping[str, Mapping | None]) -> str:
-    """``"published"`` when any file is a new rollout (it has a card), so its ECE sits on the
-    bins of the 31 published simulators; else ``"all"`` (the paper's setting)."""
+    """``"published"`` when any file did not run the study's published protocol (a new rollout,
+    with its card, or a tau-bench trajectory file), so that its successes never move the bins
+    and its ECE sits on those of the 31 published simulators; else ``"all"`` (the paper's setting)."""
     return "published" if any(card is not None for card in cards.values()) else "all"
 
 
-#: The line a command prints when ``--difficulty`` was not given and new rollouts chose the published map.
-DEFAULT_PUBLISHED_NOTE = ("new rollouts (with a simulator card) are scored on the published difficulty map, the bins "
-                          "of the 31 published simulators (--difficulty to choose another)")
+#: The line a command prints when ``--difficulty`` was not given and :func:`default_difficulty` chose the
+#: published map.
+DEFAULT_PUBLISHED_NOTE = ("results not produced under the study's published protocol (new rollouts with a simulator "
+                          "card, tau-bench trajectory files) are scored on the published difficulty map, the bins of "
+                          "the 31 published simulators (--difficulty to choose another)")
 
 
 def difficulty_mode(requested: str | None, cards: Mapping[str, Mapping | None]) -> tuple[str, str | None]:
@@ -277,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-mixed-protocols", action="store_true",
                    help="score results of different protocols (agent, harness, turns, tasks, survey prompt) "
                         "without the warning")
+    p.add_argument("--rank-together", action="store_true",
+                   help="rank five-term (USI5: no survey) and six-term (USI6) rows in one ranking; by default "
+                        "each index is ranked apart, since the two are not comparable")
     data.add_run_split_argument(p)
     data.add_domain_argument(p)
     data.add_json_argument(p)
@@ -298,11 +350,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores = usi.score_all(inputs.human, inputs.simulators, choice.map, evals=inputs.evals,
                                ceiling_eval=inputs.ceiling_eval, run_split=args.run_split)
         if json_out is not None:
-            write_json(scores, json_out, cards)
+            write_json(scores, json_out, cards, rank_together=args.rank_together)
     except data.BAD_INPUT as err:
         return data.report_bad_input(err)
     try:
-        print(usi.format_leaderboard(scores), flush=True)
+        print(usi.format_leaderboard(scores, rank_together=args.rank_together), flush=True)
     except BrokenPipeError:  # `... | head`: the reader has gone; no traceback at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     warning = None if args.allow_mixed_protocols else rollout_card.protocol_warning(cards)
@@ -310,7 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(warning, file=sys.stderr)
     if default_note:
         print(f"note: {default_note}", file=sys.stderr)
-    for note in score_notes(scores, choice, inputs.simulators, inputs.human, args.run_split):
+    for note in score_notes(scores, choice, inputs.simulators, inputs.human, args.run_split, cards=cards,
+                            rank_together=args.rank_together):
         print(f"note: {note}", file=sys.stderr)
     return 0
 

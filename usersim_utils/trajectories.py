@@ -58,6 +58,26 @@ def detect_format(obj: Any, *, file: str | Path | None = None) -> Literal["rollo
     )
 
 
+#: Bytes read from the start of a file to tell a JSON list from an object (leading white space is rare).
+_PEEK_BYTES = 4096
+
+
+def is_trajectory_file(path: str | Path) -> bool:
+    """True when ``path`` is a regular file whose JSON starts as a list: the layout of a
+    tau-bench trajectory file (the study's rollouts are objects). Only the first bytes are
+    read, and nothing but a regular file is opened (a FIFO would block); whether the list
+    really holds trajectories is the loader's check."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(_PEEK_BYTES)
+    except OSError:
+        return False
+    return start.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
+
+
 def recognise_domain(traj: Sequence[Any]) -> str | None:
     """The domain of a trajectory: from the system message's policy heading, else
     from the domain-specific tools it calls; ``None`` when neither tells."""

@@ -256,6 +256,14 @@ def index_variant(cells: Mapping[str, Cell | None]) -> str | None:
     return "USI6" if cells.get("eval_agree") is not None else "USI5"
 
 
+def index_terms(cells: Mapping[str, Cell | None]) -> tuple[str, ...]:
+    """The terms a row's USI averages: D1-D4, ``eval_agree`` when the simulator has surveys,
+    and ``ece``; empty without a USI."""
+    if cells.get("usi") is None:
+        return ()
+    return (*DIMENSION_NAMES, *(("eval_agree",) if cells.get("eval_agree") is not None else ()), "ece")
+
+
 def _cell(values: Sequence[float | None]) -> Cell | None:
     present = [v for v in values if v is not None]
     if not present:
@@ -400,15 +408,23 @@ def human_ceiling(
     return _assemble(name, pairs, eval_c, dimensions)
 
 
-def leaderboard(scores: Sequence[Score]) -> pd.DataFrame:
-    """Scores as a table: a row per simulator (human ceiling first, then by USI,
-    highest first; rows without USI last), columns ``<metric>`` and ``<metric>_std``, then
-    ``index`` (:func:`index_variant`: USI6 or USI5)."""
+def leaderboard(scores: Sequence[Score], *, rank_together: bool = False) -> pd.DataFrame:
+    """Scores as a table: a row per simulator, columns ``<metric>`` and ``<metric>_std``, then
+    ``index`` (:func:`index_variant`: USI6 or USI5) and ``rank``.
+
+    The human ceiling comes first, then the USI6 rows by USI (highest first), then the USI5
+    rows by USI, then the rows without USI. A five-term USI is not comparable with a six-term
+    one, so each variant is ranked on its own: ``rank`` counts within the row's variant (1 =
+    best). With ``rank_together`` every simulator is ranked by USI alone, whatever its
+    variant. The human row and rows without USI have no rank."""
     human = [s for s in scores if s.name == schema.HUMAN_LABEL]
+    variant_order = {variant: 0 if rank_together else i for i, variant in enumerate(INDEX_VARIANTS)}
     others = sorted(
         (s for s in scores if s.name != schema.HUMAN_LABEL),
-        key=lambda s: (s.cells["usi"] is None, -(s.cells["usi"] or (0.0, 0.0))[0], s.name),
+        key=lambda s: (s.cells["usi"] is None, variant_order.get(index_variant(s.cells), 0),
+                       -(s.cells["usi"] or (0.0, 0.0))[0], s.name),
     )
+    ranked: dict[str | None, int] = defaultdict(int)
     records = []
     for s in [*human, *others]:
         rec: dict[str, Any] = {"name": s.name}
@@ -417,9 +433,15 @@ def leaderboard(scores: Sequence[Score]) -> pd.DataFrame:
             rec[metric] = cell[0] if cell else math.nan
             rec[f"{metric}_std"] = cell[1] if cell else math.nan
         rec["index"] = index_variant(s.cells)
+        rec["rank"] = pd.NA
+        if s.name != schema.HUMAN_LABEL and rec["index"] is not None:
+            group = None if rank_together else rec["index"]
+            ranked[group] += 1
+            rec["rank"] = ranked[group]
         records.append(rec)
-    return pd.DataFrame.from_records(records, columns=["name", *(c for m in METRICS for c in (m, f"{m}_std")),
-                                                       "index"])
+    table = pd.DataFrame.from_records(records, columns=["name", *(c for m in METRICS for c in (m, f"{m}_std")),
+                                                        "index", "rank"])
+    return table.astype({"rank": "Int64"})
 
 
 # --- Scoring a set of simulators. ---------------------------------------------------------
@@ -482,10 +504,12 @@ def score_all(
     return scores
 
 
-def format_leaderboard(scores: Sequence[Score]) -> str:
-    """A plain-text table: human ceiling first, then simulators by USI."""
-    board = leaderboard(scores)
-    header = ["name", "D1_conv", "D2_info", "D3_clarif", "D4_react", "Eval", "ECE", "USI"]
+def format_leaderboard(scores: Sequence[Score], *, rank_together: bool = False) -> str:
+    """A plain-text table in the order of :func:`leaderboard`: human ceiling first, then the
+    simulators by USI, each index variant (column ``index``: USI6, USI5) ranked apart unless
+    ``rank_together``."""
+    board = leaderboard(scores, rank_together=rank_together)
+    header = ["name", "D1_conv", "D2_info", "D3_clarif", "D4_react", "Eval", "ECE", "USI", "index"]
     lines = []
     for _, r in board.iterrows():
         cells = [str(r["name"])]
@@ -493,6 +517,7 @@ def format_leaderboard(scores: Sequence[Score]) -> str:
             mean, std = r[metric], r[f"{metric}_std"]
             digits = 3 if metric == "ece" else 1
             cells.append("-" if math.isnan(mean) else f"{mean:.{digits}f}±{std:.{digits}f}")
+        cells.append(r["index"] if isinstance(r["index"], str) else "-")  # None, or NaN in a column of Nones
         lines.append(cells)
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
 

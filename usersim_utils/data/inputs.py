@@ -186,7 +186,7 @@ def add_survey_dir_argument(parser: argparse.ArgumentParser) -> None:
 
 
 #: The default of ``--difficulty`` in words (:func:`usersim_utils.scoring.difficulty_mode` applies it).
-DIFFICULTY_DEFAULT = "all, or published when a file is a new rollout with a simulator card"
+DIFFICULTY_DEFAULT = "all, or published when a file is a new rollout (it has a card) or tau-bench trajectories"
 
 
 def add_difficulty_argument(parser: argparse.ArgumentParser) -> None:

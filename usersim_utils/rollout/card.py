@@ -59,6 +59,12 @@ from .prompts import (
 
 CARD_PREFIX = "card_"
 PUBLISHED = "study protocol (published)"
+#: How a tau-bench trajectory file's protocol is shown: it has no card, and tau-bench's own agent,
+#: harness and limits played it, none of which the file records.
+UNKNOWN_PROTOCOL = "protocol unknown (a tau-bench trajectory file: tau-bench's own agent)"
+#: The card :func:`usersim_utils.rollout.comparability.protocol_cards` gives such a file: every
+#: protocol field is ``"unknown"`` (:func:`protocol_of`), so it never passes for the study's protocol.
+UNKNOWN_PROTOCOL_CARD: dict[str, Any] = {"protocol_unknown": "tau-bench trajectory file"}
 HARNESSES = ("study", "function-calling")
 AGENT_APIS = ("responses", "chat")
 PERSONA_SOURCES = ("human-study",)
@@ -350,9 +356,12 @@ def load_card_for(eval_results_path: str | os.PathLike[str]) -> dict[str, Any] |
 
 
 def protocol_of(card: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The fields that make two results comparable; :data:`STUDY_PROTOCOL` for ``None``."""
+    """The fields that make two results comparable; :data:`STUDY_PROTOCOL` for ``None``,
+    ``"unknown"`` in every field for :data:`UNKNOWN_PROTOCOL_CARD`."""
     if card is None:
         return dict(STUDY_PROTOCOL)
+    if is_unknown_protocol(card):
+        return dict.fromkeys(STUDY_PROTOCOL, "unknown")
     agent, protocol = card.get("agent") or {}, card.get("protocol") or {}
     return {
         "agent_model": agent.get("model"),
@@ -365,11 +374,18 @@ def protocol_of(card: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def is_unknown_protocol(card: Mapping[str, Any] | None) -> bool:
+    """True for :data:`UNKNOWN_PROTOCOL_CARD` (a tau-bench trajectory file)."""
+    return card is not None and "protocol_unknown" in card
+
+
 def protocol_label(card: Mapping[str, Any] | None) -> str:
     """How a result's protocol is shown: ``study protocol (published)`` without a card,
-    else ``agent <model> (<harness>)``."""
+    :data:`UNKNOWN_PROTOCOL` for a tau-bench trajectory file, else ``agent <model> (<harness>)``."""
     if card is None:
         return PUBLISHED
+    if is_unknown_protocol(card):
+        return UNKNOWN_PROTOCOL
     p = protocol_of(card)
     return f"agent {p['agent_model']} ({p['agent_harness']})"
 
@@ -382,9 +398,13 @@ def protocol_differences(cards: Mapping[str, Mapping[str, Any] | None]) -> list[
     """One entry per protocol field on which the results differ, e.g.
     ``agent_model: gpt-5.2 (A, B) vs gpt-4o (C)``; ``cards`` maps a label to its
     resolved card (``None``: a published file, the study's protocol). Empty when all
-    results share one protocol."""
-    protocols = {label: protocol_of(card) for label, card in cards.items()}
+    results share one protocol. Results of unknown protocol (tau-bench trajectory files) are one
+    entry, ``protocol: unknown (A) vs known (B, C)``, and not compared field by field."""
+    unknown = [label for label, card in cards.items() if is_unknown_protocol(card)]
+    protocols = {label: protocol_of(card) for label, card in cards.items() if label not in unknown}
     out = []
+    if unknown and protocols:
+        out.append(f"protocol: unknown ({', '.join(unknown)}) vs known ({', '.join(protocols)})")
     for field in STUDY_PROTOCOL:
         groups: dict[str, list[str]] = {}
         for label, protocol in protocols.items():

@@ -13,21 +13,26 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from .. import schema
+from .. import schema, trajectories
 from ..errors import DataError
 from . import card as rollout_card
 
 
 def protocol_cards(eval_results: Sequence[str | os.PathLike[str]]) -> dict[str, dict | None]:
     """``{label: resolved simulator card}`` of each results file (``card_<label>.json``
-    beside it, written by the rollout command); ``None`` for a published file, which ran
-    the study's protocol. A card that cannot be read is one :class:`DataError` line."""
+    beside it, written by the rollout command); for a file without a card, ``None`` (a
+    published file, which ran the study's protocol) or, for a tau-bench trajectory file,
+    :data:`~usersim_utils.rollout.card.UNKNOWN_PROTOCOL_CARD`. A card that cannot be read is
+    one :class:`DataError` line."""
     cards: dict[str, dict | None] = {}
     for path in eval_results:
         try:
-            cards[schema.label_of(path)] = rollout_card.load_card_for(path)
+            card = rollout_card.load_card_for(path)
         except ValueError as err:
             raise DataError(str(err), file=path) from None
+        if card is None and trajectories.is_trajectory_file(path):
+            card = rollout_card.UNKNOWN_PROTOCOL_CARD
+        cards[schema.label_of(path)] = card
     return cards
 
 
@@ -37,7 +42,7 @@ PROTOCOL_COLUMNS = tuple(rollout_card.STUDY_PROTOCOL)
 
 def protocol_table(cards: Mapping[str, Mapping | None]) -> pd.DataFrame:
     """One row per results file (``cards`` from :func:`protocol_cards`): ``name``, ``protocol``
-    (``study protocol (published)`` without a card, else ``agent <model> (<harness>)``) and
+    (:func:`~usersim_utils.rollout.card.protocol_label`) and
     the fields that decide comparability (:data:`PROTOCOL_COLUMNS`; the survey prompt's
     sha256 cut to 12 characters)."""
     rows = []
