@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from usersim_utils import data, handover, ids, overview, paths, survey
+from usersim_utils import data, handover, ids, overview, paths, schema, survey
 from usersim_utils.data import cli
 from usersim_utils.errors import DataError, DataWarning, excerpt, is_finite_number
 
@@ -998,10 +998,15 @@ def test_download_failures_are_one_line_errors(
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
     monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     assert cli.main(["download", "--dest", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {tmp_path}: the files are not there and the Hub client is offline")
-    assert err.count("\n") == 1
+    assert err.startswith(f"error: {tmp_path}: the files are not there and the Hub client is offline (HF_HUB_")
+    assert "`make download`" in err and err.count("\n") == 1
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # on, but no network
+    assert cli.main(["download", "--dest", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be reached (no network?)" in err and "HF_TOKEN" in err and "offline" not in err
     assert calls == [
         {
             "repo_id": "cmu-lti/tau-usi",
@@ -1010,7 +1015,7 @@ def test_download_failures_are_one_line_errors(
             "token": "hf_test_token",
             "force_download": False,
         }
-    ]
+    ] * 2
 
     def broken(**kwargs: Any) -> None:
         raise RuntimeError("connection reset\nmore")
@@ -1018,6 +1023,21 @@ def test_download_failures_are_one_line_errors(
     monkeypatch.setattr(huggingface_hub, "snapshot_download", broken)
     with pytest.raises(DataError, match=r"download failed: RuntimeError: connection reset$"):
         data.download(tmp_path, force=True)
+
+
+def test_download_without_a_token_says_to_set_hf_token_before_any_network_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_network: None
+) -> None:
+    """Issue 24 item 7: offline and without a token, the error named HF_HUB_OFFLINE, which
+    `make download` had already turned off, and never HF_TOKEN."""
+    import huggingface_hub
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)  # no stored `hf auth login` either
+    assert cli.main(["download", "--dest", str(tmp_path / "tau-usi")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no Hugging Face token" in err
+    assert "export HF_TOKEN=" in err and schema.HF_DATASET_URL in err and "hf auth login" in err
 
 
 # ------------------------------------------------------- real tau-bench trajectories

@@ -8,6 +8,18 @@ from pathlib import Path
 from .. import paths, schema
 from ..errors import DataError
 
+#: What to do without a Hugging Face token (neither ``$HF_TOKEN`` nor a stored ``hf auth login``).
+NO_TOKEN = (f"no Hugging Face token: accept the terms at {schema.HF_DATASET_URL}, create a read token "
+            "(https://huggingface.co/settings/tokens), then `export HF_TOKEN=hf_...` (or run `hf auth login`) "
+            "and run `make download` again")
+#: What to do when the files are missing and the Hub client is offline by setting.
+OFFLINE = ("the files are not there and the Hub client is offline (HF_HUB_OFFLINE=1); run `make download`, "
+           "which turns it off, or `HF_HUB_OFFLINE=0 usersim-data download`")
+#: What to do when the files are missing and the Hub cannot be reached.
+UNREACHABLE = ("the files are not there and the Hugging Face Hub cannot be reached (no network?); connect, check "
+               f"that HF_TOKEN belongs to an account that accepted the terms at {schema.HF_DATASET_URL}, and run "
+               "`make download` again")
+
 
 def download(dest: str | os.PathLike[str] | None = None, *, force: bool = False) -> Path:
     """Download ``cmu-lti/tau-usi`` into ``dest`` (default: ``paths.study_dir()``).
@@ -16,7 +28,8 @@ def download(dest: str | os.PathLike[str] | None = None, *, force: bool = False)
     ``force``), downloads nothing and makes no network call. Otherwise uses
     ``huggingface_hub.snapshot_download`` with the user's own token (``$HF_TOKEN``
     or the hub's stored login); the user must have accepted the terms on the Hub.
-    Raises :class:`DataError` when the download fails.
+    Raises :class:`DataError` saying what to do when there is no token (before any
+    network call: :data:`NO_TOKEN`) or the download fails.
     """
     target = Path(dest).expanduser().resolve() if dest else paths.study_dir()
     print(f"Terms of {schema.HF_REPO_ID}: {schema.TERMS}")
@@ -24,9 +37,11 @@ def download(dest: str | os.PathLike[str] | None = None, *, force: bool = False)
     if human_file.is_file() and not force:
         print(f"Already present: {human_file} (nothing downloaded; --force to fetch again)")
         return target
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import constants, get_token, snapshot_download
     from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
 
+    if get_token() is None:  # the dataset is gated: without a token the Hub refuses, or is never reached
+        raise DataError(NO_TOKEN, file=target)
     print(f"Downloading {schema.HF_REPO_ID} to {target} ...")
     try:
         snapshot_download(
@@ -42,12 +57,8 @@ def download(dest: str | os.PathLike[str] | None = None, *, force: bool = False)
             "(or run `hf auth login`)",
             file=target,
         ) from None
-    except LocalEntryNotFoundError:
-        raise DataError(
-            "the files are not there and the Hub client is offline; run with HF_HUB_OFFLINE=0 "
-            "(`make download` does)",
-            file=target,
-        ) from None
+    except LocalEntryNotFoundError:  # offline by setting, or the Hub could not be reached
+        raise DataError(OFFLINE if constants.HF_HUB_OFFLINE else UNREACHABLE, file=target) from None
     except Exception as exc:  # network and HTTP errors of any transport: one line for the user
         first_line = (str(exc).strip().splitlines() or [""])[0]
         raise DataError(f"download failed: {type(exc).__name__}: {first_line}", file=target) from None
