@@ -37,11 +37,39 @@ SOLUTIONS := $(sort $(wildcard notebooks/solutions/[0-9][0-9]_*_solutions.ipynb)
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 
-# The stamp is touched only after the embedded model completed a 1,024-token prompt in a child
-# process (usersim_utils/rollout/model_check.py): a build that faults on this CPU stops here,
-# in one line, and not in notebook 02.
+# The Python set-up needs (pyproject.toml's requires-python), and a probe of an interpreter's
+# version that runs on any Python, even one too old for the project.
+PYTHON_NEEDED := $(shell sed -nE 's/^requires-python = ">=([0-9]+[.][0-9]+)"$$/\1/p' pyproject.toml)
+VERSION_PROBE := -c 'import sys; print("%d.%d" % sys.version_info[:2])'
+# $(call at_least_needed,VERSION): true when VERSION (e.g. 3.12) is $(PYTHON_NEEDED) or newer.
+at_least_needed = printf '%s\n' $(PYTHON_NEEDED) "$(1)" | sort -V -C
+
+# An existing .venv is reused only when its Python runs, is new enough and has pip; anything else
+# (an interrupted `venv`, a venv without pip, one made by an older Python) is removed and made
+# again, and then only after $(PYTHON) passed the version check, in one line naming the version
+# found and the one needed. A venv that fails to be made is removed at once. The stamp is
+# touched last, so a failed install is retried by the next `make setup`. It is touched only after
+# the embedded model completed a 1,024-token prompt in a child process
+# (usersim_utils/rollout/model_check.py): a build that faults on this CPU stops here, in one
+# line, and not in notebook 02.
 $(STAMP): pyproject.toml constraints.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@venv=$$($(BIN)/python $(VERSION_PROBE) 2>/dev/null) || venv=; \
+	if [ -n "$$venv" ] && $(call at_least_needed,$$venv) && $(BIN)/python -m pip --version >/dev/null 2>&1; then \
+	  exit 0; \
+	fi; \
+	if [ -z "$(PYTHON)" ]; then \
+	  echo "error: no python3.11 or python3 on PATH; make setup needs Python $(PYTHON_NEEDED) or newer: install it, or pass PYTHON=/path/to/python$(PYTHON_NEEDED)" >&2; exit 2; \
+	fi; \
+	found=$$($(PYTHON) $(VERSION_PROBE) 2>/dev/null) || found=; \
+	if [ -z "$$found" ]; then \
+	  echo "error: PYTHON=$(PYTHON) does not run as Python (no version found); make setup needs Python $(PYTHON_NEEDED) or newer: pass PYTHON=/path/to/python$(PYTHON_NEEDED)" >&2; exit 2; \
+	fi; \
+	if ! $(call at_least_needed,$$found); then \
+	  echo "error: PYTHON=$(PYTHON) is Python $$found; make setup needs Python $(PYTHON_NEEDED) or newer (pyproject.toml): install it, or pass PYTHON=/path/to/python$(PYTHON_NEEDED)" >&2; exit 2; \
+	fi; \
+	if [ -e $(VENV) ]; then echo "$(VENV) is incomplete or made by another Python: making it again with Python $$found"; fi; \
+	rm -rf $(VENV); \
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "error: $(PYTHON) -m venv $(VENV) failed (Debian: apt-get install python$$found-venv); nothing was left in $(VENV)" >&2; exit 2; }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,site]'
 	$(BIN)/python -m usersim_utils.rollout.model_check
 	@touch $(STAMP)
@@ -115,8 +143,13 @@ bench: $(STAMP) ## Run the benchmarks and print their figures, then the speed bo
 	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
 	$(BIN)/python -m pytest tests -m bench -p no:cacheprovider $(PYTEST_ARGS)
 
-lab: $(STAMP) ## Open the notebooks in JupyterLab
-	$(BIN)/jupyter lab notebooks/
+# JupyterLab's own flags for `make lab`, e.g. LAB_ARGS='--no-browser --port 8890'. As root,
+# JupyterLab refuses to start without --allow-root, which is then added.
+LAB_ARGS ?=
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+lab: $(STAMP) ## JupyterLab on the repository: notebooks/ to run, reports/notebooks/ as make run executed them (LAB_ARGS='--no-browser --port 8890' for its flags; --allow-root added as root)
+	@echo "JupyterLab on $(CURDIR): notebooks/ (without outputs: run them), $(REPORTS)/notebooks/ (executed by make run)"
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) $(LAB_ROOT_FLAG) $(LAB_ARGS)
 
 download: $(STAMP) ## Download the gated study data (needs accepted terms and HF_TOKEN) to data/raw/tau-usi
 	HF_HUB_OFFLINE=0 $(BIN)/python -m usersim_utils.data download
