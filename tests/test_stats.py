@@ -6,6 +6,7 @@ truth where session-level intervals do not, and the equivalence bound behaves.""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -129,25 +130,28 @@ def test_clustered_mean_is_the_mean_with_a_cluster_interval():
     assert all(math.isnan(v) for v in stats.clustered_mean([], [], rng))
 
 
-def test_largest_correlation_is_the_larger_end_of_the_two_sided_interval_at_twice_alpha():
+def test_the_equivalence_bound_is_the_larger_end_of_the_two_sided_interval_at_twice_alpha():
     x, y, clusters = clustered_sample(np.random.default_rng(1), 60, 3, icc=0.3)
-    bound = stats.largest_correlation(x, y, clusters, np.random.default_rng(5), alpha=0.05, n_boot=400)
-    out = stats.clustered_correlation(x, y, clusters, np.random.default_rng(5), n_boot=400, level=0.9)
-    assert bound == max(abs(out["low"]), abs(out["high"]))
-    assert bound >= abs(out["r"])
+    out = stats.clustered_correlation(x, y, clusters, np.random.default_rng(5), n_boot=400, equivalence_alpha=0.05)
+    at_90 = stats.clustered_correlation(x, y, clusters, np.random.default_rng(5), n_boot=400, level=0.9)
+    assert (out["bound_low"], out["bound_high"]) == (at_90["low"], at_90["high"])  # the same resamples
+    assert out["bound"] == max(abs(at_90["low"]), abs(at_90["high"])) >= abs(out["r"])
+    assert out["low"] <= out["bound_low"] and out["bound_high"] <= out["high"]  # 90% inside 95%
 
 
-def test_largest_correlation_shrinks_with_more_tasks_when_there_is_no_relation():
+def test_the_equivalence_bound_shrinks_with_more_tasks_when_there_is_no_relation():
     rng = np.random.default_rng(12)
     bounds = []
     for n_clusters in (30, 300):
         x = rng.normal(size=3 * n_clusters)
         y = rng.normal(size=3 * n_clusters)
-        bounds.append(stats.largest_correlation(x, y, np.repeat(np.arange(n_clusters), 3), rng, n_boot=400))
+        bounds.append(stats.clustered_correlation(x, y, np.repeat(np.arange(n_clusters), 3), rng, n_boot=400,
+                                                  equivalence_alpha=0.05)["bound"])
     assert bounds[1] < bounds[0] and bounds[1] < 0.15
     with pytest.raises(ValueError, match="alpha"):
-        stats.largest_correlation(x, y, np.repeat(np.arange(300), 3), rng, alpha=0.6)
-    assert math.isnan(stats.largest_correlation([1.0, 2.0], [1.0, 3.0], ["a", "b"], rng))
+        stats.clustered_correlation(x, y, np.repeat(np.arange(300), 3), rng, equivalence_alpha=0.6)
+    assert math.isnan(stats.clustered_correlation([1.0, 2.0], [1.0, 3.0], ["a", "b"], rng,
+                                                  equivalence_alpha=0.05)["bound"])
 
 
 # --- Drop-in tables. -----------------------------------------------------------------------------------------
@@ -197,16 +201,35 @@ def test_reward_judgement_reports_interval_bound_and_adjusted_p():
 
 
 def test_reward_judgement_bound_is_the_equivalence_test_at_the_interval_level():
-    # level 0.95: TOST at alpha 0.05, the 90% interval's larger end (it was the 95% interval's)
+    # level 0.95: TOST at alpha 0.05, the 90% interval's larger end (it was the 95% interval's),
+    # from the resamples of the 95% interval itself
     answers = reward_answers_table(np.random.default_rng(4), n_tasks=30)
     table = feedback.reward_judgement(answers, np.random.default_rng(3), n_boot=200, level=0.95)
     rows = answers[answers["item"] == SURVEY_ITEMS[0]]
     x, y, clusters = rows["success"].to_numpy(float), rows["value_norm"].to_numpy(float), rows["task_key"].to_numpy()
-    rng = np.random.default_rng(3)
-    stats.clustered_correlation(x, y, clusters, rng, n_boot=200, level=0.95)  # the interval comes first
-    assert table.loc[0, "largest_abs_r"] == stats.largest_correlation(x, y, clusters, rng, alpha=0.05, n_boot=200)
+    out = stats.clustered_correlation(x, y, clusters, np.random.default_rng(3), n_boot=200, level=0.95,
+                                      equivalence_alpha=0.05)
+    assert table.loc[0, "largest_abs_r"] == out["bound"]
+    assert (table.loc[0, "r_low"], table.loc[0, "r_high"]) == (out["low"], out["high"])
     with pytest.raises(ValueError, match="0.5"):
         feedback.reward_judgement(answers, np.random.default_rng(3), level=0.5)
+
+
+def test_each_printed_bound_stands_beside_the_interval_it_ends():
+    """Issue 24 item 10: notebook 05 printed "r = 0.57 [0.42, 0.70]" beside "|r| above 0.69 is
+    ruled out at 5%": a bound inside the only interval shown, which came from other resamples.
+    The bound is the larger end of its own (2·level − 1) interval, drawn from the resamples of
+    the level interval and so inside it, and the line prints each beside its own interval."""
+    answers = reward_answers_table(np.random.default_rng(4), n_tasks=30)
+    table = feedback.reward_judgement(answers, np.random.default_rng(0), n_boot=300, level=0.95).dropna(subset=["r"])
+    assert ((table["r_low"] <= table["bound_low"]) & (table["bound_high"] <= table["r_high"])).all()
+    assert (table["largest_abs_r"] == table[["bound_low", "bound_high"]].abs().max(axis=1)).all()
+    for _, row in table.iterrows():
+        line = feedback.judgement_line(row, 0.95)
+        intervals = [tuple(map(float, pair)) for pair in re.findall(r"\[(-?[\d.]+), (-?[\d.]+)\]", line)]
+        bound = float(re.search(r"above (-?[\d.]+) ruled out at 5%", line).group(1))
+        assert "95% interval" in line and "90% interval" in line and len(intervals) == 2
+        assert bound == max(abs(v) for v in intervals[1])  # the end of the interval printed beside it
 
 def test_overrating_adds_adjusted_p_values_to_the_feedback_table():
     rng = np.random.default_rng(9)

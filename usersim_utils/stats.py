@@ -21,9 +21,10 @@ study; the analyses (``feedback``, ``uncertainty``, ``fidelity``, ``baselines``,
   whole tasks; :func:`clustered_correlation` and :func:`clustered_mean` give
   percentile intervals over task resamples.
 * **"No relation" needs a bound, not a p-value.** A large p-value says the data
-  cannot tell, not that the correlation is small. :func:`largest_correlation` is
-  the largest |correlation| the data still allow: the equivalence margin that two
-  one-sided tests at level α would just reject, i.e. max(|low|, |high|) of the
+  cannot tell, not that the correlation is small. :func:`equivalence_bound` (given by
+  :func:`clustered_correlation` with ``equivalence_alpha``, from the interval's own
+  resamples) is the largest |correlation| the data still allow: the equivalence margin
+  that two one-sided tests at level α would just reject, i.e. max(|low|, |high|) of the
   clustered (1 − 2α) interval.
 
 Every resampling function takes an explicit ``numpy.random.Generator``.
@@ -529,26 +530,47 @@ def clustered_correlation(
     kind: Kind = "pearson",
     n_boot: int = 1000,
     level: float = 0.95,
+    equivalence_alpha: float | None = None,
 ) -> dict[str, float]:
     """A correlation with a task-clustered percentile bootstrap interval and the p-value
     of "no correlation" from the same resamples (:func:`bootstrap_p_value`).
 
     ``clusters``: one label per observation (the task key). Resamples where a side
     is constant are left out. Returns ``{"r", "low", "high", "p", "n", "n_clusters"}``;
-    NaN values for fewer than 3 observations.
+    NaN values for fewer than 3 observations. With ``equivalence_alpha`` (α in (0, 0.5)),
+    also the largest |correlation| the data still allow, from the same resamples
+    (:func:`equivalence_bound`): ``"bound"`` and the (1 − 2α) interval it ends,
+    ``"bound_low"``, ``"bound_high"``.
     """
     check_level(level)
+    if equivalence_alpha is not None and not 0 < equivalence_alpha < 0.5:
+        raise ValueError(f"alpha must be in (0, 0.5), not {equivalence_alpha!r}")
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if not len(x) == len(y) == len(clusters):
         raise ValueError("x, y and clusters must have one entry per observation")
     n_clusters = int(pd.Series(list(clusters)).nunique())
+    bound_keys = ("bound", "bound_low", "bound_high") if equivalence_alpha is not None else ()
     if len(x) < 3:
         return {"r": math.nan, "low": math.nan, "high": math.nan, "p": math.nan, "n": len(x),
-                "n_clusters": n_clusters}
+                "n_clusters": n_clusters, **dict.fromkeys(bound_keys, math.nan)}
     r, replicates = cluster_replicates(lambda w: weighted_correlation(x, y, w, kind), clusters, rng, n_boot=n_boot)
     low, high = percentile_interval(replicates, level)
-    return {"r": r, "low": low, "high": high, "p": bootstrap_p_value(replicates), "n": len(x),
-            "n_clusters": n_clusters}
+    out = {"r": r, "low": low, "high": high, "p": bootstrap_p_value(replicates), "n": len(x),
+           "n_clusters": n_clusters}
+    if equivalence_alpha is not None:
+        out.update(zip(bound_keys, equivalence_bound(replicates, equivalence_alpha)))
+    return out
+
+
+def equivalence_bound(replicates: np.ndarray, alpha: float) -> tuple[float, float, float]:
+    """``(bound, low, high)``: the (1 − 2·alpha) percentile interval of a statistic's bootstrap
+    ``replicates`` and the larger |end| of it, the smallest margin d for which two one-sided
+    tests at level ``alpha`` reject "|statistic| >= d" (each one-sided test's level is alpha, so
+    the interval is narrower than a two-sided (1 − alpha) one and the bound may lie inside that).
+    Any value beyond the bound is rejected at ``alpha``. It is an upper bound only: a weaker
+    correlation is not thereby compatible with the data (the interval may exclude it, 0 included)."""
+    low, high = percentile_interval(replicates, 1.0 - 2.0 * alpha)
+    return (max(abs(low), abs(high)) if not math.isnan(low) else math.nan), low, high
 
 
 def clustered_mean(
@@ -567,26 +589,3 @@ def clustered_mean(
     return cluster_bootstrap(lambda w: (w @ v) / w.sum(axis=1), clusters, rng, n_boot=n_boot, level=level)
 
 
-def largest_correlation(
-    x: Sequence[float] | np.ndarray,
-    y: Sequence[float] | np.ndarray,
-    clusters: Sequence[Any] | np.ndarray,
-    rng: np.random.Generator,
-    *,
-    alpha: float = 0.05,
-    kind: Kind = "pearson",
-    n_boot: int = 1000,
-) -> float:
-    """The largest |correlation| the data still allow (an equivalence bound).
-
-    Two one-sided tests at level ``alpha`` reject "|rho| >= d" exactly when the
-    (1 − 2·alpha) interval of rho lies inside (−d, d); the smallest such d is
-    max(|low|, |high|) of the task-clustered (1 − 2·alpha) percentile interval.
-    Any correlation stronger than the returned value is rejected at ``alpha``. It is an
-    upper bound only: a weaker correlation is not thereby compatible with the data (the
-    interval may exclude it, 0 included). NaN for fewer than 3 observations.
-    """
-    if not 0 < alpha < 0.5:
-        raise ValueError(f"alpha must be in (0, 0.5), not {alpha!r}")
-    out = clustered_correlation(x, y, clusters, rng, kind=kind, n_boot=n_boot, level=1.0 - 2.0 * alpha)
-    return max(abs(out["low"]), abs(out["high"])) if not math.isnan(out["low"]) else math.nan

@@ -47,6 +47,7 @@ from .reward import (
     NO_ANSWER,
     REPORTED_SUCCESS_MIN_VALUE,
     REWARD_JUDGEMENT_COLUMNS,
+    judgement_line,
     reward_by_reported_success,
     reward_correlations,
     reward_disagreements,
@@ -57,7 +58,8 @@ from .reward import (
 __all__ = [
     "ITEM_AGREEMENT_COLUMNS", "NO_ANSWER", "PAIR_COLUMNS", "REPORTED_SUCCESS_MIN_VALUE", "REWARD_JUDGEMENT_COLUMNS",
     "THEMES", "agreement_views", "beside_published", "eval_by_item", "eval_item_agreements", "eval_overall",
-    "free_text_answers", "free_text_summary", "label_item_groups", "mean_differences", "outcomes_table",
+    "free_text_answers", "free_text_summary", "judgement_line", "label_item_groups", "mean_differences",
+    "outcomes_table",
     "outcomes_with_difficulty", "overrating", "pair_surveys", "paired_answer_distribution", "per_task_differences",
     "reward_by_reported_success", "reward_correlations", "reward_disagreements", "reward_judgement",
     "reward_with_answers", "success_gap", "success_rates", "task_agreements_from_items", "theme_shares", "themes_of",

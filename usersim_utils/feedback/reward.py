@@ -10,6 +10,8 @@ where the reward and the participant's own ``task_success`` answer disagree.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +23,6 @@ from ..stats import (
     bootstrap_spearman_interval,
     clustered_correlation,
     fisher_interval,
-    largest_correlation,
     pearson_spearman,
 )
 from ..survey import SURVEY_ITEMS, SURVEY_OPTIONS
@@ -114,7 +115,8 @@ def reward_disagreements(reward_answers: pd.DataFrame) -> pd.DataFrame:
 
 
 REWARD_JUDGEMENT_COLUMNS: tuple[str, ...] = (
-    "item", "n", "n_tasks", "r", "r_low", "r_high", "largest_abs_r", "p", "p_if_independent", "p_holm", "p_bh",
+    "item", "n", "n_tasks", "r", "r_low", "r_high", "largest_abs_r", "bound_low", "bound_high", "p",
+    "p_if_independent", "p_holm", "p_bh",
 )
 
 
@@ -132,14 +134,17 @@ def reward_judgement(
     ``reward_answers``: :func:`reward_with_answers` (``task_key``,
     ``success``, ``item``, ``value_norm``). Per item over sessions with a valid
     answer: ``r`` (Pearson = point-biserial, or Spearman), its task-clustered
-    interval at ``level`` (``r_low``, ``r_high``), ``largest_abs_r``
-    (:func:`usersim_utils.stats.largest_correlation` with alpha = 1 − level, the equivalence test at the
-    interval's own level: the (2·level − 1) interval's larger end; ``level`` must
-    exceed 0.5), ``p`` (of "no correlation", from the same task resamples as the interval:
-    :func:`usersim_utils.stats.bootstrap_p_value`, so it respects the clustering) and its
-    Holm and BH adjustments over the items, and, for contrast only, ``p_if_independent``
-    (scipy's test, which treats the sessions as independent and is too small when a
-    task's sessions resemble each other). ``rng`` is consumed item by item: interval, then bound.
+    interval at ``level`` (``r_low``, ``r_high``), ``largest_abs_r`` (the equivalence bound
+    of two one-sided tests at alpha = 1 − level: :func:`usersim_utils.stats.equivalence_bound`)
+    with the (2·level − 1) interval it ends (``bound_low``, ``bound_high``; ``level`` must
+    exceed 0.5), ``p`` (of "no correlation"; :func:`usersim_utils.stats.bootstrap_p_value`, so
+    it respects the clustering) and its Holm and BH adjustments over the items, and, for
+    contrast only, ``p_if_independent`` (scipy's test, which treats the sessions as independent
+    and is too small when a task's sessions resemble each other). The interval, the bound and
+    ``p`` come from the same task resamples, one set per item (``rng`` consumed item by item),
+    so the bound's interval always lies inside the ``level`` one: a one-sided test at 1 − level
+    is the (2·level − 1) interval, narrower than the two-sided ``level`` interval, which is why
+    the bound can be smaller than ``r_high`` (:func:`judgement_line` prints both intervals).
     """
     if not 0.5 < level < 1:
         raise ValueError(f"confidence level must be in (0.5, 1) for the equivalence bound, not {level!r}")
@@ -151,14 +156,27 @@ def reward_judgement(
         clusters = rows["task_key"].to_numpy()
         constant = len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0
         if constant:
-            r = low = high = bound = p = naive_p = math.nan
+            r = low = high = bound = bound_low = bound_high = p = naive_p = math.nan
         else:
-            out = clustered_correlation(x, y, clusters, rng, kind=kind, n_boot=n_boot, level=level)
+            out = clustered_correlation(x, y, clusters, rng, kind=kind, n_boot=n_boot, level=level,
+                                        equivalence_alpha=1.0 - level)
             r, low, high, p = out["r"], out["low"], out["high"], out["p"]
-            bound = largest_correlation(x, y, clusters, rng, alpha=1.0 - level, kind=kind, n_boot=n_boot)
+            bound, bound_low, bound_high = out["bound"], out["bound_low"], out["bound_high"]
             test = scipy_stats.pearsonr(x, y) if kind == "pearson" else scipy_stats.spearmanr(x, y)
             naive_p = float(test.pvalue)
         records.append({"item": item, "n": len(rows), "n_tasks": int(pd.Series(clusters).nunique()), "r": r,
-                        "r_low": low, "r_high": high, "largest_abs_r": bound, "p": p, "p_if_independent": naive_p})
+                        "r_low": low, "r_high": high, "largest_abs_r": bound, "bound_low": bound_low,
+                        "bound_high": bound_high, "p": p, "p_if_independent": naive_p})
     table = pd.DataFrame.from_records(records, columns=list(REWARD_JUDGEMENT_COLUMNS[:-2]))
     return adjust_table(table, ["p"])
+
+
+def judgement_line(row: Mapping[str, Any], level: float) -> str:
+    """One row of :func:`reward_judgement` (a Series or a mapping) in words: the correlation with its ``level``
+    interval, then the bound with the (2·level − 1) interval it is the end of, so that each
+    number stands beside the interval it comes from, e.g. ``r = 0.57, 95% interval [0.42, 0.70]
+    over 30 tasks; |r| above 0.69 ruled out at 5% (two one-sided tests: 90% interval [0.45,
+    0.69])``."""
+    return (f"r = {row['r']:.2f}, {level:.0%} interval [{row['r_low']:.2f}, {row['r_high']:.2f}] over "
+            f"{row['n_tasks']} tasks; |r| above {row['largest_abs_r']:.2f} ruled out at {1 - level:.0%} (two "
+            f"one-sided tests: {2 * level - 1:.0%} interval [{row['bound_low']:.2f}, {row['bound_high']:.2f}])")
