@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import shlex
 import subprocess
 import sys
@@ -103,3 +104,24 @@ def test_the_rollout_names_its_tasks_as_calibrate_and_notebook_02_do() -> None:
     assert parser.parse_args(["--tasks", "retail:0-4"]).tasks == "retail:0-4"
     assert parser.parse_args(["--domains", "retail:0-4"]).tasks == "retail:0-4"
     assert "--tasks SPEC" in parser.format_usage()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_each_example_runs_offline_on_the_demo_panel(script: str, tmp_path: Path) -> None:
+    """The examples as a reader pastes them, from a folder that sees the repository's data/ and
+    cards/ (the SYNTHETIC demo panel, made if absent); the download example needs the Hub."""
+    from usersim_utils import demo
+
+    demo.ensure_demo_panel()
+    for name in ("data", "cards"):
+        (tmp_path / name).symlink_to(paths.REPO_ROOT / name)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "LITELLM_OFFLINE_MODE": "true", "HF_HUB_OFFLINE": "1"}
+    for each in parsers_with_subcommands(parser_of(script)):
+        example = example_of(each)
+        if example.startswith("usersim-data download"):
+            continue
+        result = subprocess.run(["bash", "-c", example], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                                env=env)
+        assert result.returncode == 0, f"{example}\n{result.stderr[-2000:]}"

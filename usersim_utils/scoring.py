@@ -257,7 +257,7 @@ def score_notes(
 
 
 #: How to rank rows of both index variants together, in a notebook and on the command line.
-RANK_TOGETHER_REMEDY = "rank_together=True (--rank-together) ranks all rows by USI alone"
+RANK_TOGETHER_REMEDY = "--rank-together, or rank_together=True in a notebook, ranks all rows by USI alone"
 
 
 def row_kind_notes(
