@@ -56,7 +56,9 @@ def watch(tab: Any, base: str) -> list[str]:
     problems: list[str] = []
     tab.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:"))
            else problems.append(f"request to another host: {r.url}"))
-    tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    # "Failed to load resource" names no URL: the response and requestfailed handlers report it with its URL.
+    tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+           if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
     tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     tab.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
     tab.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}")

@@ -210,3 +210,46 @@ def test_a_palette_list_and_a_rank_column_order_the_groups_and_categories() -> N
     options = pd.DataFrame({"answer": ["No", "Yes"], "rank": [0, 1], "share": [0.4, 0.6]})
     bars = figures.bar_chart(options, "share", "answer", category_sort="rank").to_dict()
     assert bars["encoding"]["y"]["sort"] == {"field": "rank", "op": "min"}
+
+
+# --- readability (issue 24 item 9) ------------------------------------------------------------
+
+
+def test_touching_tick_labels_count_as_overlapping() -> None:
+    """Vega hides every other tick label that overlaps; 4 px of separation makes touching ones
+    ("0.00.2", the flush end labels) count too."""
+    assert figures.theme()["config"]["axis"]["labelSeparation"] >= 2
+
+
+def test_ranks_get_whole_number_ticks_and_fractions_do_not() -> None:
+    ranks = pd.DataFrame({"name": ["a", "b"], "rank": [1, 2], "rank_low": [1.0, 1.0], "rank_high": [2.0, 4.0]})
+    chart = figures.interval_chart(ranks, "name", estimate="rank", low="rank_low", high="rank_high",
+                                   domain=(0.5, 4.5))
+    assert _layers(chart.to_dict())[0]["encoding"]["x"]["axis"]["tickMinStep"] == 1
+    shares = pd.DataFrame({"name": ["a", "b"], "p_best": [0.25, 0.75]})
+    axis = figures.bar_chart(shares, "p_best", "name", domain=(0, 1)).to_dict()["encoding"]["x"]["axis"]
+    assert "tickMinStep" not in axis
+
+
+def test_long_titles_and_captions_are_wrapped_to_their_panel() -> None:
+    title = "mean (% of turns; front-loading: % of words)"
+    assert figures.axis_title(title, None) == title and figures.axis_title("USI", 200) == "USI"
+    lines = figures.axis_title(title, 200)
+    assert len(lines) > 1 and all(len(line) * figures.TITLE_CHAR_PX <= 200 for line in lines)
+    table = pd.DataFrame({"name": ["a", "b"], "value": [1.5, 2.5], "feature": ["x", "y"]})
+    spec = figures.bar_chart(table, "value", "name", facet="feature", value_title=title, width=200).to_dict()
+    assert spec["spec"]["encoding"]["x"]["title"] == lines
+    caption = "word " * 60
+    assert all(len(line) <= figures.CAPTION_WIDTH for line in figures.caption_lines(caption + "\nsecond"))
+    assert figures.caption_lines("one\ntwo") == ["one", "two"]
+
+
+def test_labelled_points_write_each_name_towards_the_middle() -> None:
+    """A name right of a point in the right half would run past the plot into the legend."""
+    points = pd.DataFrame({"model": ["left", "right"], "elo": [1280.0, 1355.0], "usi": [69.0, 73.0],
+                           "family": ["GPT", "Gemini"]})
+    spec = figures.labelled_points(points, "elo", "usi", "model", color="family").to_dict()
+    texts = [layer for layer in spec["layer"] if layer["mark"]["type"] == "text"]
+    placed = {(layer["mark"]["align"], layer["mark"]["dx"] > 0): [row["model"] for row in spec["datasets"][
+        layer["data"]["name"]]] for layer in texts}
+    assert placed == {("left", True): ["left"], ("right", False): ["right"]}

@@ -2,8 +2,11 @@
 Playwright) opens every page from a server on 127.0.0.1 with every other host cut off.
 
 Each page must load with no console error and no failed or outside request, every chart must
-be drawn (a non-empty SVG or canvas), and every internal link must resolve. Screenshots of the
-landing page and of a notebook page go to reports/screenshots/. The site is the one the
+be drawn (a non-empty SVG or canvas), and every internal link must resolve. At 1,400 px and at
+1,000 px wide, nothing may be wider than its column (the leaderboard and every chart fit it;
+wide data tables and code scroll in a box that fits), and no two texts of a chart may overlap
+or touch, nor a label be cut short. Screenshots of the landing page and of a notebook page go
+to reports/screenshots/. The site is the one the
 notebooks make on the SYNTHETIC demo panel (tests/site_sandbox.py), built once per session
 and shared with tests/test_site.py.
 """
@@ -12,35 +15,61 @@ from __future__ import annotations
 
 import functools
 import http.server
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
+from browser import chromium_context, watch
 
 from usersim_utils import paths
 
 import site_sandbox
 
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
 SCREENSHOTS = paths.REPORTS_DIR / "screenshots"
 CHART_TIMEOUT_MS = 20_000
+#: The page widths checked: a laptop with the page's side bar, and a narrower window without it.
+WIDTHS = (1400, 1000)
+#: What a reader would see wrong at the current width, as one line each: an element past its
+#: column (unless inside a scrolling box that fits: wide data frames, code), the leaderboard or
+#: a chart not fitting it, two visible texts of a chart overlapping or closer than 1 px, a
+#: label cut short with "…". Texts Vega hid (opacity 0, e.g. thinned tick labels) do not count.
+LAYOUT_PROBLEMS_JS = """() => {
+  const article = document.querySelector('article.bd-article') || document.body;  // search.html has no article
+  const right = article.getBoundingClientRect().right + 1;
+  const name = el => `${el.tagName.toLowerCase()}.${(el.getAttribute('class') || '').split(' ')[0]}`;
+  const scrolls = el => ['auto', 'scroll', 'hidden'].includes(getComputedStyle(el).overflowX);
+  const problems = [];
+  for (const el of article.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.right <= right) continue;
+    let inFittingScroller = false;
+    for (let a = el.parentElement; a && a !== article; a = a.parentElement) {
+      if (scrolls(a) && a.getBoundingClientRect().right <= right) { inFittingScroller = true; break; }
+    }
+    const mustFit = el.matches('svg.marks, .usersim-leaderboard table');
+    if (mustFit || !inFittingScroller) problems.push(`${name(el)} ${Math.round(box.right - right)} px past its column`);
+  }
+  article.querySelectorAll('svg.marks').forEach((svg, i) => {
+    const texts = [...svg.querySelectorAll('text')]
+      .filter(t => t.textContent.trim() && t.getAttribute('opacity') !== '0' && getComputedStyle(t).opacity !== '0')
+      .map(t => [t.textContent.trim(), t.getBoundingClientRect()]);
+    for (let a = 0; a < texts.length; a++) {
+      const [ta, ra] = texts[a];
+      if (ta.endsWith('…')) problems.push(`chart ${i + 1}: '${ta}' cut short`);
+      for (let b = a + 1; b < texts.length; b++) {
+        const [tb, rb] = texts[b];
+        const across = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+        const down = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+        if (across > -1 && down > 2) problems.push(`chart ${i + 1}: '${ta}' and '${tb}' overlap`);
+      }
+    }
+  });
+  return problems;
+}"""
 
 pytestmark = pytest.mark.slow
-
-
-def _chromium() -> str | None:
-    for candidate in CHROMIUM_CANDIDATES:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -66,20 +95,8 @@ def server(site: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory: pytest.TempPathFactory):
-    executable = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (make setup installs it)")
-    if executable is None:
-        pytest.skip("no Chromium here (.ci/run installs Debian's chromium package)")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=executable, headless=True,
-            args=CHROMIUM_FLAGS, viewport={"width": 1280, "height": 900},
-        )
+    with chromium_context(tmp_path_factory.mktemp("chromium-profile"), {"width": WIDTHS[0], "height": 900}) as context:
         yield context
-        context.close()
 
 
 def _pages(site: Path) -> list[str]:
@@ -98,23 +115,9 @@ def _local_target(site: Path, page_url: str, href: str, base: str) -> Path | Non
 
 
 def _visit(context, site: Path, base: str, page: str) -> tuple[list[str], dict]:
-    """Open one page; returns (problems, facts)."""
-    problems: list[str] = []
+    """Open one page at the first of :data:`WIDTHS`; returns (problems, facts)."""
     tab = context.new_page()
-
-    def outside(route) -> None:  # belt and braces beside the resolver rule: nothing leaves 127.0.0.1
-        if route.request.url.startswith(base) or route.request.url.startswith("data:"):
-            route.continue_()
-        else:
-            problems.append(f"request to another host: {route.request.url}")
-            route.abort()
-
-    tab.route("**/*", outside)
-    tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    tab.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
-    tab.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}")
-           if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)  # the browser asks on its own
+    problems = watch(tab, base)
     tab.goto(base + page, wait_until="load")
     n_charts = tab.locator("div.usersim-chart").count()
     if n_charts:
@@ -140,6 +143,10 @@ def _visit(context, site: Path, base: str, page: str) -> tuple[list[str], dict]:
         target = _local_target(site, base + page, href, base)
         if target is not None and not target.is_file():
             problems.append(f"broken link: {href}")
+    for width in WIDTHS:  # the same tab resized: the page reflows, the charts stay drawn
+        tab.set_viewport_size({"width": width, "height": 900})
+        problems += [f"at {width} px: {p}" for p in tab.evaluate(LAYOUT_PROBLEMS_JS)]
+    tab.set_viewport_size({"width": WIDTHS[0], "height": 900})
     facts = {"charts": n_charts, "links": len(hrefs), "tab": tab}
     return problems, facts
 

@@ -12,7 +12,8 @@ docstring), an altair chart out, to be shown or passed to :func:`save`.
   offset and coloured by group, with a reference rule, faceted;
 * :func:`quantile_boxes`: 10/25/50/75/90th percentile box-and-whisker plus the mean, per facet;
 * :func:`distribution_facets`: cumulative distributions (step lines) or histograms, per facet;
-* :func:`bar_chart` and :func:`dot_chart`: one value per category, grouped or faceted.
+* :func:`bar_chart` and :func:`dot_chart`: one value per category, grouped or faceted;
+* :func:`labelled_points`: a scatter whose points are named beside them, inside the plot.
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ def theme() -> alt.theme.ThemeConfig:
             "config": {
                 "font": FONT,
                 "view": {"continuousWidth": 420, "continuousHeight": 260, "stroke": None},
-                "axis": {"labelFontSize": 11, "titleFontSize": 12, "grid": True, "gridOpacity": 0.4},
+                # labelSeparation: tick labels closer than 4 px count as overlapping, so Vega
+                # hides every other one instead of printing "0.00.2" (the flush end labels touch).
+                "axis": {"labelFontSize": 11, "titleFontSize": 12, "grid": True, "gridOpacity": 0.4,
+                         "labelSeparation": 4},
                 "legend": {"labelFontSize": 11, "titleFontSize": 12, "labelLimit": 260},
                 "title": {"fontSize": 14, "anchor": "start", "subtitleFontSize": 11,
                           "subtitleColor": "#555555"},
@@ -141,6 +145,35 @@ def caption_text(caption: str, *, synthetic: bool) -> str:
 
 #: Characters per line of a placeholder's text.
 PLACEHOLDER_WIDTH = 70
+#: Characters per line of a caption (about 650 px at the subtitle's 11 px): a one-line caption
+#: wider than its chart would make the figure wider than the page's column.
+CAPTION_WIDTH = 110
+#: Width of an average character of an axis title (12 px bold), to wrap a title to its panel.
+TITLE_CHAR_PX = 7
+
+
+def caption_lines(caption: str) -> list[str]:
+    """The caption's lines, each wrapped at :data:`CAPTION_WIDTH` characters."""
+    return [wrapped for line in caption.split("\n") for wrapped in (textwrap.wrap(line, CAPTION_WIDTH) or [""])]
+
+
+def axis_title(title: str | None, width: Any) -> str | list[str] | None:
+    """``title`` wrapped into lines no wider than ``width`` px (its panel's width; a step or None
+    leaves it whole): a title wider than its panel runs into the next panel or past the figure."""
+    if not title or not isinstance(width, (int, float)) or len(title) * TITLE_CHAR_PX <= width:
+        return title
+    return textwrap.wrap(title, max(12, int(width // TITLE_CHAR_PX)))
+
+
+def whole_number_axis(table: pd.DataFrame, columns: Sequence[str], value_format: str | None) -> alt.Axis:
+    """A value axis in ``value_format``; with ticks 1 apart at least when every value of
+    ``columns`` is a whole number (ranks, counts): no tick at 1.5 for a rank."""
+    present = [pd.to_numeric(table[c], errors="coerce") for c in columns if c in table]
+    values = pd.concat(present, ignore_index=True).dropna() if present else pd.Series(dtype=float)
+    kwargs: dict[str, Any] = {"format": value_format} if value_format else {}
+    if len(values) and bool((values == values.round()).all()):
+        kwargs["tickMinStep"] = 1
+    return alt.Axis(**kwargs)
 
 
 def placeholder(title: str, reason: str) -> alt.Chart:
@@ -221,7 +254,7 @@ def save(
         empty = empty_reason(chart.to_dict(validate=False))
     if empty is not None:
         chart = placeholder(title or name, if_empty or f"The chart has {empty}.")
-    lines = caption_text(caption, synthetic=synthetic).split("\n")
+    lines = caption_lines(caption_text(caption, synthetic=synthetic))
     if title:
         heading = alt.TitleParams(text=title, subtitle=lines)
     else:  # Vega draws no subtitle under an empty title: the caption becomes the title
@@ -354,15 +387,16 @@ def interval_chart(
     if color is not None:
         encoding["color"] = _colour(table, color, palette, legend=legend, title=legend_title,
                                     sort=group_sort if color == group else None)
-    value_axis = alt.Axis(format=value_format) if value_format else alt.Axis()
+    value_axis = whole_number_axis(table, (estimate, low, high), value_format)
     value = alt.X if not vertical else alt.Y
+    size = {"width": width if width is not None else (band if vertical else 420),
+            "height": height if height is not None else (260 if vertical else band)}
+    title = axis_title(value_title, size["height" if vertical else "width"])
     rule = alt.Chart().mark_rule(strokeWidth=3 if marker != "point" else 2).encode(
-        **encoding, **{val: value(f"{low}:Q", scale=_value_scale(domain), title=value_title, axis=value_axis),
+        **encoding, **{val: value(f"{low}:Q", scale=_value_scale(domain), title=title, axis=value_axis),
                        val2: f"{high}:Q"})
     tips = list(tooltip) if tooltip is not None else [
         c for c in (category, group, estimate, low, high) if c is not None]
-    size = {"width": width if width is not None else (band if vertical else 420),
-            "height": height if height is not None else (260 if vertical else band)}
     if marker == "tick":
         shared = {k: v for k, v in encoding.items() if k in ("x", "y")}
         extent = size["width" if vertical else "height"]
@@ -464,12 +498,14 @@ def distribution_facets(
               if color is not None else alt.Undefined)
     if kind == "cumulative":
         chart = alt.Chart(table).mark_line(interpolate="step-after").encode(
-            x=alt.X(f"{value}:Q", title=value_title), y=alt.Y(f"{share}:Q", title="share of conversations"),
+            x=alt.X(f"{value}:Q", title=axis_title(value_title, width if facet is not None else None)),
+            y=alt.Y(f"{share}:Q", title="share of conversations"),
             color=colour)
     else:
         tips = [f"{color}:N"] if color is not None else []
         chart = alt.Chart(table).mark_bar().encode(
-            x=alt.X(f"{value}:Q", bin=alt.Bin(step=bin_step), title=value_title, axis=alt.Axis(format="d")),
+            x=alt.X(f"{value}:Q", bin=alt.Bin(step=bin_step), axis=alt.Axis(format="d"),
+                    title=axis_title(value_title, width if facet is not None else None)),
             y=alt.Y(f"sum({count}):Q", title=count_title), color=colour,
             tooltip=[*tips, alt.Tooltip(f"sum({count}):Q", title=count_title)])
     if facet is None:
@@ -516,12 +552,15 @@ def bar_chart(
     n_groups = max(1, table[group].nunique()) if group is not None and group in table else 1
     band = alt.Step(max(18, 12 * n_groups))
     category_axis = alt.Axis(labelAngle=0) if vertical else alt.Axis(labelLimit=400)
+    size = {"width": width if width is not None else (band if vertical else 200),
+            "height": height if height is not None else (260 if vertical else band)}
+    title = axis_title(value_title, size["height" if vertical else "width"])
     encoding: dict[str, Any] = {
         ("x" if vertical else "y"): pos(f"{category}:{category_type}", sort=_order(table, category, category_sort),
                                         title=category_title, axis=category_axis),
-        ("y" if vertical else "x"): val(f"{value}:Q", title=value_title,
+        ("y" if vertical else "x"): val(f"{value}:Q", title=title,
                                         scale=alt.Scale(domain=list(domain)) if domain is not None else alt.Scale(),
-                                        axis=alt.Axis(format=value_format) if value_format else alt.Axis()),
+                                        axis=whole_number_axis(table, (value,), value_format)),
     }
     if group is not None:
         offset = alt.XOffset if vertical else alt.YOffset
@@ -531,8 +570,6 @@ def bar_chart(
         encoding["color"] = _colour(table, color, palette, legend=legend, title=legend_title)
     encoding["tooltip"] = list(tooltip) if tooltip is not None else [
         f"{c}:N" for c in dict.fromkeys(c for c in (facet, category, group, color) if c is not None)] + [f"{value}:Q"]
-    size = {"width": width if width is not None else (band if vertical else 200),
-            "height": height if height is not None else (260 if vertical else band)}
     chart = alt.Chart(table).mark_bar().encode(**encoding).properties(**size)
     return _facet(chart, table, facet, columns=columns, sort=facet_sort, independent=independent,
                   value_axis="y" if vertical else "x")
@@ -592,3 +629,38 @@ def line_chart(
     if color is not None:
         encoding["color"] = _colour(table, color, palette, legend=True, title=legend_title)
     return alt.Chart(table).mark_line(point=True).encode(**encoding).properties(width=width, height=height)
+
+
+def labelled_points(
+    table: pd.DataFrame,
+    x: str,
+    y: str,
+    label: str,
+    *,
+    color: str | None = None,
+    palette: Palette = "theme",
+    legend_title: str | None = None,
+    x_title: str | None = None,
+    y_title: str | None = None,
+    tooltip: Sequence[Any] | None = None,
+    width: float = 420,
+    height: float = 260,
+) -> alt.LayerChart:
+    """A filled point per row of ``table`` (``x`` and ``y`` quantitative, neither axis from
+    zero), named by its ``label`` column beside it and coloured by ``color`` (optional).
+
+    Each name is written towards the middle of the plot: right of its point in the left half,
+    left of it in the right half, so that no name runs past the plot into the legend."""
+    scales = {"scale": alt.Scale(zero=False, padding=20)}
+    position = {"x": alt.X(f"{x}:Q", title=x_title, **scales), "y": alt.Y(f"{y}:Q", title=y_title, **scales)}
+    encoding: dict[str, Any] = dict(position)
+    if color is not None:
+        encoding["color"] = _colour(table, color, palette, legend=True, title=legend_title)
+    encoding["tooltip"] = list(tooltip) if tooltip is not None else [label, x, y]
+    points = alt.Chart(table).mark_point(filled=True, size=80).encode(**encoding)
+    values = pd.to_numeric(table[x], errors="coerce")
+    in_right_half = values > (values.min() + values.max()) / 2
+    names = [alt.Chart(part).mark_text(align=align, dx=dx).encode(**position, text=f"{label}:N")
+             for part, align, dx in ((table[~in_right_half], "left", 8), (table[in_right_half], "right", -8))
+             if not part.empty]
+    return alt.layer(points, *names).properties(width=width, height=height)
