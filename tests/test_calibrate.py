@@ -123,6 +123,36 @@ def test_calibration_raises_the_held_out_matched_usi(known_answer: tuple[Path, d
     assert labels == {report["start"], report["chosen"]}
 
 
+def test_the_report_carries_the_two_sample_test_on_the_held_out_tasks(known_answer: tuple[Path, dict],
+                                                                      records: dict) -> None:
+    """The classifier tells the polite, verbose start from people and not the chosen card, on
+    the held-out tasks only (grouped by task), with the human reference beside them."""
+    out, report = known_answer
+    rows = {row["name"]: row for row in report["two_sample"]}
+    assert list(rows) == ["human", report["start"], report["chosen"]]
+    start, chosen, people = rows[report["start"]], rows[report["chosen"]], rows["human"]
+    assert start["low"] > 0.8 and start["p_value"] < 0.05 and not start["equivalent"], start
+    assert chosen["low"] < 0.5 < chosen["high"] and chosen["p_value"] > 0.05, chosen
+    assert people["low"] < 0.5 < people["high"]
+    held_out = set(split.load_split(out / split.SPLIT_FILE).held_out)
+    kept = sum(1 for k, r in records.items() if ids.task_key(k) in held_out and r.get("keep", True) is not False)
+    assert all(row["n_tasks"] == len(held_out) for row in rows.values())
+    assert start["n_human"] == chosen["n_human"] == people["n_human"] <= kept
+    text = (out / cli.REPORT_TEXT).read_text()
+    assert f"classifier two-sample test, {report['start']} against people: AUC 1.00" in text
+
+
+def test_the_report_says_whether_each_card_covers_people(known_answer: tuple[Path, dict]) -> None:
+    """Population coverage: the verbose start lies far from people, the chosen card about as far
+    as people lie from each other; outcome agreement is reported task by task for both."""
+    _, report = known_answer
+    rows = {row["label"]: row for row in report["predictive"]}
+    assert list(rows) == [report["start"], report["chosen"]]
+    start, chosen = rows[report["start"]]["coverage"], rows[report["chosen"]]["coverage"]
+    assert start["low"] > 2 and chosen["low"] < start["low"] and chosen["relative"] < 1.5, (start, chosen)
+    assert all(row["agreement"]["n_tasks"] > 0 and -1 <= row["agreement"]["kappa"] <= 1 for row in rows.values())
+
+
 def test_the_chosen_card_is_a_normal_card_with_its_lineage(known_answer: tuple[Path, dict]) -> None:
     from usersim_utils.rollout import __main__ as rollout_cli
 
