@@ -32,8 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from usersim_utils import ids
-from usersim_utils.rollout import env, run_rollouts
+from usersim_utils import ids, taubench
+from usersim_utils.rollout import run_rollouts
 from usersim_utils.rollout.runner import RolloutConfig
 from usersim_utils.survey import SURVEY_OPTIONS
 
@@ -191,7 +191,7 @@ def run(n_tasks: int, delay_s: float, turns: int, max_seconds: float) -> dict[st
     calls_per_conversation = 3 * turns  # turns simulator + 2 per agent turn + survey, rounded up
     with StubServer(delay_s, turns, 3 * n_tasks * calls_per_conversation, max_seconds) as stub:
         for task in tasks:  # build each task's gold database outside the timings
-            env.gold_state(task)
+            taubench.gold_state(task)
         with tempfile.TemporaryDirectory() as tmp:
             time_rollouts(stub.url, tasks[:1], 1, turns, Path(tmp) / "warm-up")
             stub.reset_peak()

@@ -27,9 +27,9 @@ os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 import litellm  # noqa: E402
 from fault_server import TopOfJitter  # noqa: E402
 
-from usersim_utils import features, ids, paths, survey
+from usersim_utils import features, ids, paths, survey, taubench
 from usersim_utils.rollout import __main__ as cli
-from usersim_utils.rollout import env, local_model, model_check, prompts, protocol
+from usersim_utils.rollout import local_model, model_check, prompts, protocol
 from usersim_utils.rollout.cache import ResponseCache, request_key, write_json_atomic
 from usersim_utils.rollout.client import ModelClient
 from usersim_utils.rollout.runner import RolloutConfig, default_label, run_rollouts, survey_key
@@ -137,7 +137,7 @@ class ScriptedModels:
 
 def task_hint(task_key: str) -> str:
     """The task's instruction as it appears in JSON-encoded messages."""
-    return json.dumps(env.get_task(task_key)[1].instruction)[1:-1]
+    return json.dumps(taubench.get_task(task_key)[1].instruction)[1:-1]
 
 
 def _is_survey(messages: list[dict[str, Any]]) -> bool:
@@ -163,7 +163,7 @@ def _response(content: str, calls: list[tuple[str, Any]] = ()) -> litellm.ModelR
 
 
 def gold_plan(task_key: str) -> list[tuple[str, Any]]:
-    return [(a.name, a.kwargs) for a in env.get_task(task_key)[1].actions]
+    return [(a.name, a.kwargs) for a in taubench.get_task(task_key)[1].actions]
 
 
 @pytest.fixture(autouse=True)
@@ -212,7 +212,7 @@ def test_import_contains_the_openai_key_and_stays_offline(tmp_path: Path) -> Non
         "real = socket.socket.connect\n"
         "socket.socket.connect = lambda self, a: tried.append(a) or real(self, a)\n"
         "socket.getaddrinfo = lambda *a, **k: tried.append(a[:2]) or []\n"
-        "import usersim_utils.rollout.env as e, usersim_utils.rollout as r\n"
+        "import usersim_utils.taubench as e, usersim_utils.rollout as r\n"
         "print(repr(os.environ.get('OPENAI_API_KEY')), os.environ['LITELLM_OFFLINE_MODE'], tried)\n"
     )
     clean_env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
@@ -224,7 +224,7 @@ def test_import_contains_the_openai_key_and_stays_offline(tmp_path: Path) -> Non
 def test_contained_environment_restores_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-user-own")
     monkeypatch.delenv("USERSIM_TEST_ADDED", raising=False)
-    with env.contained_environment():
+    with taubench.contained_environment():
         assert os.environ["OPENAI_API_KEY"] == "sk-user-own"  # a real key is never replaced
         os.environ["USERSIM_TEST_ADDED"] = "from a .env file"
         os.environ["OPENAI_API_KEY"] = "changed"
@@ -233,12 +233,12 @@ def test_contained_environment_restores_everything(monkeypatch: pytest.MonkeyPat
 
 
 def test_domains_hold_the_study_tasks() -> None:
-    assert [len(env.load_domain(d).tasks) for d in ("retail", "airline")] == [115, 50]
-    domain, task = env.get_task("retail_0")
+    assert [len(taubench.load_domain(d).tasks) for d in ("retail", "airline")] == [115, 50]
+    domain, task = taubench.get_task("retail_0")
     assert task.key == "retail_0" and "Yusuf Rossi" in task.instruction
     assert "transfer_to_human_agents" in domain.tool_classes and domain.wiki
     with pytest.raises(ValueError, match="outside airline"):
-        env.get_task("airline_50")
+        taubench.get_task("airline_50")
 
 
 @pytest.mark.skipif(not (SHARED / "data" / "tau-bench").is_dir(), reason="needs ../shared")
@@ -251,7 +251,7 @@ def test_airline_tasks_are_tau_bench_v1_in_order() -> None:
     assert sorted(by_index) == list(range(50))
     opening = re.compile(r"^(?:Your user id is|You are|You)\s+")
     for i, theirs in by_index.items():
-        ours = env.get_task(f"airline_{i}")[1]
+        ours = taubench.get_task(f"airline_{i}")[1]
         assert ours.user_id == theirs["user_id"] and list(ours.outputs) == theirs["outputs"]
         assert [(a.name, a.kwargs) for a in ours.actions] == [(a["name"], a["kwargs"]) for a in theirs["actions"]]
         assert opening.sub("", ours.instruction) == opening.sub("", theirs["instruction"])
@@ -260,7 +260,7 @@ def test_airline_tasks_are_tau_bench_v1_in_order() -> None:
 def test_gold_actions_of_all_165_tasks_earn_reward_1() -> None:
     failed = []
     for key in ids.parse_task_spec("all"):
-        task_env = env.TaskEnv(key)
+        task_env = taubench.TaskEnv(key)
         for action in task_env.task.actions:
             task_env.call_tool(action.name, action.kwargs)
         if task_env.task.outputs:
@@ -272,7 +272,7 @@ def test_gold_actions_of_all_165_tasks_earn_reward_1() -> None:
 
 def _tau_trait_reward(task_key: str, actions: list[tuple[str, dict]], replies: list[str]) -> float:
     """The reward tau-trait's own Env computes for the same actions."""
-    with env.contained_environment():
+    with taubench.contained_environment():
         from tau_trait.envs import get_env
         from tau_trait.types import Action
 
@@ -295,13 +295,13 @@ def _tau_trait_reward(task_key: str, actions: list[tuple[str, dict]], replies: l
     ],
 )
 def test_reward_equals_tau_trait_reward(task_key: str, mutate: str | None) -> None:
-    actions = [(a.name, dict(a.kwargs)) for a in env.get_task(task_key)[1].actions]
+    actions = [(a.name, dict(a.kwargs)) for a in taubench.get_task(task_key)[1].actions]
     if mutate == "drop_last":
         actions = actions[:-1]
     if mutate == "int_to_float":  # tau-bench's hash tells 1 from 1.0: so must we
         actions = [(n, json.loads(json.dumps(k), parse_int=float)) for n, k in actions]
-    replies = ["Sure: " + ", ".join(env.get_task(task_key)[1].outputs)]
-    ours = env.TaskEnv(task_key)
+    replies = ["Sure: " + ", ".join(taubench.get_task(task_key)[1].outputs)]
+    ours = taubench.TaskEnv(task_key)
     for name, kwargs in actions:
         ours.call_tool(name, kwargs)
     ours.record_reply(replies[0])
@@ -311,7 +311,7 @@ def test_reward_equals_tau_trait_reward(task_key: str, mutate: str | None) -> No
 
 
 def test_database_equality_ignores_insertion_order_but_not_types() -> None:
-    gold = env.GoldState({"users": {"a": {"n": 1}, "b": {"n": 2}}})
+    gold = taubench.GoldState({"users": {"a": {"n": 1}, "b": {"n": 2}}})
     assert gold.matches({"users": {"a": {"n": 1}, "b": {"n": 2}}})  # the fast path
     assert gold.matches({"users": {"b": {"n": 2}, "a": {"n": 1}}})  # same records, other order
     assert not gold.matches({"users": {"a": {"n": 1.0}, "b": {"n": 2}}})  # 1 is not 1.0
@@ -319,7 +319,7 @@ def test_database_equality_ignores_insertion_order_but_not_types() -> None:
 
 
 def test_missing_output_fails_the_reward() -> None:
-    task_env = env.TaskEnv("airline_2")  # a task with a required output
+    task_env = taubench.TaskEnv("airline_2")  # a task with a required output
     assert task_env.task.outputs
     for action in task_env.task.actions:
         task_env.call_tool(action.name, action.kwargs)
@@ -328,7 +328,7 @@ def test_missing_output_fails_the_reward() -> None:
 
 
 def test_tool_errors_become_observations() -> None:
-    task_env = env.TaskEnv("retail_0")
+    task_env = taubench.TaskEnv("retail_0")
     assert task_env.call_tool("no_such_tool", {}) == "Unknown action no_such_tool"
     assert task_env.call_tool("get_order_details", {"wrong": 1}).startswith("Error:")
     assert task_env.call_tool("get_order_details", {"order_id": "#W0"}) == "Error: order not found"
@@ -399,9 +399,9 @@ def test_conversation_stops_on_the_marker() -> None:
     assert record["keep"] is True and record["reward"] == 0.0
     # the simulator got tau-bench's prompt, the agent the domain policy and the greeting
     first_sim, first_agent = fake.requests[0]["messages"], fake.requests[1]["messages"]
-    assert first_sim[0]["content"] == prompts.simulator_system_prompt(env.get_task("retail_0")[1].instruction)
+    assert first_sim[0]["content"] == prompts.simulator_system_prompt(taubench.get_task("retail_0")[1].instruction)
     assert first_sim[1] == {"role": "user", "content": prompts.GREETING}
-    assert first_agent[0]["content"] == env.load_domain("retail").wiki
+    assert first_agent[0]["content"] == taubench.load_domain("retail").wiki
     assert first_agent[1] == {"role": "assistant", "content": prompts.GREETING}
 
 
@@ -706,7 +706,7 @@ def test_embedded_model_ships_in_the_wheel() -> None:
 
 
 def test_local_prompt_and_tool_call_parsing() -> None:
-    tools = list(env.load_domain("retail").tools_info)
+    tools = list(taubench.load_domain("retail").tools_info)
     prompt = local_model.render_chatml([{"role": "user", "content": "hi"}], tools)
     assert prompt.startswith(f"<|im_start|>system\n{local_model.DEFAULT_SYSTEM}")
     assert "- get_order_details(order_id: string): Get the status and details of an order." in prompt

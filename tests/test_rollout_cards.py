@@ -15,9 +15,12 @@ os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 from test_rollout import no_network  # noqa: E402, F401 (autouse fixture: no outbound connection)
 from test_rollout_bench import load_benchmark  # noqa: E402
 
-from usersim_utils import paths  # noqa: E402
+from usersim_utils import (
+    paths,  # noqa: E402
+    taubench,  # noqa: E402
+)
 from usersim_utils.rollout import __main__ as cli  # noqa: E402
-from usersim_utils.rollout import card, env, forecast, persona  # noqa: E402
+from usersim_utils.rollout import card, forecast, persona  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic")
 
@@ -46,7 +49,7 @@ def test_card_template_reaches_the_server_and_the_resolved_card_is_saved(tmp_pat
         argv += ["--max-user-turns", "2"]
         assert cli.main(argv) == 0
     system = [b["messages"][0]["content"] for b in seen if "tools" not in b]
-    instruction = env.get_task("retail_0")[1].instruction
+    instruction = taubench.get_task("retail_0")[1].instruction
     assert system and all(s == TEMPLATE.replace("{instruction}", instruction) for s in system)
     assert all(b.get("temperature") == 0.5 for b in seen if "tools" not in b)
     resolved = json.loads((out / "card_zebra.json").read_text())

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from usersim_utils import paths
+from usersim_utils import paths, taubench
 from usersim_utils.rollout import client as client_mod
-from usersim_utils.rollout import env, http_chat, replies, runner
+from usersim_utils.rollout import http_chat, replies, runner
 from usersim_utils.rollout.errors import EndpointError
 
 BENCH_DIR = paths.REPO_ROOT / "benchmarks"
@@ -45,7 +45,7 @@ def child_env() -> dict[str, str]:
 
 def test_database_comparison_record_by_record_keeps_tau_bench_equality() -> None:
     gold_db = {"users": {"a": {"n": 1, "tags": ["x", "y"]}, "b": {"n": 2}}, "log": [1, 2], "version": 3}
-    gold = env.GoldState(gold_db)
+    gold = taubench.GoldState(gold_db)
     assert gold.matches(json.loads(json.dumps(gold_db)))
     assert gold.matches({"version": 3, "log": [1, 2], "users": {"b": {"n": 2}, "a": {"tags": ["x", "y"], "n": 1}}})
     assert not gold.matches({**gold_db, "users": {"a": {"n": 1, "tags": ["y", "x"]}, "b": {"n": 2}}})  # list order
@@ -58,19 +58,19 @@ def test_database_comparison_record_by_record_keeps_tau_bench_equality() -> None
 
 def test_gold_state_equals_a_fresh_replay_of_the_gold_actions() -> None:
     """A conversation that replays the gold actions matches; one action fewer does not."""
-    domain, task = env.get_task("retail_5")
-    actions = [a for a in task.actions if a.name != env.RESPOND_ACTION]
-    played, partial = env.TaskEnv("retail_5"), env.TaskEnv("retail_5")
+    domain, task = taubench.get_task("retail_5")
+    actions = [a for a in task.actions if a.name != taubench.RESPOND_ACTION]
+    played, partial = taubench.TaskEnv("retail_5"), taubench.TaskEnv("retail_5")
     for i, action in enumerate(actions):
         played.call_tool(action.name, action.kwargs)
         if i < len(actions) - 1:
             partial.call_tool(action.name, action.kwargs)
-    assert env.gold_state("retail_5").matches(played.db)
-    assert not env.gold_state("retail_5").matches(partial.db)
+    assert taubench.gold_state("retail_5").matches(played.db)
+    assert not taubench.gold_state("retail_5").matches(partial.db)
 
 
 def test_copy_on_lookup_tables_are_independent_and_track_what_they_may_change() -> None:
-    domain = env.load_domain("retail")
+    domain = taubench.load_domain("retail")
     first, second = domain.fresh_db(), domain.fresh_db()
     order_id = next(iter(first["orders"]))
     first["orders"][order_id]["status"] = "cancelled"
@@ -88,10 +88,10 @@ def test_copy_on_lookup_tables_are_independent_and_track_what_they_may_change() 
 
 
 def test_matching_compares_what_either_side_changed() -> None:
-    gold = env.gold_state("retail_5")  # the gold actions change some orders or users
-    db = env.load_domain("retail").fresh_db()
+    gold = taubench.gold_state("retail_5")  # the gold actions change some orders or users
+    db = taubench.load_domain("retail").fresh_db()
     assert not gold.matches(db)  # nothing done: the gold changes are missing
-    replay = env.TaskEnv("retail_5")
+    replay = taubench.TaskEnv("retail_5")
     for action in replay.task.actions:
         replay.call_tool(action.name, action.kwargs)
     untouched = next(k for k in replay.db["products"] if k not in replay.db["products"].changed)
@@ -107,11 +107,11 @@ def test_no_tool_changes_the_shared_pristine_records() -> None:
     """Every task's gold actions, and every read-only search, leave the pristine records
     (shared by all conversations) as they were loaded."""
     for name in ("retail", "airline"):
-        domain = env.load_domain(name)
+        domain = taubench.load_domain(name)
         for task in domain.tasks:
             db = domain.fresh_db()
             for action in task.actions:
-                env.invoke_tool(domain, db, action.name, action.kwargs)
+                taubench.invoke_tool(domain, db, action.name, action.kwargs)
         db = domain.fresh_db()
         user = next(iter(domain.pristine_db["users"].values()))
         name_zip = {**user.get("name", {}), "zip": user.get("address", {}).get("zip")}
@@ -123,11 +123,11 @@ def test_no_tool_changes_the_shared_pristine_records() -> None:
                         ("search_onestop_flight", {"origin": "JFK", "destination": "SEA", "date": "2024-05-20"})],
         }  # fmt: skip
         for tool, kwargs in searches[name]:
-            assert not env.invoke_tool(domain, db, tool, kwargs).startswith("Error"), tool
+            assert not taubench.invoke_tool(domain, db, tool, kwargs).startswith("Error"), tool
         for table, records in domain.pristine_db.items():
             stored = domain.pristine_records[table]
             assert records.keys() == stored.keys()
-            canonical = env.canonical_state
+            canonical = taubench.canonical_state
             assert all(canonical(r) == canonical(marshal.loads(stored[k])) for k, r in records.items()), (name, table)
 
 
@@ -234,7 +234,7 @@ def test_direct_path_prices_like_litellm() -> None:
 def test_start_up_imports_neither_litellm_nor_tau_trait_environments() -> None:
     """The command, the runner and the task environments load without litellm (seconds)."""
     code = (
-        "import sys, usersim_utils.rollout.__main__, usersim_utils.rollout.runner, usersim_utils.rollout.env as e;"
+        "import sys, usersim_utils.rollout.__main__, usersim_utils.rollout.runner, usersim_utils.taubench as e;"
         "e.load_domain('retail'); print('litellm' in sys.modules, 'tau_trait.envs.base' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), check=True)

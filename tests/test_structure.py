@@ -267,7 +267,8 @@ def test_no_module_keeps_old_names_alive() -> None:
 LAYERS: dict[str, int] = {
     **dict.fromkeys(["schema", "paths", "errors", "atomic", "command_line"], 0),
     **dict.fromkeys(["ids", "survey", "features", "usi", "stats"], 1),
-    **dict.fromkeys(["trajectories", "data", "overview", "demo", "scoring", "handover", "published", "rollout"], 2),
+    **dict.fromkeys(["trajectories", "data", "overview", "demo", "scoring", "handover", "published", "taubench",
+                     "rollout"], 2),
     **dict.fromkeys(["behavior", "feedback", "uncertainty", "fidelity", "arena", "baselines", "equivalence",
                      "matched_ranking", "power", "inflation", "distinguish", "diversity", "audit", "calibrate"], 3),
     **dict.fromkeys(["figures", "provenance", "notebooks"], 4),

@@ -39,6 +39,8 @@ The study's files: reading, summarising, writing
 * ``scoring``      scoring files: difficulty modes, the leaderboard's notes, its CLI (``usersim-usi``)
 * ``handover``     every file one notebook writes and a later one reads
 * ``published``    the paper's numbers, Arena ratings and the authors' difficulty map
+* ``taubench``     the tau-bench (v1) world, from tau-trait: tasks, tools, databases, the
+                   rule-based reward (played by ``rollout/``, replayed by ``audit``)
 * ``rollout/``     running a simulator against an agent on the study's tasks (``usersim-rollout``);
                    ``card`` and ``comparability`` (which results ran one protocol) are read by scoring
 

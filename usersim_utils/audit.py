@@ -22,7 +22,7 @@ the stop token), simulator rollouts with ``###STOP###``
 (:data:`usersim_utils.schema.STOP_MARKER`, anywhere in a user message, as tau-bench
 stops) as the stop token. Only kept conversations of the study's 165 tasks are
 audited. The task's instruction, gold actions and database come from tau-bench (v1)
-through tau-trait (:mod:`usersim_utils.rollout.env`), looked up by the task of the
+through tau-trait (:mod:`usersim_utils.taubench`), looked up by the task of the
 record's key; the database's identifiers are indexed once per domain.
 
 Rates per label and flag: flagged conversations / audited conversations with a
@@ -70,11 +70,11 @@ from typing import Any
 import pandas as pd
 
 from . import command_line, data, demo, features, feedback, ids, schema, scoring, stats, usi
+from . import taubench as env
 from .atomic import write_output
 from .distinguish import load_records
 from .diversity import tokens
 from .errors import DataError
-from .rollout import env
 from .rollout.comparability import protocol_cards
 
 FLAGS: tuple[str, ...] = (

@@ -75,8 +75,8 @@ def per_conversation(candidate: Candidate, tasks: Sequence[str]) -> Cost:
     simulator = str(card.get("simulator.model", ""))
     if is_scripted(simulator):
         return Cost(0, 0, 0.0, 0.0)
-    from ..rollout.env import load_domain
     from ..rollout.harness import agent_system_prompt
+    from ..taubench import load_domain
     from .play import rollout_config
 
     config = rollout_config(candidate, tasks[:1], 1, Path("."))

@@ -237,8 +237,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def dry_run(config: RolloutConfig) -> int:
     """Print what ``config`` would cost (no model call, no file written); status 0."""
+    from ..taubench import load_domain
     from . import forecast
-    from .env import load_domain
     from .harness import agent_system_prompt
     from .prompts import default_template
 

@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from ..taubench import TaskEnv
 from .client import ModelClient
-from .env import TaskEnv
 from .prompts import GREETING
 from .protocol import (
     ConversationCalls,

@@ -43,9 +43,9 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import survey as survey_mod
+from ..taubench import TaskEnv
 from ..trajectories import function_markup
 from .client import ModelClient, UsageTally
-from .env import TaskEnv
 from .errors import ReplyError
 from .prompts import (
     AGENT_LABEL,

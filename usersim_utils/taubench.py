@@ -51,7 +51,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import ids
+from . import ids
 
 # Must precede the tau-trait import, which imports litellm (spec: no network at import).
 os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
