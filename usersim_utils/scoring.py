@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import command_line, data, ids, published, schema, usi
+from . import command_line, data, ids, paths, published, schema, usi
 from .atomic import write_output
 from .errors import DataError
 from .features import features_table
@@ -309,6 +309,11 @@ def difficulty_mode(requested: str | None, cards: Mapping[str, Mapping | None]) 
     return mode, DEFAULT_PUBLISHED_NOTE if mode == "published" else None
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it (help text stays short)."""
+    return str(path.relative_to(paths.REPO_ROOT)) if path.is_relative_to(paths.REPO_ROOT) else str(path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``usersim-usi``."""
     DEMO = command_line.DEMO_PANEL
@@ -332,6 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_run_split_argument(p)
     data.add_domain_argument(p)
     data.add_json_argument(p)
+    p.add_argument("--cache-dir", metavar="DIR", default=None,
+                   help="folder of the features cache: each file's features and Eval cells, keyed by its content "
+                        f"digest, the package version and the lexicons (default: ${data.CACHE_DIR_ENV}, else "
+                        f"{_shown(data.DEFAULT_CACHE_DIR)})")
+    p.add_argument("--no-cache", action="store_true", help="read every file again; neither use nor fill the cache")
     return p
 
 
@@ -345,7 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         json_out = data.check_output_path(args.json_out) if args.json_out is not None else None
         cards = protocol_cards(args.eval_results)
         difficulty, default_note = difficulty_mode(args.difficulty, cards)
-        inputs = data.load_inputs(args.human, args.eval_results, survey_dir=args.survey_dir, domain=args.domain)
+        cache = None if args.no_cache else data.ScoreCache(args.cache_dir or data.default_cache_dir())
+        inputs = data.load_inputs(args.human, args.eval_results, survey_dir=args.survey_dir, domain=args.domain,
+                                  cache=cache)
         choice = resolve_difficulty(difficulty, inputs.simulators, domain=args.domain)
         scores = usi.score_all(inputs.human, inputs.simulators, choice.map, evals=inputs.evals,
                                ceiling_eval=inputs.ceiling_eval, run_split=args.run_split)

@@ -28,6 +28,7 @@ Modules, each with one job:
 * :mod:`~usersim_utils.data.inputs`    the files of a scoring command, read and checked, its one
   ``error:`` line (:func:`load_inputs`, :func:`check_output_path`, :func:`report_bad_input`) and
   the arguments that name them (:func:`add_study_arguments` and its parts);
+* :mod:`~usersim_utils.data.cache`     the scoring command's features cache, keyed by content digest;
 * :mod:`~usersim_utils.data.download`  the gated dataset from the Hugging Face Hub;
 * :mod:`~usersim_utils.data.cli`       ``python -m usersim_utils.data`` (``usersim-data``).
 
@@ -38,6 +39,9 @@ summaries of the files live in :mod:`usersim_utils.overview`, the study's consta
 
 from __future__ import annotations
 
+from .cache import CACHE_DIR_ENV, ScoreCache
+from .cache import DEFAULT_DIR as DEFAULT_CACHE_DIR
+from .cache import default_dir as default_cache_dir
 from .download import download
 from .inputs import (
     BAD_INPUT,
@@ -88,7 +92,8 @@ from .validate import (
 )
 
 __all__ = [
-    "BAD_INPUT", "DIFFICULTY_DEFAULT", "EXIT_BAD_INPUT",
+    "BAD_INPUT", "CACHE_DIR_ENV", "DEFAULT_CACHE_DIR", "DIFFICULTY_DEFAULT", "EXIT_BAD_INPUT", "ScoreCache",
+    "default_cache_dir",
     "KINDS", "KIND_NAMES", "SESSION_COLUMNS", "SURVEY_COLUMNS", "SURVEY_TABLE_ITEMS",
     "TURN_COLUMNS", "WARNING_COUNT_COLUMNS", "Kind", "ScoringInputs", "Study", "check_output_path",
     "check_survey_dir", "check_trajectory_domain", "count_warnings", "detect_kind", "download", "human_file",

@@ -12,11 +12,12 @@ analysis never imports another command's module. The other conventions of every 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,11 @@ import pandas as pd
 from .. import ids, schema, trajectories, usi
 from ..command_line import EXIT_BAD_INPUT
 from ..errors import DataError
-from ..features import features_table
+from ..features import FEATURES, ID_COLUMNS, features_table
 from ..schema import label_of
-from .io import read_json
-from .validate import detect_kind, load_human_sessions, load_survey_records, validate_eval_results
+from .cache import ScoreCache, digest
+from .io import parse_json, read_json, read_regular_file
+from .validate import detect_kind, validate_eval_results, validate_human_sessions, validate_survey_records
 
 
 def human_file(path: str | os.PathLike[str]) -> Path:
@@ -39,13 +41,69 @@ def human_file(path: str | os.PathLike[str]) -> Path:
 
 @dataclass
 class ScoringInputs:
-    """Everything the index needs, features computed once."""
+    """Everything the index needs, features computed once. ``human_records`` (the raw
+    human sessions) are read on first use when the features came from a cache."""
 
-    human_records: dict[str, dict]
     human: pd.DataFrame
     simulators: dict[str, pd.DataFrame]
     evals: dict[str, usi.Cell | None]
     ceiling_eval: usi.Cell | None
+    read_human_records: Callable[[], dict[str, dict]] = field(repr=False)
+
+    @property
+    def human_records(self) -> dict[str, dict]:
+        """The human sessions, read and validated (once)."""
+        return self.read_human_records()
+
+
+#: The columns of every features table (:func:`usersim_utils.features.features_table`).
+_TABLE_COLUMNS = [*ID_COLUMNS, *FEATURES, "n_turns"]
+
+
+def _cached_table(cache: ScoreCache | None, key_parts: Sequence[str | None],
+                  compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """``compute()``, or the table the cache holds under ``key_parts``; stored when computed."""
+    if cache is None:
+        return compute()
+    key = cache.key("features", *key_parts)
+    table = cache.table(key, _TABLE_COLUMNS)
+    if table is None:
+        table = compute()
+        cache.store_table(key, table)
+    return table
+
+
+def _simulator_table(cache: ScoreCache | None, file: str | os.PathLike[str], label: str,
+                     domain: str | None) -> pd.DataFrame:
+    """The features table of one ``--eval-results`` file, labelled ``label`` (the same bytes
+    under another name may carry another label)."""
+    raw = read_regular_file(file)
+
+    def compute() -> pd.DataFrame:
+        return features_table(load_simulator_file(file, domain=domain, raw=raw), source="llm", label=label)
+
+    if cache is None:
+        return compute()
+    return _cached_table(cache, ["llm", digest(raw), Path(file).name, domain], compute).assign(label=label)
+
+
+def _survey_cell(cache: ScoreCache | None, kind: str, human_digest: str, survey_file: Path,
+                 cell_of: Callable[[dict[str, dict]], usi.Cell | None]) -> usi.Cell | None:
+    """The Eval cell ``cell_of(records)`` of a survey file against the human file, from the cache when
+    its bytes and the human file's were scored before; stored when computed."""
+    raw = read_regular_file(survey_file)
+
+    def compute() -> usi.Cell | None:
+        return cell_of(validate_survey_records(parse_json(raw, survey_file), file=survey_file))
+
+    if cache is None:
+        return compute()
+    key = cache.key(kind, human_digest, digest(raw), survey_file.name)
+    found, cell = cache.cell(key)
+    if not found:
+        cell = compute()
+        cache.store_cell(key, cell)
+    return cell
 
 
 def load_inputs(
@@ -54,30 +112,39 @@ def load_inputs(
     *,
     survey_dir: str | os.PathLike[str] | None = None,
     domain: str | None = None,
+    cache: ScoreCache | None = None,
 ) -> ScoringInputs:
-    """Read and validate the files, compute features tables and Eval cells."""
+    """Read and validate the files, compute features tables and Eval cells.
+
+    With ``cache``, a file whose bytes were read before (same digest, name, options,
+    package version and lexicons) is not read again: its features table and Eval cells
+    come from the cache (see :mod:`usersim_utils.data.cache`)."""
     survey_dir = check_survey_dir(survey_dir)
-    human_records = load_human_sessions(human_file(human_path))
-    human = features_table(human_records, source="human", label=schema.HUMAN_LABEL)
+    human_path = human_file(human_path)
+    human_raw = read_regular_file(human_path)
+    human_digest = digest(human_raw) if cache else ""
+    human_records = functools.cache(lambda: validate_human_sessions(parse_json(human_raw, human_path),
+                                                                    file=human_path))
+    human = _cached_table(cache, ["human", human_digest],
+                          lambda: features_table(human_records(), source="human", label=schema.HUMAN_LABEL))
     simulators: dict[str, pd.DataFrame] = {}
     evals: dict[str, usi.Cell | None] = {}
     for file in eval_results:
         label = label_of(file)
         if label in simulators:
             raise DataError(f"two files have the label {label!r}", file=file)
-        records = load_simulator_file(file, domain=domain)
-        simulators[label] = features_table(records, source="llm", label=label)
+        simulators[label] = _simulator_table(cache, file, label, domain)
         survey_file = survey_dir / schema.survey_name(label) if survey_dir else None
         evals[label] = None
         if survey_file and survey_file.exists():
-            surveys = load_survey_records(survey_file)
-            evals[label] = usi.eval_cell(usi.eval_agreements(human_records, surveys))
+            evals[label] = _survey_cell(cache, "eval", human_digest, survey_file, lambda surveys: usi.eval_cell(
+                usi.eval_agreements(human_records(), surveys)))
     ceiling_eval = None
     rerating_file = survey_dir / schema.survey_name(schema.RERATING_LABEL) if survey_dir else None
     if rerating_file and rerating_file.exists():
-        rerating = load_survey_records(rerating_file)
-        ceiling_eval = usi.ceiling_eval_cell(usi.ceiling_agreements(human_records, rerating))
-    return ScoringInputs(human_records, human, simulators, evals, ceiling_eval)
+        ceiling_eval = _survey_cell(cache, "ceiling", human_digest, rerating_file, lambda rerating: (
+            usi.ceiling_eval_cell(usi.ceiling_agreements(human_records(), rerating))))
+    return ScoringInputs(human, simulators, evals, ceiling_eval, human_records)
 
 
 _SURVEY_FILES = schema.survey_name("<label>")  # how messages name the survey files
@@ -115,12 +182,15 @@ def check_trajectory_domain(items: Sequence[Any], domain: str, *, file: str | os
             )
 
 
-def load_simulator_file(path: str | os.PathLike[str], *, domain: str | None = None) -> dict[str, dict]:
-    """Read and validate one ``--eval-results`` file (rollouts or tau-bench trajectories).
+def load_simulator_file(
+    path: str | os.PathLike[str], *, domain: str | None = None, raw: bytes | None = None
+) -> dict[str, dict]:
+    """Read and validate one ``--eval-results`` file (rollouts or tau-bench trajectories);
+    ``raw``: its bytes, when already read.
 
     A human-sessions or survey file is refused with a :class:`DataError` saying
     where it belongs, and so are trajectories of another domain than ``domain``."""
-    obj = read_json(path)
+    obj = read_json(path) if raw is None else parse_json(raw, path)
     if isinstance(obj, Mapping):
         kind = detect_kind(obj, path)
         if kind == "human":

@@ -26,8 +26,13 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     ends before the value is complete), nested too deeply, or an object with the
     same key twice (which a JSON reader would otherwise resolve silently: the last
     one wins)."""
+    return parse_json(read_regular_file(path), path)
+
+
+def parse_json(raw: bytes, path: str | os.PathLike[str]) -> Any:
+    """Parse the bytes ``raw`` read from ``path`` (named in the messages), with the checks
+    of :func:`read_json`, for a caller that needs the bytes too (their digest)."""
     path = Path(path)
-    raw = read_regular_file(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
