@@ -1,6 +1,7 @@
-"""Tests of usersim_utils.baselines: the matched comparison equals the reference index
-run by run, and on simulated studies whose simulator *is* the human process the matched
-gap is about 0 (inside its interval) while the reference gap on D1-D4 is positive."""
+"""Tests of the design-matched comparison (usersim_utils.matched_design, .matched_comparison
+and the command, .baselines): it equals the reference index run by run, and on simulated
+studies whose simulator *is* the human process the matched gap is about 0 (inside its
+interval) while the reference gap on D1-D4 is positive."""
 
 from __future__ import annotations
 
@@ -13,11 +14,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from usersim_utils import baselines as bl
-from usersim_utils import data, demo, ids, paths, scoring, usi
+from usersim_utils import baselines, data, demo, ids, paths, scoring, usi
 from usersim_utils.demo import feature_tables, known_answer
 from usersim_utils.demo.known_answer import survey
 from usersim_utils.errors import DataError
+from usersim_utils.matched_comparison import ROW_KEYS, compare, eval_baselines, feature_dice, weakest_features
+from usersim_utils.matched_design import (
+    build_matched_arrays,
+    leave_own_runs_out,
+    matched_ceiling,
+    matched_weights,
+    pair_eval_agreements,
+    pair_eval_cell,
+)
 from usersim_utils.survey import SURVEY_OPTIONS, agreement
 
 TOL = 1e-9
@@ -27,12 +36,12 @@ BENCH = paths.REPO_ROOT / "benchmarks" / "bench_baselines.py"
 
 # --- A study drawn from one process: people and "simulators" alike. -------------------------------------
 def human_process_study(rng, n_tasks: int, runs: dict[str, int], *, drop_rate: float = 0.0) -> dict:
-    """:func:`known_answer.human_process_study` with its matched panel (runs split by suffix)."""
+    """:func:`known_answer.human_process_study` with its matched arrays (runs split by suffix)."""
     s = known_answer.human_process_study(rng, n_tasks, runs, drop_rate=drop_rate)
-    panel = bl.build_matched_panel(s.human, s.simulators, agreements=s.agreements,
+    matched = build_matched_arrays(s.human, s.simulators, agreements=s.agreements,
                                    ceiling_agreements=usi.ceiling_agreements(s.records, s.rerating),
-                                   pair_agreements=bl.pair_eval_agreements(s.records), run_split="suffix")
-    return {"panel": panel, "difficulty": s.difficulty, "human": s.human, "sims": s.simulators,
+                                   pair_agreements=pair_eval_agreements(s.records), run_split="suffix")
+    return {"matched": matched, "difficulty": s.difficulty, "human": s.human, "sims": s.simulators,
             "records": s.records, "rerating": s.rerating, "agreements": s.agreements}
 
 
@@ -47,7 +56,7 @@ def null_studies() -> pd.DataFrame:
     tables = []
     for study in range(N_STUDIES):
         s = human_process_study(rng, 100, NULL_RUNS)
-        tables.append(bl.compare(s["panel"], s["difficulty"], rng, n_boot=200).assign(study=study))
+        tables.append(compare(s["matched"], s["difficulty"], rng, n_boot=200).assign(study=study))
     return pd.concat(tables, ignore_index=True)
 
 
@@ -86,7 +95,7 @@ def dropped_studies(request) -> pd.DataFrame:
     tables = []
     for study in range(N_LAYOUT_STUDIES):
         s = human_process_study(rng, 165, {"three": 3, "one": 1}, drop_rate=request.param)
-        tables.append(bl.compare(s["panel"], s["difficulty"], rng, n_boot=100).assign(study=study))
+        tables.append(compare(s["matched"], s["difficulty"], rng, n_boot=100).assign(study=study))
     return pd.concat(tables, ignore_index=True)
 
 
@@ -117,10 +126,10 @@ def test_a_pool_without_the_runs_scored_leaves_the_matched_ece_gap_at_zero():
         # five simulators: without any one of them, every task keeps the 10 pooled entries it needs
         s = human_process_study(rng, 165, {"a": 3, "b": 3, "c": 3, "d": 3, "one": 1}, drop_rate=0.05)
         pool = usi.pooled_difficulty(s["sims"].values())
-        by_label = {label: choice.map for label, choice in bl.leave_own_runs_out("all", s["sims"]).items()}
+        by_label = {label: choice.map for label, choice in leave_own_runs_out("all", s["sims"]).items()}
         assert all(set(by_label[label]) == set(pool) and by_label[label] != pool for label in s["sims"])
         for out, kwargs in ((shared, {}), (own, {"difficulty_by_label": by_label})):
-            table = bl.compare(s["panel"], pool, np.random.default_rng(study), n_boot=1, **kwargs)  # point gaps
+            table = compare(s["matched"], pool, np.random.default_rng(study), n_boot=1, **kwargs)  # point gaps
             out.append(table.loc[table["metric"] == "ece", "gap"].mean())  # the simulators share the people
     shared_gaps, own_gaps = np.array(shared), np.array(own)  # one mean gap per study
     own_error = own_gaps.std(ddof=1) / math.sqrt(len(own_gaps))
@@ -129,9 +138,9 @@ def test_a_pool_without_the_runs_scored_leaves_the_matched_ece_gap_at_zero():
 
 
 def test_leave_own_runs_out_keeps_maps_that_do_not_hold_the_run(small):
-    frozen = bl.leave_own_runs_out("published", small["sims"])
+    frozen = leave_own_runs_out("published", small["sims"])
     assert all(c is frozen["sim-00"] for c in frozen.values())
-    study = bl.leave_own_runs_out("study", small["sims"], study_labels=["sim-00", "sim-01"])
+    study = leave_own_runs_out("study", small["sims"], study_labels=["sim-00", "sim-01"])
     # not in the pool: the pool's own map (here the published one: 6 entries a task are too few)
     assert study["one-run"].map == scoring.resolve_difficulty("study", small["sims"],
                                                               study_labels=["sim-00", "sim-01"]).map
@@ -177,11 +186,11 @@ def small() -> dict:
     agreements = {label: usi.eval_agreements(records, s) for label, s in surveys.items()}
     difficulty = usi.pooled_difficulty(sims.values(), min_samples=3)
     difficulty.pop(tasks[0])
-    panel = bl.build_matched_panel(human, sims, agreements=agreements,
+    matched = build_matched_arrays(human, sims, agreements=agreements,
                                    ceiling_agreements=usi.ceiling_agreements(records, rerating),
-                                   pair_agreements=bl.pair_eval_agreements(records))
+                                   pair_agreements=pair_eval_agreements(records))
     return {"human": human, "sims": sims, "records": records, "rerating": rerating, "agreements": agreements,
-            "difficulty": difficulty, "panel": panel}
+            "difficulty": difficulty, "matched": matched}
 
 
 def _single_runs(sim: pd.DataFrame) -> list[pd.DataFrame]:
@@ -218,9 +227,9 @@ def _runs_by_reference(small: dict, label: str, human: pd.DataFrame | None = Non
 
 
 def test_matched_dimensions_and_ece_are_the_reference_scorer_in_the_ceilings_design(small):
-    ones = np.ones((1, len(small["panel"].panel.tasks)))
-    sims, _ = bl.matched_weights(small["panel"], ones, small["difficulty"])
-    for s, label in enumerate(small["panel"].labels):
+    ones = np.ones((1, len(small["matched"].task_arrays.tasks)))
+    sims, _ = matched_weights(small["matched"], ones, small["difficulty"])
+    for s, label in enumerate(small["matched"].labels):
         expected = _runs_by_reference(small, label)
         for m, metric in enumerate([*DIMS, "eval_agree", "ece"]):
             if metric != "eval_agree":
@@ -231,20 +240,20 @@ def test_without_dropped_sessions_matched_ece_is_the_reference_cell(small):
     """Every batch keeps every task: the (b, a) design changes nothing, so ECE is the index's cell."""
     human = small["human"].assign(keep=True)
     records = {k: {**r, "keep": True} for k, r in small["records"].items()}
-    panel = bl.build_matched_panel(human, small["sims"], agreements=small["agreements"],
-                                   pair_agreements=bl.pair_eval_agreements(records))
-    ones = np.ones((1, len(panel.panel.tasks)))
-    sims, _ = bl.matched_weights(panel, ones, small["difficulty"])
-    for s, label in enumerate(panel.labels):
+    matched = build_matched_arrays(human, small["sims"], agreements=small["agreements"],
+                                   pair_agreements=pair_eval_agreements(records))
+    ones = np.ones((1, len(matched.task_arrays.tasks)))
+    sims, _ = matched_weights(matched, ones, small["difficulty"])
+    for s, label in enumerate(matched.labels):
         score = usi.score_simulator(label, human, small["sims"][label], small["difficulty"])
         assert sims[0, s, 5] == pytest.approx(score.cells["ece"][0], abs=TOL), label
 
 
 def test_matched_eval_is_the_reference_cell(small):
-    ones = np.ones((1, len(small["panel"].panel.tasks)))
-    sims, _ = bl.matched_weights(small["panel"], ones, small["difficulty"])
+    ones = np.ones((1, len(small["matched"].task_arrays.tasks)))
+    sims, _ = matched_weights(small["matched"], ones, small["difficulty"])
     evals = {label: usi.eval_cell(a) for label, a in small["agreements"].items()}
-    for s, label in enumerate(small["panel"].labels):
+    for s, label in enumerate(small["matched"].labels):
         if label in evals:
             assert sims[0, s, 4] == pytest.approx(evals[label][0], abs=TOL)
             assert not math.isnan(sims[0, s, 6])
@@ -254,8 +263,8 @@ def test_matched_eval_is_the_reference_cell(small):
 
 def test_matched_usi_averages_the_per_pair_usi_of_matched_terms(small):
     """A 1-run simulator: matched = the reference scorer on each (b, a) design, USI included."""
-    ones = np.ones((1, len(small["panel"].panel.tasks)))
-    sims, _ = bl.matched_weights(small["panel"], ones, small["difficulty"], labels=["one-run"])
+    ones = np.ones((1, len(small["matched"].task_arrays.tasks)))
+    sims, _ = matched_weights(small["matched"], ones, small["difficulty"], labels=["one-run"])
     expected = _runs_by_reference(small, "one-run")
     for m, metric in enumerate(usi.METRICS):
         if metric != "eval_agree":
@@ -263,10 +272,10 @@ def test_matched_usi_averages_the_per_pair_usi_of_matched_terms(small):
 
 
 def test_matched_ceiling_is_the_reference_ceiling_with_the_batch_pair_eval(small):
-    ones = np.ones((1, len(small["panel"].panel.tasks)))
-    with_eval, without_eval = bl.matched_ceiling(small["panel"], ones, small["difficulty"])
+    ones = np.ones((1, len(small["matched"].task_arrays.tasks)))
+    with_eval, without_eval = matched_ceiling(small["matched"], ones, small["difficulty"])
     reference = usi.human_ceiling(small["human"], small["difficulty"])
-    pair_eval = bl.pair_eval_cell(bl.pair_eval_agreements(small["records"]))[0]
+    pair_eval = pair_eval_cell(pair_eval_agreements(small["records"]))[0]
     for m, metric in enumerate(DIMS):
         assert with_eval[0, m] == pytest.approx(reference.cells[metric][0], abs=TOL)
     assert with_eval[0, 4] == pytest.approx(pair_eval, abs=TOL)
@@ -278,19 +287,19 @@ def test_matched_ceiling_is_the_reference_ceiling_with_the_batch_pair_eval(small
 
 
 def test_ceiling_counts_eval_only_for_simulators_with_surveys(small):
-    table = bl.compare(small["panel"], small["difficulty"], np.random.default_rng(0), n_boot=50)
+    table = compare(small["matched"], small["difficulty"], np.random.default_rng(0), n_boot=50)
     usi_rows = table[table["metric"] == "usi"].set_index("name")
-    ones = np.ones((1, len(small["panel"].panel.tasks)))
-    with_eval, without_eval = bl.matched_ceiling(small["panel"], ones, small["difficulty"])
+    ones = np.ones((1, len(small["matched"].task_arrays.tasks)))
+    with_eval, without_eval = matched_ceiling(small["matched"], ones, small["difficulty"])
     assert usi_rows.loc["sim-00", "ceiling"] == pytest.approx(with_eval[0, 6], abs=TOL)
     assert usi_rows.loc["sim-01", "ceiling"] == pytest.approx(without_eval[0, 6], abs=TOL)
 
 
 def test_compare_rows_reference_columns_and_determinism(small):
-    table = bl.compare(small["panel"], small["difficulty"], np.random.default_rng(3), n_boot=100)
-    again = bl.compare(small["panel"], small["difficulty"], np.random.default_rng(3), n_boot=100)
+    table = compare(small["matched"], small["difficulty"], np.random.default_rng(3), n_boot=100)
+    again = compare(small["matched"], small["difficulty"], np.random.default_rng(3), n_boot=100)
     pd.testing.assert_frame_equal(table, again)
-    assert list(table.columns[:8]) == list(bl.ROW_KEYS)
+    assert list(table.columns[:8]) == list(ROW_KEYS)
     assert len(table) == 3 * 7 and set(table["runs"]) == {1, 3}
     assert np.allclose(table["gap"], table["simulator"] - table["ceiling"], equal_nan=True)
     evals = {label: usi.eval_cell(a) for label, a in small["agreements"].items()}
@@ -304,19 +313,19 @@ def test_compare_rows_reference_columns_and_determinism(small):
         assert row.reference_ceiling == pytest.approx(scores["human"].cells[row.metric][0], abs=TOL)
     defined = table.dropna(subset=["gap"])
     assert ((defined["low"] <= defined["gap"]) & (defined["gap"] <= defined["high"])).all()
-    bca = bl.compare(small["panel"], small["difficulty"], np.random.default_rng(3), n_boot=100, method="bca")
+    bca = compare(small["matched"], small["difficulty"], np.random.default_rng(3), n_boot=100, method="bca")
     assert np.allclose(bca["gap"], table["gap"], equal_nan=True)
 
 
 def test_feature_dice_averages_to_the_dimension_cells(small):
-    table = bl.feature_dice(small["panel"])
-    compared = bl.compare(small["panel"], small["difficulty"], np.random.default_rng(0), n_boot=20)
+    table = feature_dice(small["matched"])
+    compared = compare(small["matched"], small["difficulty"], np.random.default_rng(0), n_boot=20)
     by_dimension = table.groupby(["name", "dimension"])["dice"].mean()
     for row in compared[compared["metric"].isin(DIMS)].itertuples():
         assert by_dimension[(row.name, row.metric)] == pytest.approx(row.simulator, abs=TOL)
         assert by_dimension[("human", row.metric)] == pytest.approx(row.ceiling, abs=TOL)
     assert np.allclose(table["gap"], table["dice"] - table["ceiling_dice"])
-    weakest = bl.weakest_features(table, n=1)
+    weakest = weakest_features(table, n=1)
     assert len(weakest) == 4 * 4
     for row in weakest.itertuples():
         same = table[(table["name"] == row.name) & (table["dimension"] == row.dimension)]
@@ -336,7 +345,7 @@ def test_pair_eval_agreements_compare_batches_of_the_same_task():
         "retail_2": {"survey": same}, "retail_2_ann2": {"survey": other, "keep": False},
         "retail_2_ann3": {"survey": _answers(task_success="Yes - Task completed")},  # efficiency missing
     }
-    table = bl.pair_eval_agreements(records)
+    table = pair_eval_agreements(records)
     assert list(table.itertuples(index=False, name=None))[:2] == [("1-2", "retail_1", 100.0),
                                                                   ("1-3", "retail_1", 100.0 * (1 - 0.75 / 2))]
     # batch 1 of retail_2 plays the simulator against batch 3: its efficiency counts; a
@@ -345,7 +354,7 @@ def test_pair_eval_agreements_compare_batches_of_the_same_task():
     expected_13 = agreement(records["retail_2_ann3"]["survey"], same, rng)
     assert table.set_index(["pair", "task_key"]).loc[("1-3", "retail_2"), "agreement"] == expected_13 == 100.0
     assert ("1-2", "retail_2") not in set(zip(table["pair"], table["task_key"]))  # batch 2 not kept
-    cell = bl.pair_eval_cell(table)
+    cell = pair_eval_cell(table)
     per_pair = table.groupby("pair")["agreement"].mean()
     assert cell == pytest.approx((per_pair.mean(), np.std(per_pair)))
 
@@ -353,23 +362,23 @@ def test_pair_eval_agreements_compare_batches_of_the_same_task():
 def test_pair_eval_draws_missing_answers_of_the_batch_in_the_simulators_place():
     full = _answers(**{item: list(options)[0] for item, options in SURVEY_OPTIONS.items()})
     records = {"airline_0": {"survey": _answers()}, "airline_0_ann2": {"survey": full}}
-    value = bl.pair_eval_agreements(records, seed=7)["agreement"].item()
+    value = pair_eval_agreements(records, seed=7)["agreement"].item()
     assert value == agreement(full, _answers(), np.random.default_rng(7))
 
 
 def test_eval_baselines_say_what_each_ceiling_means(small):
-    table = bl.eval_baselines(small["records"], small["rerating"])
+    table = eval_baselines(small["records"], small["rerating"])
     assert list(table["baseline"]) == ["same conversation, re-rated", "same task, another batch"]
     reference = usi.ceiling_eval_cell(usi.ceiling_agreements(small["records"], small["rerating"]))
     assert table.loc[0, "mean"] == pytest.approx(reference[0]) and table.loc[0, "std"] == pytest.approx(reference[1])
     assert table["meaning"].str.len().gt(40).all()
-    assert list(bl.eval_baselines(small["records"])["baseline"]) == ["same task, another batch"]
+    assert list(eval_baselines(small["records"])["baseline"]) == ["same task, another batch"]
 
 
 def test_agreement_of_an_unknown_task_is_a_data_error(small):
     bad = pd.DataFrame({"pair": ["1-2"], "task_key": ["airline_49"], "agreement": [50.0]})
     with pytest.raises(DataError, match="airline_49"):
-        bl.build_matched_panel(small["human"], small["sims"], pair_agreements=bad)
+        build_matched_arrays(small["human"], small["sims"], pair_agreements=bad)
 
 
 # --- The command line. ---------------------------------------------------------------------------------------
@@ -381,26 +390,26 @@ def demo_study() -> data.Study:
 def test_command_writes_one_row_per_simulator_and_metric(demo_study, tmp_path, capsys):
     out = tmp_path / "baselines.json"
     files = [str(p) for p in demo_study.eval_results.values()]
-    code = bl.main(["--human", str(demo_study.root), "--eval-results", *files, "--survey-dir",
+    code = baselines.main(["--human", str(demo_study.root), "--eval-results", *files, "--survey-dir",
                     str(demo_study.root / paths.SURVEY_SUBDIR), "--difficulty", "all", "--json", str(out),
                     "--n-boot", "50", "--seed", "1"])
     assert code == 0
     rows = json.loads(out.read_text())
     assert len(rows) == len(files) * 7
-    assert all(list(row) == list(bl.ROW_KEYS) for row in rows)
+    assert all(list(row) == list(ROW_KEYS) for row in rows)
     assert all(row["runs"] == 3 for row in rows)
     printed = capsys.readouterr().out
     assert "same task, another batch" in printed and "same conversation, re-rated" in printed
     # the reference (unmatched) values in the table are the scoring command's
     scores = {s.name: s for s in scoring.score_files(demo_study.root, files,
                                                      survey_dir=demo_study.root / paths.SURVEY_SUBDIR)}
-    inputs = bl.load(demo_study.root, files, survey_dir=demo_study.root / paths.SURVEY_SUBDIR)
-    table = bl.compare(inputs.panel, scoring.difficulty_for("all", inputs.simulators), np.random.default_rng(1),
+    inputs = baselines.load(demo_study.root, files, survey_dir=demo_study.root / paths.SURVEY_SUBDIR)
+    table = compare(inputs.matched, scoring.difficulty_for("all", inputs.simulators), np.random.default_rng(1),
                        n_boot=50, difficulty_by_label={k: c.map for k, c in
-                                                       bl.leave_own_runs_out("all", inputs.simulators).items()})
+                                                       leave_own_runs_out("all", inputs.simulators).items()})
     for row in table.itertuples():
         assert row.reference_simulator == pytest.approx(scores[row.name].cells[row.metric][0], abs=TOL)
-    assert bl.rows_json(table) == rows
+    assert baselines.rows_json(table) == rows
 
 
 @pytest.mark.parametrize("problem", ["missing human", "bad difficulty", "bad n-boot", "no survey dir"])
@@ -416,7 +425,7 @@ def test_command_bad_input_is_one_error_line_and_exit_2(demo_study, tmp_path, ca
         args += ["--n-boot", "0"]
     else:
         args += ["--survey-dir", str(tmp_path / "no-surveys")]
-    assert bl.main(args) == 2
+    assert baselines.main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
     assert not (tmp_path / "out.json").exists()

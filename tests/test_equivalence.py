@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from usersim_utils import baselines, equivalence, usi
+from usersim_utils import equivalence, usi
 from usersim_utils.demo.known_answer import human_process_study
+from usersim_utils.matched_design import build_matched_arrays, pair_eval_agreements
 
 MARGIN = 3.0  # USI points
 
@@ -29,11 +30,11 @@ def test_verdicts_name_each_pair_of_decisions():
 def _verdicts(rng: np.random.Generator, n_tasks: int, drop_rate: float) -> pd.DataFrame:
     study = human_process_study(rng, n_tasks, {"same-3": 3, "same-1": 1, "off": 3}, shifts={"off": 0.3},
                                 drop_rate=drop_rate)
-    mp = baselines.build_matched_panel(
+    matched = build_matched_arrays(
         study.human, study.simulators, agreements=study.agreements,
         ceiling_agreements=usi.ceiling_agreements(study.records, study.rerating),
-        pair_agreements=baselines.pair_eval_agreements(study.records), run_split="suffix")
-    return equivalence.matched_verdicts(mp, study.difficulty, rng, margin=MARGIN, n_boot=100)
+        pair_agreements=pair_eval_agreements(study.records), run_split="suffix")
+    return equivalence.matched_verdicts(matched, study.difficulty, rng, margin=MARGIN, n_boot=100)
 
 
 @pytest.fixture(scope="module")

@@ -14,18 +14,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from usersim_utils import baselines, matched_ranking, usi
+from usersim_utils import matched_ranking, usi
 from usersim_utils import uncertainty as unc
 from usersim_utils.demo.known_answer import human_process_study
+from usersim_utils.matched_comparison import compare
+from usersim_utils.matched_design import MatchedArrays, build_matched_arrays, pair_eval_agreements
 
 RUNS = {"perfect": 1, "off": 3, "twin": 3}
 
 
-def _matched_panel(study) -> baselines.MatchedPanel:
-    return baselines.build_matched_panel(
+def _matched_arrays(study) -> MatchedArrays:
+    return build_matched_arrays(
         study.human, study.simulators, agreements=study.agreements,
         ceiling_agreements=usi.ceiling_agreements(study.records, study.rerating),
-        pair_agreements=baselines.pair_eval_agreements(study.records), run_split="suffix")
+        pair_agreements=pair_eval_agreements(study.records), run_split="suffix")
 
 
 def test_the_matched_ranking_puts_the_perfect_one_run_simulator_first_in_most_studies():
@@ -35,10 +37,10 @@ def test_the_matched_ranking_puts_the_perfect_one_run_simulator_first_in_most_st
     matched, reference = [], []
     for _ in range(48):
         study = human_process_study(rng, 165, {"perfect": 1, "off": 3}, shifts={"off": 0.05}, drop_rate=0.05)
-        mp = _matched_panel(study)
-        result = matched_ranking.matched_bootstrap(mp, study.difficulty, rng, n_boot=1)
+        arrays = _matched_arrays(study)
+        result = matched_ranking.matched_bootstrap(arrays, study.difficulty, rng, n_boot=1)
         gap = dict(zip(result.labels, result.estimate[:, -1]))
-        ref = unc.point_scores(mp.panel, study.difficulty)["usi"]
+        ref = unc.point_scores(arrays.task_arrays, study.difficulty)["usi"]
         matched.append(gap["perfect"] - gap["off"])
         reference.append(ref["perfect"] - ref["off"])
     matched, reference = np.array(matched), np.array(reference)
@@ -54,9 +56,10 @@ def studies() -> list[dict]:
     out = []
     for _ in range(12):
         study = human_process_study(rng, 165, RUNS, shifts={"off": 0.05}, drop_rate=0.05)
-        mp = _matched_panel(study)
-        result = matched_ranking.matched_bootstrap(mp, study.difficulty, rng, n_boot=100)
-        out.append({"mp": mp, "difficulty": study.difficulty, "board": matched_ranking.matched_leaderboard(result, mp),
+        arrays = _matched_arrays(study)
+        result = matched_ranking.matched_bootstrap(arrays, study.difficulty, rng, n_boot=100)
+        out.append({"arrays": arrays, "difficulty": study.difficulty,
+                    "board": matched_ranking.matched_leaderboard(result, arrays),
                     "pairs": matched_ranking.matched_differences(result, [("twin", "perfect")])})
     return out
 
@@ -70,7 +73,7 @@ def test_two_simulators_from_the_same_process_are_not_told_apart(studies):
 
 def test_the_leaderboard_gap_is_the_matched_comparisons_gap(studies):
     s = studies[0]
-    table = baselines.compare(s["mp"], s["difficulty"], np.random.default_rng(0), n_boot=2)
+    table = compare(s["arrays"], s["difficulty"], np.random.default_rng(0), n_boot=2)
     gaps = table.loc[table["metric"] == "usi"].set_index("name")["gap"]
     board = s["board"].set_index("name")
     assert np.allclose(board.loc[list(gaps.index), "gap"], gaps, atol=1e-9)

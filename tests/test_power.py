@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from usersim_utils import baselines, demo, power, usi
+from usersim_utils import demo, power, usi
 from usersim_utils import uncertainty as unc
 from usersim_utils.demo.known_answer import human_process_study, survey
+from usersim_utils.matched_comparison import feature_dice
+from usersim_utils.matched_design import build_matched_arrays, pair_eval_agreements
 from usersim_utils.survey import SURVEY_OPTIONS
 
 LABELS = ("a", "b", "c", "d")
@@ -209,17 +211,16 @@ def test_neighbour_differences_mark_what_a_spread_resolves():
 def matched_study():
     rng = np.random.default_rng(21)
     study = human_process_study(rng, 165, {"same-3": 3, "same-1": 1}, drop_rate=0.05)
-    mp = baselines.build_matched_panel(study.human, study.simulators, agreements=study.agreements,
-                                       pair_agreements=baselines.pair_eval_agreements(study.records),
-                                       run_split="suffix")
-    return study, mp, power.feature_dice_intervals(mp, rng, n_boot=100)
+    matched = build_matched_arrays(study.human, study.simulators, agreements=study.agreements,
+                                   pair_agreements=pair_eval_agreements(study.records), run_split="suffix")
+    return study, matched, power.feature_dice_intervals(matched, rng, n_boot=100)
 
 
 def test_feature_dice_intervals_start_with_the_ceiling_and_match_the_point_table(matched_study):
-    _, mp, table = matched_study
+    _, matched, table = matched_study
     assert list(table.columns) == list(power.FEATURE_DICE_COLUMNS)
     assert table.iloc[0]["name"] == "human" and (table.loc[table["name"] == "human", "runs"] == 0).all()
-    point = baselines.feature_dice(mp).set_index(["name", "feature"])["dice"]
+    point = feature_dice(matched).set_index(["name", "feature"])["dice"]
     np.testing.assert_allclose(table.set_index(["name", "feature"])["dice"].loc[point.index], point, atol=1e-9)
     assert ((table["low"] <= table["dice"] + 1e-9) & (table["dice"] <= table["high"] + 1e-9)).all()
 

@@ -269,8 +269,9 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(["ids", "survey", "features", "usi", "stats"], 1),
     **dict.fromkeys(["trajectories", "data", "overview", "demo", "scoring", "handover", "published", "taubench",
                      "rollout"], 2),
-    **dict.fromkeys(["behavior", "feedback", "uncertainty", "fidelity", "arena", "baselines", "equivalence",
-                     "matched_ranking", "power", "inflation", "distinguish", "diversity", "audit", "calibrate"], 3),
+    **dict.fromkeys(["behavior", "feedback", "uncertainty", "fidelity", "arena", "matched_design",
+                     "matched_comparison", "baselines", "equivalence", "matched_ranking", "power", "inflation",
+                     "distinguish", "diversity", "audit", "calibrate"], 3),
     **dict.fromkeys(["figures", "provenance", "notebooks"], 4),
 }
 

@@ -55,7 +55,11 @@ Analyses beyond the index (one module per question)
                    paired comparisons), ``ceiling`` (the human ceiling, batches relabelled)
 * ``fidelity``     distribution-level fidelity and the sensitivity of the ranking
 * ``arena``        USI against Chatbot Arena ratings, within each model family
-* ``baselines``    design-matched human baselines (``usersim-baselines``)
+* ``matched_design`` design-matched human baselines: each run scored as one human batch is
+                   scored against another (``MatchedArrays``, ``matched_weights``)
+* ``matched_comparison`` the matched comparison's rows: gaps with intervals, per-feature Dice,
+                   the two human Eval baselines
+* ``baselines``    the matched comparison of a study's files (``usersim-baselines``)
 * ``equivalence``  as close to people as people are? TOST on the matched gap
 * ``matched_ranking`` the leaderboard and paired comparisons on the matched gap
 * ``power``        the smallest difference a design resolves (``usersim-power``)

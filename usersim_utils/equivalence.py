@@ -5,7 +5,7 @@ on the matched gap.
 close to people as people are: an interval that is wide because the study is small holds
 almost anything, and the unmatched ceiling is beaten by a simulator that is the human process
 just by averaging its runs (``docs/method.md`` §14). The question needs the matched gap
-(:func:`usersim_utils.baselines.compare`: each run scored against a human batch as one batch
+(:func:`usersim_utils.matched_comparison.compare`: each run scored against a human batch as one batch
 is scored against another) and a test whose *alternative* is "close":
 
 * **Two one-sided tests (TOST).** With an equivalence margin δ stated in advance, the null
@@ -27,8 +27,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from . import baselines
 from .features import DIMENSIONS
+from .matched_comparison import compare
+from .matched_design import MatchedArrays
 from .uncertainty import Dimensions
 
 #: Level of each one-sided test (the equivalence interval is then at 1 − 2·ALPHA = 90 %).
@@ -55,7 +56,7 @@ def verdict(equivalent: bool, different: bool) -> str:
 
 
 def matched_verdicts(
-    mp: baselines.MatchedPanel,
+    matched: MatchedArrays,
     difficulty: Mapping[str, float],
     rng: np.random.Generator,
     *,
@@ -71,18 +72,18 @@ def matched_verdicts(
     its (1 − α) interval (``low``/``high``) and whether it excludes 0.
 
     Both intervals come from the same ``n_boot`` task resamples (one draw from ``rng``),
-    taken as :func:`baselines.compare` takes them.
+    taken as :func:`matched_comparison.compare` takes them.
     """
     if not margin > 0:
         raise ValueError(f"the equivalence margin must be positive, not {margin}")
     if not 0 < alpha < 0.5:
         raise ValueError(f"alpha must be in (0, 0.5), not {alpha}")
     state = rng.bit_generator.state
-    narrow = baselines.compare(mp, difficulty, rng, n_boot=n_boot, level=1.0 - 2.0 * alpha,
-                               difficulty_by_label=difficulty_by_label, dimensions=dimensions)
+    narrow = compare(matched, difficulty, rng, n_boot=n_boot, level=1.0 - 2.0 * alpha,
+                     difficulty_by_label=difficulty_by_label, dimensions=dimensions)
     rng.bit_generator.state = state  # the same resamples for the (1 − α) interval
-    wide = baselines.compare(mp, difficulty, rng, n_boot=n_boot, level=1.0 - alpha,
-                             difficulty_by_label=difficulty_by_label, dimensions=dimensions)
+    wide = compare(matched, difficulty, rng, n_boot=n_boot, level=1.0 - alpha,
+                   difficulty_by_label=difficulty_by_label, dimensions=dimensions)
     narrow, wide = (t.loc[t["metric"] == metric].reset_index(drop=True) for t in (narrow, wide))
     equivalent = tost_equivalent(narrow["low"], narrow["high"], margin)
     with np.errstate(invalid="ignore"):

@@ -60,6 +60,7 @@ from . import baselines, command_line, data, scoring, stats, usi
 from . import uncertainty as unc
 from .atomic import write_output
 from .features import DIMENSIONS, FEATURES
+from .matched_design import MatchedArrays, feature_dice_weights
 from .rollout.comparability import protocol_cards
 
 #: Level of the two-sided test and the power a minimum detectable difference is defined by.
@@ -270,14 +271,14 @@ FEATURE_DICE_COLUMNS = ("name", "runs", "dimension", "feature", "dice", "low", "
 
 
 def feature_dice_intervals(
-    mp: baselines.MatchedPanel,
+    matched: MatchedArrays,
     rng: np.random.Generator,
     *,
     n_boot: int = N_DRAWS,
     level: float = 0.95,
     dimensions: unc.Dimensions = DIMENSIONS,
 ) -> pd.DataFrame:
-    """Per-feature matched Dice (:func:`usersim_utils.baselines.feature_dice_weights`) of the
+    """Per-feature matched Dice (:func:`usersim_utils.matched_design.feature_dice_weights`) of the
     human ceiling (``name`` ``"human"``, ``runs`` 0) and every simulator, with centred
     intervals over ``n_boot`` task resamples (the same for every row).
 
@@ -285,13 +286,13 @@ def feature_dice_intervals(
     it that far below 100, so no simulator can be told from people on it by more than that
     noise, and a feature whose ceiling interval reaches far down cannot be measured by this
     study. Columns: :data:`FEATURE_DICE_COLUMNS`."""
-    n_tasks = len(mp.panel.tasks)
+    n_tasks = len(matched.task_arrays.tasks)
     weights = np.vstack([np.ones((1, n_tasks)), stats.resample_counts(n_tasks, n_boot, rng)])
-    names, dices, _, _ = baselines.feature_dice_weights(mp, weights)
+    names, dices, _, _ = feature_dice_weights(matched, weights)
     position = {f: i for i, f in enumerate(FEATURES)}
     rows = []
     for s, name in enumerate(names):
-        runs = 0 if s == 0 else mp.runs(name)
+        runs = 0 if s == 0 else matched.runs(name)
         for dimension, feats in dimensions.items():
             for feature in feats:
                 i = position[feature]
@@ -404,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mode, default_note = scoring.difficulty_mode(args.difficulty, protocol_cards(args.eval_results))
         inputs = baselines.load(args.human, args.eval_results, survey_dir=args.survey_dir, domain=args.domain)
         choice = scoring.resolve_difficulty(mode, inputs.simulators, domain=args.domain)
-        table = power_table(inputs.panel.panel, choice.map, np.random.default_rng(args.seed), tasks=args.tasks,
+        table = power_table(inputs.matched.task_arrays, choice.map, np.random.default_rng(args.seed), tasks=args.tasks,
                             runs=args.runs, n_draws=args.n_boot, difference=args.difference)
         if json_out is not None:
             write_output(json_out, json.dumps(rows_json(table), indent=2) + "\n")

@@ -7,7 +7,7 @@ sealed in :class:`usersim_utils.calibrate.split.HeldOut`, which this module neve
 * Round 0 plays the starting card on the tuning tasks with every run: the incumbent.
 * Each round the proposer turns the incumbent's gap report into K candidates. Rung j
   (j = 1..runs) plays run j of the survivors; all are scored by the matched comparison
-  (:func:`usersim_utils.baselines.compare`: each run scored against a human batch as one
+  (:func:`usersim_utils.matched_comparison.compare`: each run scored against a human batch as one
   batch is scored against another, docs/method.md §14) and the better half goes on, so
   most conversations go to the best candidates. The incumbent takes part in every rung
   with its full score; the round's best at the last rung becomes the incumbent.
@@ -30,8 +30,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import baselines, usi
+from .. import usi
 from ..features import features_table
+from ..matched_comparison import compare
+from ..matched_design import MatchedArrays, build_matched_arrays, pair_eval_agreements
 from ..rollout.cache import write_json_atomic
 from ..schema import HUMAN_LABEL
 from . import budget, cards, proposer, targets
@@ -53,19 +55,19 @@ class Scorer:
 
     def __post_init__(self) -> None:
         self.human = features_table(self.human_records, source="human", label=HUMAN_LABEL)
-        self.pairs = baselines.pair_eval_agreements(self.human_records)
+        self.pairs = pair_eval_agreements(self.human_records)
 
-    def panel(self, played: Sequence[Played]) -> baselines.MatchedPanel:
-        """The matched panel of these people and the candidates played (each at its own runs)."""
+    def matched_arrays(self, played: Sequence[Played]) -> MatchedArrays:
+        """The matched arrays of these people and the candidates played (each at its own runs)."""
         sims = {p.label: features_table(p.eval_results, source="llm", label=p.label) for p in played}
         agreements = {p.label: usi.eval_agreements(self.human_records, p.surveys) for p in played if p.surveys}
         # candidates' files are small: split runs by suffix (the reference split needs > 170 entries)
-        return baselines.build_matched_panel(self.human, sims, agreements=agreements, pair_agreements=self.pairs,
-                                             run_split="suffix")
+        return build_matched_arrays(self.human, sims, agreements=agreements, pair_agreements=self.pairs,
+                                    run_split="suffix")
 
     def compare(self, played: Sequence[Played], rng: np.random.Generator, n_boot: int = SEARCH_BOOT) -> pd.DataFrame:
-        """:func:`baselines.compare` of the candidates played, difficulty binned by the given map."""
-        return baselines.compare(self.panel(played), self.difficulty, rng, n_boot=n_boot)
+        """:func:`matched_comparison.compare` of the candidates played, difficulty binned by the given map."""
+        return compare(self.matched_arrays(played), self.difficulty, rng, n_boot=n_boot)
 
 
 def usi_rows(table: pd.DataFrame) -> dict[str, dict[str, float]]:
