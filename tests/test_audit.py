@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from usersim_utils import audit, data, ids, paths
+from usersim_utils import audit, data, ids, paths, stats
 
 from seeded_study import make_study as make_panel
 
@@ -215,7 +217,7 @@ def test_a_stop_right_after_the_first_exchange_of_a_real_trajectory(trajectories
 @needs_shared
 def test_flag_rates_on_the_unmodified_trajectories_are_low(trajectories) -> None:
     _, conversations = audit.audit_records(trajectories, source="llm", name="gpt-4o-airline")
-    rates = audit.flag_rates(conversations).set_index("flag")["rate"]
+    rates = audit.flag_rates(conversations, np.random.default_rng(0)).set_index("flag")["rate"]
     print("\nflag rates on the 200 unmodified GPT-4o airline trajectories:", rates.round(3).to_dict())
     assert len(conversations) == 200
     for flag, rate in rates.items():
@@ -224,21 +226,149 @@ def test_flag_rates_on_the_unmodified_trajectories_are_low(trajectories) -> None
     assert conversations.loc[conversations["early_stop"], "success"].sum() == 0
 
 
-# --- Rates and reward gaps. ------------------------------------------------------------------------------
-def test_rates_have_wilson_intervals_and_every_flag() -> None:
-    conversations = pd.DataFrame({"name": ["a"] * 4, "record": list("wxyz"), "task_key": ["retail_1"] * 4,
-                                  "success": [1, 0, 0, 1], **{f: [False] * 4 for f in audit.FLAGS}})
+# --- Rates, differences and reward gaps. ----------------------------------------------------------------
+def clustered_study(rng: np.random.Generator, name: str, task_rates: np.ndarray, per_task: int, *,
+                    drop: float = 0.0, extra: float = 0.0, success: np.ndarray | None = None,
+                    cost: float = 0.0) -> pd.DataFrame:
+    """Conversations of one label as :func:`audit.audit_records` tables them, ``early_stop``
+    the only flag raised: task t's conversations are flagged with probability ``task_rates[t]``
+    (or, independently, ``extra``), succeed with ``success[t]`` minus ``cost`` when flagged;
+    a share ``drop`` of them is left out (never a task's first)."""
+    n_tasks = len(task_rates)
+    flagged = (rng.random((n_tasks, per_task)) < task_rates[:, None]) | (rng.random((n_tasks, per_task)) < extra)
+    chance = np.full(n_tasks, 0.5) if success is None else success
+    wins = rng.random((n_tasks, per_task)) < chance[:, None] - cost * flagged
+    kept = rng.random((n_tasks, per_task)) >= drop
+    kept[:, 0] = True
+    task, copy_ = np.nonzero(kept)
+    return pd.DataFrame({"name": name, "record": [f"{name}_{t}_{c}" for t, c in zip(task, copy_)],
+                         "task_key": [f"retail_{t}" for t in task], "success": wins[task, copy_].astype(int),
+                         **{flag: flagged[task, copy_] if flag == "early_stop" else False for flag in audit.FLAGS}})
+
+
+def beta_rates(rng: np.random.Generator, n_tasks: int, rate: float, correlation: float) -> np.ndarray:
+    """Per-task flag probabilities from a Beta of mean ``rate`` whose within-task correlation
+    of two conversations' flags is ``correlation`` (1 / (a + b + 1))."""
+    total = 1.0 / correlation - 1.0
+    return rng.beta(rate * total, (1.0 - rate) * total, size=n_tasks)
+
+
+def test_rates_count_conversations_and_tasks_and_every_flag() -> None:
+    conversations = pd.DataFrame({"name": ["a"] * 4, "record": list("wxyz"),
+                                  "task_key": ["retail_1"] * 2 + ["retail_2"] * 2, "success": [1, 0, 0, 1],
+                                  **{f: [False] * 4 for f in audit.FLAGS}})
     conversations.loc[[1, 2], "early_stop"] = True
-    rates = audit.flag_rates(conversations)
+    rates = audit.flag_rates(conversations, np.random.default_rng(0))
     assert list(rates.columns) == list(audit.RATE_COLUMNS) and list(rates["flag"]) == list(audit.FLAGS)
     row = rates.set_index("flag").loc["early_stop"]
-    assert (row["count"], row["conversations"], row["rate"]) == (2, 4, 0.5)
-    assert 0.15 < row["low"] < 0.5 < row["high"] < 0.85
-    gaps = audit.reward_gaps(conversations, {"retail_1": 0.5})
-    assert list(gaps["flag"]) == ["early_stop", "early_stop"]
-    overall, bin2 = gaps.iloc[0], gaps.iloc[1]
-    assert pd.isna(overall["difficulty_bin"]) and bin2["difficulty_bin"] == 2
-    assert overall["difference"] == pytest.approx(0.0 - 1.0) and bin2["n_flagged"] == 2
+    assert (row["count"], row["conversations"], row["tasks"], row["rate"]) == (2, 4, 2, 0.5)
+    assert row["low"] < 0.5 < row["high"]
+    none = rates.set_index("flag").loc["role_flip"]
+    # no flag at all: the largest design effect (one observation per task), so Wilson's interval on 2
+    assert none["design_effect"] == 2.0
+    assert (none["low"], none["high"]) == pytest.approx(stats.wilson_interval(0, 2))
+
+
+def test_clustered_rate_intervals_cover_at_their_level_where_wilson_does_not() -> None:
+    """300 simulated studies (60 tasks x 3 conversations, a flag's per-task probability drawn
+    from a Beta of mean 0.3 and within-task correlation 0.8), stacked as 300 names."""
+    rng = np.random.default_rng(7)
+    n_studies, rate = 300, 0.3
+    studies = pd.concat([clustered_study(rng, f"study {i}", beta_rates(rng, 60, rate, 0.8), 3)
+                         for i in range(n_studies)], ignore_index=True)
+    rates = audit.flag_rates(studies, rng).query("flag == 'early_stop'")
+    covered = float(((rates["low"] <= rate) & (rate <= rates["high"])).mean())
+    wilson = [stats.wilson_interval(c, n) for c, n in zip(rates["count"], rates["conversations"])]
+    wilson_covered = float(np.mean([low <= rate <= high for low, high in wilson]))
+    monte_carlo_se = math.sqrt(0.95 * 0.05 / n_studies)
+    print(f"\ncoverage of the true rate: clustered {covered:.3f}, Wilson {wilson_covered:.3f} "
+          f"(Monte Carlo SE {monte_carlo_se:.3f})")
+    assert abs(covered - 0.95) < 3.5 * monte_carlo_se
+    assert wilson_covered < 0.95 - 3.5 * monte_carlo_se  # the setting is one where counting conversations fails
+
+
+def test_a_difference_made_by_dropped_sessions_alone_is_no_difference() -> None:
+    """Every conversation of a task flagged alike on both sides, people's sessions of unflagged
+    tasks dropped: pooled over conversations people look rarer, task by task they are equal."""
+    rng = np.random.default_rng(1)
+    task_rates = (np.arange(30) % 3 == 0).astype(float)  # a third of the tasks always flagged
+    human = clustered_study(rng, "human", task_rates, 3)
+    unflagged = human.index[~human["early_stop"]]
+    human = human.drop(unflagged[::4])
+    simulator = clustered_study(rng, "sim", task_rates, 3)
+    row = audit.rate_differences(pd.concat([human, simulator]), rng).set_index("flag").loc["early_stop"]
+    assert human["early_stop"].mean() > simulator["early_stop"].mean()
+    assert (row["diff"], row["low"], row["high"]) == (0.0, 0.0, 0.0)
+    assert not row["more_often"] and not row["less_often"]
+    assert (row["tasks"], row["conversations"], row["human_conversations"]) == (30, 90, len(human))
+
+
+def test_paired_differences_cover_zero_for_the_human_process_and_resolve_a_real_one() -> None:
+    """200 studies of 60 tasks: people 3 sessions per task, 15% dropped; a simulator of the
+    same task process (3 runs), and one that also flags 20% of its conversations at random."""
+    rng = np.random.default_rng(11)
+    n_studies, false_verdicts, resolved, covered = 200, 0, 0, 0
+    for _ in range(n_studies):
+        task_rates = beta_rates(rng, 60, 0.3, 0.8)
+        human = clustered_study(rng, "human", task_rates, 3, drop=0.15)
+        same = clustered_study(rng, "same", task_rates, 3)
+        more = clustered_study(rng, "more", task_rates, 3, extra=0.2)
+        rows = audit.rate_differences(pd.concat([human, same, more]), rng, n_boot=500).query("flag == 'early_stop'")
+        same_row, more_row = rows.set_index("name").loc["same"], rows.set_index("name").loc["more"]
+        false_verdicts += bool(same_row["more_often"] or same_row["less_often"])
+        resolved += bool(more_row["more_often"])
+        truth = 0.2 * (1.0 - task_rates.mean())
+        covered += bool(more_row["low"] <= truth <= more_row["high"])
+    monte_carlo_se = math.sqrt(0.95 * 0.05 / n_studies)
+    print(f"\nhuman process told apart in {false_verdicts}/{n_studies}; more flags resolved in {resolved}/{n_studies}, "
+          f"true difference covered in {covered}/{n_studies}")
+    assert false_verdicts / n_studies < 0.05 + 3.5 * monte_carlo_se
+    assert covered / n_studies > 0.95 - 3.5 * monte_carlo_se
+    assert resolved / n_studies > 0.8
+
+
+def test_no_difference_interval_on_few_shared_tasks_and_none_without_people() -> None:
+    rng = np.random.default_rng(2)
+    few = audit.MIN_INTERVAL_TASKS - 1
+    human = clustered_study(rng, "human", np.full(few, 0.5), 3)
+    simulator = clustered_study(rng, "sim", np.full(few, 1.0), 3)
+    row = audit.rate_differences(pd.concat([human, simulator]), rng).set_index("flag").loc["early_stop"]
+    assert row["diff"] > 0 and math.isnan(row["low"]) and not row["more_often"]
+    assert audit.rate_differences(simulator, rng).empty
+
+
+def test_reward_gaps_per_bin_count_conversations_and_tasks_with_clustered_intervals() -> None:
+    rng = np.random.default_rng(3)
+    conversations = clustered_study(rng, "sim", beta_rates(rng, 100, 0.4, 0.5), 3, cost=0.3,
+                                    success=np.full(100, 0.7))
+    difficulty = {f"retail_{t}": (0.1 if t < 80 else 0.9) for t in range(100)}  # bins 0 (80 tasks) and 4 (20)
+    gaps = audit.reward_gaps(conversations, difficulty, rng)
+    assert list(gaps.columns) == list(audit.GAP_COLUMNS) and set(gaps["flag"]) == {"early_stop"}
+    overall, hard, easy = (gaps.iloc[i] for i in range(3))
+    assert pd.isna(overall["difficulty_bin"]) and (hard["difficulty_bin"], easy["difficulty_bin"]) == (0, 4)
+    in_hard = conversations[conversations["task_key"].map(difficulty) < 0.5]
+    flagged = in_hard[in_hard["early_stop"]]
+    assert (hard["n_flagged"], hard["tasks_flagged"]) == (len(flagged), flagged["task_key"].nunique())
+    assert hard["n_flagged"] + hard["n_unflagged"] == len(in_hard)
+    assert hard["difference"] == pytest.approx(flagged["success"].mean() - in_hard.loc[~in_hard["early_stop"],
+                                                                                       "success"].mean())
+    assert hard["low"] < hard["difference"] < hard["high"] and hard["high"] < 0  # a cost of 0.3 on 80 tasks
+    # no interval on fewer than MIN_INTERVAL_TASKS tasks a side (coverage there was 45-93%)
+    few = gaps[(gaps[["tasks_flagged", "tasks_unflagged"]].min(axis=1) < audit.MIN_INTERVAL_TASKS)]
+    assert few["low"].isna().all() and gaps.loc[gaps["low"].isna()].index.isin(few.index).all()
+
+
+def test_reward_gap_intervals_cover_the_cost_of_a_flag() -> None:
+    """120 studies of 165 tasks x 3, flags with mean 0.3 and within-task correlation 0.5, a
+    flagged conversation 0.3 less likely to succeed: the gap over all tasks is -0.3."""
+    rng = np.random.default_rng(5)
+    n_studies = 120
+    studies = pd.concat([clustered_study(rng, f"study {i}", beta_rates(rng, 165, 0.3, 0.5), 3, cost=0.3,
+                                         success=rng.beta(2, 2, size=165)) for i in range(n_studies)])
+    gaps = audit.reward_gaps(studies, {}, rng, n_boot=500)
+    covered = float(((gaps["low"] <= -0.3) & (-0.3 <= gaps["high"])).mean())
+    print(f"\nreward gap -0.3 covered in {covered:.3f} of {n_studies} studies")
+    assert len(gaps) == n_studies and covered > 0.95 - 3.5 * math.sqrt(0.95 * 0.05 / n_studies)
 
 
 # --- The command line. -----------------------------------------------------------------------------------
@@ -264,10 +394,14 @@ def test_command_writes_findings_and_rates_without_excerpts(study: Path, tmp_pat
                           "--human", str(study), "--json", str(out_json), "--difficulty", "published")
     assert code == 0, err
     result = json.loads(out_json.read_text())
-    assert set(result) == {"findings", "rates", "reward_gaps"}
+    assert set(result) == {"findings", "rates", "differences", "reward_gaps"}
     assert {r["name"] for r in result["rates"]} == {"human", "single"}
     assert len(result["rates"]) == 2 * len(audit.FLAGS)
     assert set(result["rates"][0]) == set(audit.RATE_COLUMNS)
+    assert [r["name"] for r in result["differences"]] == ["single"] * len(audit.FLAGS)
+    assert set(result["differences"][0]) == set(audit.DIFFERENCE_COLUMNS)
+    assert all(set(r) == set(audit.GAP_COLUMNS) for r in result["reward_gaps"])
+    assert out.splitlines()[-2].startswith("raised more often than people")
     human_flips = [f for f in result["findings"] if f["name"] == "human" and f["flag"] == "role_flip"]
     assert human_flips, "the test panel's phrases include 'how can i help you'"
     assert all(set(f) == set(audit.FINDING_COLUMNS) and f["excerpt"] is None for f in result["findings"])

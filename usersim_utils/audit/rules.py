@@ -1,66 +1,11 @@
-"""An explainable audit of user-simulator misbehaviour: rule-based flags, their rates
-beside the humans', and what they cost the agent.
-
-Every flag is one documented rule over one conversation (see each ``flag_*``
-function); a finding names the conversation (``record``: the key the scoring command
-uses), the flag and the message (``turn``: the index in the record's
-``conversation`` list). The seven flags:
-
-========================  ==============================================================
-``empty_turn``            :func:`flag_empty_turn`
-``repeated_turn``         :func:`flag_repeated_turn`
-``role_flip``             :func:`flag_role_flip`
-``instruction_copy``      :func:`flag_instruction_copy`
-``invented_id``           :func:`flag_invented_id`
-``early_stop``            :func:`flag_early_stop`
-``restart_after_stop``    :func:`flag_restart_after_stop`
-========================  ==============================================================
-
-Conversations are read as the index reads them: human sessions without the
-platform's meta messages (their ``/stop``, :data:`usersim_utils.schema.HUMAN_STOP`, is
-the stop token), simulator rollouts with ``###STOP###``
-(:data:`usersim_utils.schema.STOP_MARKER`, anywhere in a user message, as tau-bench
-stops) as the stop token. Only kept conversations of the study's 165 tasks are
-audited. The task's instruction, gold actions and database come from tau-bench (v1)
-through tau-trait (:mod:`usersim_utils.taubench`), looked up by the task of the
-record's key; the database's identifiers are indexed once per domain.
-
-Rates per label and flag: flagged conversations / audited conversations with a
-Wilson interval (:func:`usersim_utils.stats.wilson_interval`; conversations of a
-task are treated as independent, so the interval is somewhat too narrow). The cost
-to the agent: mean reward (success 0/1) of flagged minus unflagged conversations,
-per difficulty bin (:func:`usersim_utils.usi.difficulty_bin`) and over all; a
-difference, not an effect (flags and hard tasks go together), hence the bins.
-
-Rates on tau-bench's 200 unmodified GPT-4o airline trajectories (``tests/test_audit.py``):
-``instruction_copy`` 5.5 % (true copies: task 27's instruction asks the user to say a
-sentence, others reuse a 12-word run of it), ``early_stop`` 20 % (the agent never
-made the required change and the user ended; see :func:`flag_early_stop`), every
-other flag 0 %.
-
-Command line::
-
-    python -m usersim_utils.audit --eval-results FILE [FILE ...] [--human PATH] --json OUT
-        [--show-excerpts] [--difficulty MODE] [--domain airline|retail]
-
-writes ``{"findings": [{name, record, flag, turn, excerpt}], "rates": [{name, flag,
-count, conversations, rate, low, high}], "reward_gaps": [...]}``. Excerpts (the
-flagged text, cut to :data:`EXCERPT_CHARS` characters) are written only when every
-input is proven SYNTHETIC demo data (the generator's stamp, never a path's name) or
-``--show-excerpts`` is given (the study's human data
-must not be copied into outputs), else ``excerpt`` is null. Bad input: one ``error:``
-line, exit 2.
-"""
+"""The audit's rules: how a conversation is read, what a task requires, the seven flags
+(one documented rule each, :data:`FLAGS`) and the per-conversation tables of a file's
+records (:func:`audit_records`). See :mod:`usersim_utils.audit`."""
 
 from __future__ import annotations
 
-import argparse
 import functools
-import json
-import math
-import os
 import re
-import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -69,13 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from . import command_line, data, demo, features, feedback, ids, schema, scoring, stats, usi
-from . import taubench as env
-from .atomic import write_output
-from .distinguish import load_records
-from .diversity import tokens
-from .errors import DataError
-from .rollout.comparability import protocol_cards
+from .. import features, ids, schema
+from .. import taubench as env
+from ..diversity import tokens
+from ..errors import DataError
 
 FLAGS: tuple[str, ...] = (
     "empty_turn", "repeated_turn", "role_flip", "instruction_copy", "invented_id", "early_stop",
@@ -433,162 +375,3 @@ def audit_records(records: Mapping[str, Mapping[str, Any]], *, source: features.
         rows.append((name, key, task, features.success_of(record), *(flag in flagged for flag in FLAGS)))
     return (pd.DataFrame(findings, columns=list(FINDING_COLUMNS)),
             pd.DataFrame(rows, columns=list(CONVERSATION_COLUMNS)))
-
-
-RATE_COLUMNS: tuple[str, ...] = ("name", "flag", "count", "conversations", "rate", "low", "high")
-
-
-def flag_rates(conversations: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Per name (table order) and flag (:data:`FLAGS` order): flagged conversations,
-    audited conversations, the rate and its Wilson interval. Columns :data:`RATE_COLUMNS`."""
-    rows = []
-    for name, group in conversations.groupby("name", sort=False):
-        n = len(group)
-        for flag in FLAGS:
-            count = int(group[flag].sum())
-            low, high = stats.wilson_interval(count, n, level)
-            rows.append((name, flag, count, n, count / n if n else math.nan, low, high))
-    return pd.DataFrame(rows, columns=list(RATE_COLUMNS))
-
-
-GAP_COLUMNS: tuple[str, ...] = ("name", "flag", "difficulty_bin", "n_flagged", "n_unflagged",
-                                "reward_flagged", "reward_unflagged", "difference")
-
-
-def reward_gaps(conversations: pd.DataFrame, difficulty: Mapping[str, float]) -> pd.DataFrame:
-    """Mean success of flagged minus unflagged conversations, per name, flag and
-    difficulty bin (0-4, :func:`usi.difficulty_bin`; tasks without a difficulty are
-    left out of the bins), and over all conversations (``difficulty_bin`` None).
-    Only flags raised at least once for the name. Columns :data:`GAP_COLUMNS`; the
-    reward means are NaN when a side is empty."""
-    table = conversations.assign(difficulty_bin=[
-        usi.difficulty_bin(difficulty[t]) if t in difficulty else None for t in conversations["task_key"]])
-    rows = []
-    for name, group in table.groupby("name", sort=False):
-        for flag in FLAGS:
-            if not group[flag].any():
-                continue
-            bins = [(None, group)] + [(int(b), g) for b, g in group.dropna(subset=["difficulty_bin"])
-                                      .groupby("difficulty_bin", sort=True)]
-            for bin_, rows_of_bin in bins:
-                flagged = rows_of_bin.loc[rows_of_bin[flag], "success"]
-                unflagged = rows_of_bin.loc[~rows_of_bin[flag], "success"]
-                mean_f = float(flagged.mean()) if len(flagged) else math.nan
-                mean_u = float(unflagged.mean()) if len(unflagged) else math.nan
-                rows.append((name, flag, bin_, len(flagged), len(unflagged), mean_f, mean_u, mean_f - mean_u))
-    return pd.DataFrame(rows, columns=list(GAP_COLUMNS)).astype({"difficulty_bin": "Int64"})
-
-
-# --- Files and the command line. -------------------------------------------------------------------
-@dataclass(frozen=True)
-class AuditResult:
-    """Findings, per-conversation flags, rates and reward gaps of an audit, and ``notes``
-    for the reader (records left out, a difficulty map other than the one asked for)."""
-
-    findings: pd.DataFrame
-    conversations: pd.DataFrame
-    rates: pd.DataFrame
-    gaps: pd.DataFrame
-    notes: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"findings", "rates", "reward_gaps"}`` as the command line writes them (NaN -> null)."""
-        def records(table: pd.DataFrame) -> list[dict[str, Any]]:
-            return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-                    for row in json.loads(table.to_json(orient="records"))]
-
-        return {"findings": records(self.findings), "rates": records(self.rates), "reward_gaps": records(self.gaps)}
-
-
-def in_study(key: str) -> bool:
-    """True when ``key``'s task is one of the study's 165 tau-bench test tasks."""
-    task = ids.task_key(key)
-    if not ids.is_valid_key(task):
-        return False
-    domain, index = task.split("_")
-    return int(index) < ids.N_TASKS[domain]
-
-
-def split_auditable(records: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Mapping[str, Any]], list[str]]:
-    """``(records of the study's tasks, keys of the others)``: only the study's tasks have
-    an instruction and gold actions to audit against (tau-trait adds tasks past them)."""
-    kept = {k: r for k, r in records.items() if in_study(k)}
-    return kept, [k for k in records if k not in kept]
-
-
-def run(eval_results: Sequence[str | os.PathLike[str]], *, human_path: str | os.PathLike[str] | None = None,
-        show_excerpts: bool = False, difficulty: str = "all", domain: str | None = None) -> AuditResult:
-    """Audit files as the command line does. Excerpts are kept when ``show_excerpts`` or
-    every input is proven SYNTHETIC demo data (:func:`usersim_utils.demo.is_demo_data`). ``difficulty``: a mode of
-    :func:`scoring.resolve_difficulty`
-    (``all`` pools the simulator files given)."""
-    usi.parse_difficulty_mode(difficulty)  # a bad mode fails before the files are read
-    inputs = [*eval_results, *([human_path] if human_path is not None else [])]
-    show = show_excerpts or all(demo.is_demo_data(p) for p in inputs)
-    human_records, simulators = load_records(human_path, eval_results, domain=domain)
-    named = ([(schema.HUMAN_LABEL, "human", human_records)] if human_path is not None else []) + \
-        [(label, "llm", records) for label, records in simulators.items()]
-    parts, notes = [], []
-    for name, source, records in named:
-        auditable, skipped = split_auditable(records)
-        if skipped:
-            notes.append(f"{name}: {len(skipped)} record(s) outside the study's 165 tau-bench tasks not audited "
-                         f"(e.g. {skipped[0]})")
-        parts.append(audit_records(auditable, source=source, name=name, show_excerpts=show))
-    findings = pd.concat([f for f, _ in parts], ignore_index=True)
-    conversations = pd.concat([c for _, c in parts], ignore_index=True)
-    outcomes = {label: feedback.outcomes_table(records, label=label) for label, records in simulators.items()}
-    choice = scoring.resolve_difficulty(difficulty, outcomes, domain=domain)
-    if choice.note:
-        notes.append(f"reward gaps by difficulty: {choice.note}")
-    return AuditResult(findings, conversations, flag_rates(conversations),
-                       reward_gaps(conversations, choice.map), tuple(notes))
-
-
-def format_rates(rates: pd.DataFrame) -> str:
-    """A plain table: one row per name, one column per flag, ``rate% (count)``."""
-    cells = rates.assign(cell=[f"{100 * r:5.1f}% ({c})" for r, c in zip(rates["rate"], rates["count"])])
-    wide = cells.pivot(index="name", columns="flag", values="cell").reindex(columns=list(FLAGS))
-    wide = wide.reindex(list(dict.fromkeys(rates["name"])))
-    return wide.to_string()
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``usersim-audit``."""
-    demo = command_line.DEMO_PANEL
-    p = command_line.command_parser(
-        "usersim-audit",
-        "Rule-based audit of user-simulator misbehaviour. Also run as python -m usersim_utils.audit.",
-        f"usersim-audit --eval-results {demo}/eval_results/*.json --human {demo} --json audit.json",
-    )
-    data.add_eval_results_argument(p)
-    data.add_human_argument(p, required=False, also=" (its rates are shown beside)")
-    data.add_json_argument(p, what="the findings and rates")
-    p.add_argument("--show-excerpts", action="store_true",
-                   help="write the flagged text even for real data (never commit it for the study's human data)")
-    data.add_difficulty_argument(p)
-    data.add_domain_argument(p)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    try:
-        json_out = data.check_output_path(args.json_out) if args.json_out is not None else None
-        mode, default_note = scoring.difficulty_mode(args.difficulty, protocol_cards(args.eval_results))
-        result = run(args.eval_results, human_path=args.human, show_excerpts=args.show_excerpts,
-                     difficulty=mode, domain=args.domain)
-        if json_out is not None:
-            write_output(json_out, json.dumps(result.to_json(), indent=2) + "\n")
-    except data.BAD_INPUT as err:
-        return data.report_bad_input(err)
-    print(format_rates(result.rates), flush=True)
-    for note in (default_note, *result.notes):
-        if note:
-            print(f"note: {note}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
