@@ -16,18 +16,17 @@ in a fresh process into a fresh folder (no cache hits), timed from launch to exi
 * ``efficiency_32``: 330 conversations (165 tasks x 2 runs) at concurrency 32, 0.05 s
   per call: ideal waiting time (calls x delay / 32) over wall time, start-up included
   (``efficiency_32_after_startup``: from the first request). Goal >= 0.35.
-* ``efficiency_32_processes_2``: the same with ``--processes 2`` (two worker processes;
-  CPU and peak memory of workers count, as the command waits for them).
 * ``peak_rss_mb_64``: peak resident memory of 128 conversations at concurrency 64,
   0.2 s per call, the command's own (``VmHWM`` sampled every 50 ms). Goal < 2048 MB.
 
 Measured on the shared 2-core machine, before (litellm for every call, a full database
 copy per conversation) -> after: client CPU 174 -> 6-12 ms per conversation (up to 24 ms
 under load; 14-19 ms at concurrency 32); start-up 5.9-8.6 -> 0.4-0.5 s; speed-up 5.6 ->
-7.2x; efficiency 0.059 -> 0.57-0.64 (0.60-0.62 with ``--processes 2``: no gain on two
-cores shared with the stub); peak RSS at concurrency 64: 902 -> 124 MB. On another day
-the same machine gave efficiency 0.35-0.39 for this code and the code before the
-reliability work (deadlines, retries, reply caps) alike: the bound is the machine's.
+7.2x; efficiency 0.059 -> 0.57-0.64 (0.60-0.62 with the two worker processes of the
+former ``--processes 2``: no gain on two cores shared with the stub, so it was removed);
+peak RSS at concurrency 64: 902 -> 124 MB. On another day the same machine gave efficiency
+0.35-0.39 for this code and the code before the reliability work (deadlines, retries, reply
+caps) alike: the bound is the machine's.
 
 The stub sets TCP_NODELAY, as asyncio servers (uvicorn: vLLM, llama.cpp's server) do:
 without it each reply's body waits for the client's delayed ACK (up to 40 ms), which is
@@ -58,7 +57,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 TURNS = 3  # 8 calls per conversation: 3 simulator turns, 2 agent turns of 2 calls, the survey
-MEASURES = ("client_cpu", "speedup", "efficiency", "efficiency_processes", "memory")
+MEASURES = ("client_cpu", "speedup", "efficiency", "memory")
 
 
 def load_stub_module() -> Any:
@@ -103,13 +102,13 @@ def stub_stats(url: str, reset: bool = False) -> dict[str, Any]:
         return json.loads(r.read())
 
 
-def rollout_argv(url: str, tasks: str, runs: int, concurrency: int, out: Path, processes: int = 1) -> list[str]:
+def rollout_argv(url: str, tasks: str, runs: int, concurrency: int, out: Path) -> list[str]:
     """The rollout command against the stub."""
     return [
         sys.executable, "-m", "usersim_utils.rollout", "--simulator", "openai/stub-user",
         "--agent", "openai/stub-agent", "--api-base", url, "--tasks", tasks, "--runs", str(runs),
         "--concurrency", str(concurrency), "--max-user-turns", str(TURNS), "--max-retries", "0",
-        "--out", str(out), "--no-progress", "--processes", str(processes),
+        "--out", str(out), "--no-progress",
     ]  # fmt: skip
 
 
@@ -134,7 +133,7 @@ def _sample_high_water(pid: int, peak: list[float], done: threading.Event) -> No
         done.wait(0.05)
 
 
-def timed_rollout(url: str, tasks: str, runs: int, concurrency: int, processes: int = 1) -> dict[str, float]:
+def timed_rollout(url: str, tasks: str, runs: int, concurrency: int) -> dict[str, float]:
     """Run the command once into a fresh folder: wall seconds (launch to exit), CPU
     seconds, peak RSS (MB, of the command's own process: :func:`_high_water_mb`), start-up
     (launch to first call) and the stub's calls."""
@@ -143,7 +142,7 @@ def timed_rollout(url: str, tasks: str, runs: int, concurrency: int, processes: 
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as log:
         started = time.monotonic()
         proc = subprocess.Popen(
-            rollout_argv(url, tasks, runs, concurrency, Path(tmp) / "out", processes),
+            rollout_argv(url, tasks, runs, concurrency, Path(tmp) / "out"),
             stdout=log, stderr=log, env=_child_env(), cwd=REPO,
         )  # fmt: skip
         peak, done = [0.0], threading.Event()
@@ -214,17 +213,6 @@ def measure_efficiency() -> dict[str, float]:
         "efficiency_32": round(waiting / run["wall_s"], 3),
         "efficiency_32_after_startup": round(waiting / (run["wall_s"] - run["startup_s"]), 3),
         "client_ms_per_conversation_32": round(1000 * run["cpu_s"] / 330, 1),
-    }
-
-
-def measure_efficiency_processes() -> dict[str, float]:
-    """The efficiency run with two worker processes (``--processes 2``)."""
-    with stub_process(0.05) as url:
-        run = timed_rollout(url, "all", 2, 32, processes=2)
-    waiting = run["calls"] * 0.05 / 32
-    return {
-        "seconds_32_processes_2": round(run["wall_s"], 2),
-        "efficiency_32_processes_2": round(waiting / run["wall_s"], 3),
     }
 
 

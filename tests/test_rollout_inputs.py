@@ -164,3 +164,13 @@ def test_a_flag_in_range_overrides_a_card_out_of_range(tmp_path: Path, capsys: p
     argv = ["--card", str(card), "--simulator-temperature", "0.7", "--domains", "retail:0", "--dry-run"]
     assert run_bounded(argv) == 0
     assert "estimated_calls=" in capsys.readouterr().out
+
+
+def test_the_removed_processes_flag_is_one_usage_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """One process keeps up (README): ``--processes`` is gone, and an old command line says
+    which argument it no longer takes instead of running."""
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["--domains", "retail:0", "--processes", "2", "--out", str(tmp_path / "out")])
+    assert stopped.value.code == 2
+    assert one_error(capsys) == "error: unrecognized arguments: --processes 2"
+    assert not (tmp_path / "out").exists()

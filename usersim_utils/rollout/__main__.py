@@ -94,10 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the study's tasks, e.g. 'retail:0-4,airline:0-2' or 'all' (165 tasks)")
     p.add_argument("--runs", type=int, default=1, help=f"conversations per task, 1..{MAX_RUNS}")
     p.add_argument("--concurrency", type=int, default=4, help="conversations played at the same time")
-    p.add_argument("--processes", type=int, default=1,
-                   help="worker processes sharing the --concurrency slots (default: 1; one process is enough up to "
-                        "about 70-150 conversations a second; more helps only with a fast local server and cores to "
-                        "spare; served models only)")
     p.add_argument("--max-user-turns", type=int, default=None,
                    help=f"simulator turns per conversation (default: {DEFAULT_MAX_USER_TURNS})")
     p.add_argument(
@@ -206,7 +202,6 @@ def main(argv: list[str] | None = None) -> int:
             tasks=tuple(ids.parse_task_spec(args.tasks)),
             runs=args.runs,
             concurrency=args.concurrency,
-            processes=args.processes,
             out_dir=args.out,
             request_timeout_s=args.request_timeout,
             retry_budget_s=args.retry_budget,

@@ -52,11 +52,6 @@ class ReplyError(Exception):
     """A model reply that cannot be used; fails its conversation only."""
 
 
-class ReportedFailure(Exception):
-    """A conversation that failed in a worker process (:mod:`usersim_utils.rollout.workers`),
-    or with it; ``str(err)`` is the line the worker described it with."""
-
-
 def one_line(text: str, max_chars: int = MAX_ERROR_CHARS) -> str:
     """The first non-empty line of ``text`` without any traceback quoted in it, cut to
     ``max_chars`` characters."""
@@ -67,9 +62,8 @@ def one_line(text: str, max_chars: int = MAX_ERROR_CHARS) -> str:
 
 def describe(exc: BaseException) -> str:
     """``<ErrorType>: <message>`` of ``exc`` as one redacted, bounded line (a run-level
-    :class:`RolloutError` without its type name: its message says it all; a
-    :class:`ReportedFailure` as the worker described it)."""
+    :class:`RolloutError` without its type name: its message says it all)."""
     message = str(exc)
-    text = message if isinstance(exc, (RolloutError, ReportedFailure)) else f"{type(exc).__name__}: {message}"
+    text = message if isinstance(exc, RolloutError) else f"{type(exc).__name__}: {message}"
     # redact before cutting, so that a key cut in half cannot slip through
     return one_line(redact(text))

@@ -1,7 +1,6 @@
 """Playing the conversations of a run and keeping them: where one is stored, how it is
 read back, the player that does both (:func:`conversation_player`) and the threads that
-play them (:func:`start_workers`). Shared by the run's own process
-(:mod:`usersim_utils.rollout.runner`) and worker processes (:mod:`usersim_utils.rollout.workers`)."""
+play them (:func:`start_workers`), for :mod:`usersim_utils.rollout.runner`."""
 
 from __future__ import annotations
 

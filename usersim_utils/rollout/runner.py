@@ -32,10 +32,6 @@ Ctrl-C abandons the calls in flight at once (their conversations resume from the
 cache next time); a failed write (full disk, read-only folder) stops the run with one
 line (:class:`OutputError`), the finished conversations staying in ``.work``.
 
-With ``processes`` above 1, worker processes play the conversations
-(:mod:`usersim_utils.rollout.workers`) and this process keeps the lock, the progress
-bar, the merge and the outputs.
-
 Runs: with ``runs == 1`` keys are ``<domain>_<i>``; with more, ``<domain>_<i>_<run>``
 for run 1..3 (the reference scorer knows runs 1-3 only). Survey keys mirror the
 study's three human batches: run 1 -> ``x``, run 2 -> ``x_ann2``, run 3 -> ``x_ann3``.
@@ -111,8 +107,6 @@ class RolloutConfig:
     tasks: tuple[str, ...]
     runs: int = 1
     concurrency: int = 4
-    #: Processes sharing the ``concurrency`` conversations (:mod:`usersim_utils.rollout.workers`).
-    processes: int = 1
     max_user_turns: int = DEFAULT_MAX_USER_TURNS
     max_tool_calls: int = DEFAULT_MAX_TOOL_CALLS
     out_dir: Path = paths.ROLLOUTS_DIR
@@ -156,7 +150,7 @@ class RolloutConfig:
                 raise ValueError(f"task {t!r} outside {domain} 0-{ids.N_TASKS[domain] - 1}")
         if not 1 <= self.runs <= MAX_RUNS:
             raise ValueError(f"--runs must be 1..{MAX_RUNS} (the study's scorer knows runs 1-3), got {self.runs}")
-        for name in ("concurrency", "processes", "max_user_turns", "max_tool_calls"):
+        for name in ("concurrency", "max_user_turns", "max_tool_calls"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.max_retries < 0:
@@ -171,8 +165,6 @@ class RolloutConfig:
         for name in ("api_base", "simulator_api_base", "agent_api_base"):
             if getattr(self, name) is not None:
                 parse_endpoint(getattr(self, name), f"--{name.replace('_', '-')}")
-        if self.processes > 1 and any(m.startswith(LOCAL_PREFIX) for m in (self.simulator, self.agent)):
-            raise ValueError("--processes above 1 needs served models: each process would load the local model")
         resolve_prompt_style(self.simulator_prompt, self.simulator)
         agent_base = self.agent_api_base or self.api_base
         harness = card_mod.resolve_harness(self.agent_harness, self.agent, agent_base)
@@ -416,18 +408,11 @@ def run_rollouts(
             responses_fn=responses_fn,
         )
         failures: dict[str, str] = {}
-        pool = None
-        if config.processes > 1 and completion_fn is None and len(todo) > 1:
-            from .workers import ProcessPool, WorkerSpec  # here: the one-process path never needs them
-
-            pool = ProcessPool(WorkerSpec.of(config), config.processes, todo, cancel)
-        else:
-            play = conversation_player(settings, config.runs, client, work_dir, personas=bool(todo))
-            threads = min(config.concurrency, len(todo))
+        play = conversation_player(settings, config.runs, client, work_dir, personas=bool(todo))
         stopped: RolloutError | None = None
         bar = tqdm(total=len(jobs), initial=reused, desc=f"rollouts {config.label}", unit="conv", disable=not progress)
         with bar:
-            outcomes = pool.start() if pool is not None else start_workers(job_queue(todo), play, threads, cancel)
+            outcomes = start_workers(job_queue(todo), play, min(config.concurrency, len(todo)), cancel)
             try:
                 for _ in todo:
                     (task, run), record, exc = outcomes.get()
@@ -443,10 +428,8 @@ def run_rollouts(
                     bar.update(1)
             finally:
                 cancel.set()  # no new conversation; those in flight stop at their next model call
-                if pool is not None:
-                    pool.stop()
         set_aside = _count_set_aside(out, config.label, work_dir)
-        ledger = pool.ledger() if pool is not None else client.ledger.to_json()
+        ledger = client.ledger.to_json()
         summary = _summary(config, jobs, finished, ledger, reused, failures, set_aside=set_aside)
         if stopped is not None:
             summary.written = False
