@@ -1,6 +1,6 @@
 # The front door. `make help` lists the targets.
 #   make run   set up .venv, then execute every notebook offline into reports/
-#   make test  set up .venv, then the whole test suite (unit tests + nbval over the notebooks)
+#   make test  set up .venv, then the whole test suite (unit tests + nbval over the notebooks, on every core)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -124,14 +124,20 @@ site: $(STAMP) $(SITE_JS) ## Build the report site from the executed notebooks (
 # runs them there, even when the real study data sits in data/raw/tau-usi.
 DEMO_DIR := $(CURDIR)/data/demo/SYNTHETIC-tau-usi
 
-test: $(STAMP) ## Run the whole test suite: lint, unit tests, then nbval over every notebook and solution (on the demo panel); speed bounds: make bench
+# Test processes (pytest-xdist): one per core. Each test module runs whole on one worker and the
+# notebooks run in order on one worker (tests/conftest.py); TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+XDIST = -n $(TEST_WORKERS) --dist loadgroup
+
+# The demo panel is made once before the workers start (they only read it).
+test: $(STAMP) ## Run the whole test suite on both cores: lint, unit tests and nbval over every notebook and solution (on the demo panel); speed bounds: make bench
 	$(BIN)/ruff check usersim_utils tests notebooks benchmarks docs
-	$(BIN)/python -m pytest tests -m "not bench" -p no:cacheprovider $(PYTEST_ARGS)
 	$(BIN)/python -c "from usersim_utils import demo; demo.ensure_demo_panel()"
-	USERSIM_TAU_USI_DIR=$(DEMO_DIR) $(BIN)/python -m pytest $(NOTEBOOKS) $(SOLUTIONS) --nbval-lax -p no:cacheprovider $(PYTEST_ARGS)
+	USERSIM_TAU_USI_DIR=$(DEMO_DIR) $(BIN)/python -m pytest tests $(NOTEBOOKS) $(SOLUTIONS) -m "not bench" --nbval-lax \
+	  $(XDIST) -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## Unit tests only, without the slow ones
-	$(BIN)/python -m pytest tests -m "not slow" -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -m "not slow" $(XDIST) -p no:cacheprovider $(PYTEST_ARGS)
 
 test-slow: $(STAMP) ## Only the slow tests (real embedded model, full-size benchmarks)
 	$(BIN)/python -m pytest tests -m slow -p no:cacheprovider $(PYTEST_ARGS)

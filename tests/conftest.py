@@ -23,6 +23,34 @@ from seeded_study import make_study, write_study
 #: ``../shared`` beside this checkout: the project's read-only reference material.
 SHARED_DIR = paths.REPO_ROOT.parent / "shared"
 
+#: The groups that take minutes (they execute notebooks or play the embedded model), longest
+#: first: under pytest-xdist they start first, so no worker is left alone with one at the end.
+LONGEST_FIRST = ("test_unusual_studies.py", "test_calibrate.py", "notebooks", "site", "test_rollout.py",
+                 "test_distinguish.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Scheduling for ``make test`` (pytest-xdist, ``--dist loadgroup``): each test module runs
+    on one worker, so its module- and session-scoped fixtures are made once; the site's two
+    modules share one worker (they share one executed sandbox, tests/site_sandbox.py); the
+    notebooks run by nbval form one group in their given order, because each reads what the
+    ones before it wrote. Without xdist the marks are inert, and the order of the items is
+    kept except that the groups of :data:`LONGEST_FIRST` come first."""
+    def group(item: pytest.Item) -> str:
+        path = item.path
+        if path.suffix == ".ipynb":
+            return "notebooks"
+        if path.name in ("test_site.py", "test_site_browser.py"):
+            return "site"
+        return path.name
+
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    groups = {item.nodeid: group(item) for item in items}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+    items.sort(key=lambda item: rank.get(groups[item.nodeid], len(rank)))  # stable: notebooks stay in order
+
 
 @pytest.fixture(scope="session")
 def shared_file() -> Callable[[str], Path]:

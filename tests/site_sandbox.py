@@ -7,7 +7,7 @@ the kernel import the copy, whose ``paths.REPO_ROOT`` is that folder. The real c
 ``data/processed`` and ``reports`` are never touched.
 
 Notebook 02 is not run: it plays new conversations with the embedded model (minutes of CPU)
-and reads no row of the study. Resampling counts are cut down so a run takes about two minutes.
+and reads no row of the study. Resampling, refit and search counts are cut down to keep the run short.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ PARALLEL_FROM = "04"
 #: Small resampling counts; ``show_examples`` makes notebook 05 print example sessions even
 #: for real data, as a user may do locally: the site must still not show them. A notebook
 #: without such a parameter ignores it.
-RUN_PARAMETERS = {"n_boot": 20, "n_perm": 20, "include_rollouts": False, "show_examples": True}
+RUN_PARAMETERS = {"n_boot": 20, "n_perm": 20, "n_refit": 2, "eval_seeds": 5, "rounds": 1, "candidates": 2,
+                  "include_rollouts": False, "show_examples": True}
 
 
 def ensure_site_js() -> str | None:

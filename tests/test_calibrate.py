@@ -26,8 +26,8 @@ prompt_style = "transcript"
 model = "local/smollm2-135m"
 harness = "function-calling"
 [protocol]
-max_user_turns = 2
-max_agent_rounds = 2
+max_user_turns = 1
+max_agent_rounds = 1
 """
 QUICK = ["--rounds", "2", "--candidates", "3", "--n-boot", "300"]
 
@@ -302,20 +302,21 @@ def test_cards_write_every_field_they_read(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_embedded_model_runs_two_rounds_of_two_candidates(demo_dir: Path, records: dict, tmp_path: Path) -> None:
-    """The real rollout path with SmolLM2-135M on four tasks (its scores mean nothing)."""
+def test_the_embedded_model_runs_a_round_of_two_candidates(demo_dir: Path, records: dict, tmp_path: Path) -> None:
+    """The real rollout path with SmolLM2-135M on two tasks (its scores mean nothing; the search's
+    rounds and halving are tested with scripted models above, in a fraction of the time)."""
     tasks = split.human_tasks(records)
-    spec = ",".join(t.replace("_", ":") for t in tasks[:2] + tasks[-2:])
-    card = tmp_path / "small.toml"  # the shipped embedded card, two turns and two agent rounds (CPU time)
+    spec = ",".join(t.replace("_", ":") for t in tasks[:1] + tasks[-1:])
+    card = tmp_path / "small.toml"  # the shipped embedded card, one turn and one agent round (CPU time)
     card.write_text(SMALL_EMBEDDED_CARD)
     out = tmp_path / "o"
     args = ["--card", str(card), "--human", str(demo_dir), "--out", str(out),
-            "--budget-usd", "0", "--rounds", "2", "--candidates", "2", "--runs", "1", "--tasks", spec,
+            "--budget-usd", "0", "--rounds", "1", "--candidates", "2", "--runs", "1", "--tasks", spec,
             "--n-boot", "100"]
     status, report = run(args)
     assert status == 0 and report is not None
     log = json.loads((out / "search.json").read_text())
-    assert [r["round"] for r in log["rounds"]] == [0, 1, 2]
+    assert [r["round"] for r in log["rounds"]] == [0, 1]
     assert all(len(r["candidates"]) == 2 for r in log["rounds"][1:])
     assert (out / "rollouts" / ".cache" / "responses").is_dir()
     status, again = run(args)  # resumed: every call replayed from the cache

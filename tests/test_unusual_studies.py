@@ -94,8 +94,9 @@ def test_placeholder_wraps_a_long_reason() -> None:
 NOTEBOOKS = ("01_load_human_study", "03_extract_behavioral_features", "04_derive_user_sim_index",
              "05_compare_feedback", "06_quantify_uncertainty", "07_tell_simulators_from_people",
              "08_calibrate_a_simulator")
-#: Small resampling counts keep the run short; the code paths are the same.
-FAST = {"n_boot": 20, "n_perm": 20}
+#: Small resampling, refit, rescoring and search counts keep the run short; the code paths are
+#: the same.
+FAST = {"n_boot": 20, "n_perm": 20, "n_refit": 2, "eval_seeds": 5, "rounds": 1, "candidates": 2}
 #: Parameters a user would set after reading the notebooks' notes: an airline-only study has at
 #: most 150 rollouts per file, which the reference split keeps whole (``run_split="suffix"``);
 #: the study without re-ratings is also scored without any difficulty (an empty frozen map: no ECE).
