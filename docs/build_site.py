@@ -47,6 +47,7 @@ from typing import Any
 import nbformat
 
 from usersim_utils import demo, paths, survey
+from usersim_utils import usi as usi_mod
 
 DOCS = Path(__file__).resolve().parent
 REPO_ROOT = DOCS.parent
@@ -424,11 +425,21 @@ def _interval_lookup(provenance: Mapping[str, Mapping[str, Any]]) -> tuple[dict[
     return {}, ""
 
 
-def _rank_key(row: Mapping[str, Any]) -> tuple[int, float, str]:
-    """Human ceiling first, then by USI, highest first; rows without USI last."""
+def _index_of(row: Mapping[str, Any]) -> str | None:
+    """The row's index (``USI6``, ``USI5`` without a survey term, ``None`` without a USI)."""
     usi = row.get("usi")
-    has_usi = isinstance(usi, Sequence) and len(usi) == 2 and isinstance(usi[0], (int, float))
-    return (0 if row.get("name") == "human" else 1 + (not has_usi), -usi[0] if has_usi else 0.0, str(row.get("name")))
+    if not (isinstance(usi, Sequence) and len(usi) == 2 and isinstance(usi[0], (int, float))):
+        return None
+    return usi_mod.index_variant({"usi": usi, "eval_agree": row.get("eval_agree")})
+
+
+def _rank_key(row: Mapping[str, Any]) -> tuple[int, int, float, str]:
+    """Human ceiling first, then each index ranked on its own (six-term rows before five-term
+    ones, which are not comparable with them), by USI, highest first; rows without USI last."""
+    index = _index_of(row)
+    group = 0 if row.get("name") == "human" else 1 + (index is None)
+    order = usi_mod.INDEX_VARIANTS.index(index) if index else 0
+    return group, order, -row["usi"][0] if index else 0.0, str(row.get("name"))
 
 
 def leaderboard_markdown(provenance: Mapping[str, Mapping[str, Any]]) -> str:
@@ -438,9 +449,13 @@ def leaderboard_markdown(provenance: Mapping[str, Mapping[str, Any]]) -> str:
     if not rows:
         return "*No leaderboard yet: notebook 04 has not recorded one (run `make run`).*\n"
     intervals, interval_title = _interval_lookup(provenance)
+    # Rows of both indexes: each row says which, and a note says why they are ranked apart.
+    mixed = len({_index_of(row) for row in rows} - {None}) > 1
     header = ["simulator", *(label for _, label, _ in LEADERBOARD_METRICS)]
     if intervals:
         header.insert(2, interval_title)
+    if mixed:
+        header.insert(1, "index")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in sorted(rows, key=_rank_key):
         cells = [str(row.get("name", "?")).replace("|", "/")]
@@ -448,8 +463,12 @@ def leaderboard_markdown(provenance: Mapping[str, Mapping[str, Any]]) -> str:
         if intervals:
             low_high = intervals.get(str(row.get("name")))
             cells.insert(2, f"[{low_high[0]:.1f}, {low_high[1]:.1f}]" if low_high else "–")
+        if mixed:
+            cells.insert(1, _index_of(row) or "–")
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    note = ("\nUSI5 rows average five terms (no survey, so no Eval) and are ranked apart from the "
+            "six-term USI6 rows: the two indexes are not comparable.\n") if mixed else ""
+    return "\n".join(lines) + "\n" + note
 
 
 def _short_title(title: str) -> str:

@@ -135,6 +135,21 @@ def test_leaderboard_table_shows_cells_and_intervals() -> None:
     assert "No leaderboard" in build_site.leaderboard_markdown({})
 
 
+def test_five_term_rows_are_labelled_and_ranked_apart_from_six_term_rows() -> None:
+    provenance = {"04_derive_user_sim_index": {"leaderboard": [
+        {"name": "human", "usi": [92.9, 0.9], "eval_agree": [90.0, 1.0]},
+        {"name": "five-terms", "usi": [80.0, 1.0], "eval_agree": None},
+        {"name": "six-terms", "usi": [70.0, 1.0], "eval_agree": [60.0, 1.0]},
+        {"name": "no-usi", "usi": None},
+    ]}}
+    table = build_site.leaderboard_markdown(provenance)
+    order = [line.split(" | ")[0].lstrip("| ") for line in table.splitlines()[2:6]]
+    assert order == ["human", "six-terms", "five-terms", "no-usi"]
+    assert "| six-terms | USI6 |" in table and "| five-terms | USI5 |" in table and "not comparable" in table
+    six_only = {"04_derive_user_sim_index": {"leaderboard": provenance["04_derive_user_sim_index"]["leaderboard"][::2]}}
+    assert "USI6" not in build_site.leaderboard_markdown(six_only)  # one index: no column, no note
+
+
 def test_remote_resources_are_found_and_plain_links_allowed(tmp_path: Path) -> None:
     (tmp_path / "a.html").write_text('<a href="https://arxiv.org/abs/2603.11245">paper</a>'
                                      '<script src="_static/npm/vega.min.js"></script>')
