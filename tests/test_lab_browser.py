@@ -1,7 +1,8 @@
-"""The notebooks' charts in JupyterLab, offline, in a real browser (issue 24 item 1).
+"""The notebooks' charts in JupyterLab, offline, in a real browser: a reader with no network,
+in a notebook nobody trusted, still sees every chart.
 
 The test starts JupyterLab on 127.0.0.1 (a free port, a token) over a temporary folder
-holding a small notebook that draws with usersim_utils.figures, and a copy of it executed by
+holding a small notebook that draws with usersim_utils.charts, and a copy of it executed by
 papermill as `make run` does; headless Chromium (tests/browser.py) reaches no other host. The
 executed notebook is opened as a newcomer opens one from reports/notebooks/: not trusted (the
 server's signature database is the test's own, empty), so JupyterLab runs no script in it and
@@ -38,19 +39,19 @@ LOAD_TIMEOUT_MS = 60_000
 #: by JupyterLab's own Vega.
 N_CHARTS = 3
 CELLS = (
-    "import pandas as pd\nfrom usersim_utils import figures\nfigures.use_theme()",
+    "import pandas as pd\nfrom usersim_utils import charts, figures\nfigures.use_theme()",
     "intervals = pd.DataFrame({'name': ['human', 'SYNTHETIC-terse'] * 2,\n"
     "                          'interval': ['published'] * 2 + ['centred'] * 2,\n"
     "                          'estimate': [86.0, 52.0, 86.0, 52.0], 'low': [85.0, 51.0, 80.0, 49.0],\n"
     "                          'high': [87.0, 53.0, 91.0, 55.0], 'domain': ['airline', 'retail'] * 2})\n"
-    "figures.interval_chart(intervals, 'name', group='interval', facet='domain', reference=50)",
+    "charts.interval_chart(intervals, 'name', group='interval', facet='domain', reference=50)",
     "summary = pd.DataFrame({'label': ['human', 'SYNTHETIC-terse'], 'feature': ['turns', 'turns'],\n"
     "                        'q10': [1, 2], 'q25': [2, 3], 'q50': [3, 4], 'q75': [4, 5], 'q90': [5, 6],\n"
     "                        'mean': [3.1, 4.2]})\n"
-    "figures.quantile_boxes(summary)",
+    "charts.quantile_boxes(summary)",
     "counts = pd.DataFrame({'value': [1, 2, 3, 1, 2], 'count': [4, 6, 2, 3, 5],\n"
     "                       'label': ['human'] * 3 + ['SYNTHETIC-terse'] * 2, 'feature': ['turns'] * 5})\n"
-    "figures.distribution_facets(counts, kind='histogram')",
+    "charts.distribution_facets(counts, kind='histogram')",
 )
 #: The lab's settings for the test: no question about Jupyter's news over the notebook.
 LAB_SETTINGS = {"@jupyterlab/apputils-extension/notification": {"fetchNews": "false"}}

@@ -1,5 +1,6 @@
-"""The package's structure: every module imports, and no two modules import each other,
-directly or through others (issue 13).
+"""The package's structure: every module imports, no two modules import each other, directly
+or through others (each could then be read only with the other), and no module is longer than
+:data:`MAX_MODULE_LINES` (one module, one job).
 
 The import graph is read from the source with ``ast``, as Python runs it on import:
 
@@ -38,10 +39,14 @@ PACKAGE_DIR = paths.REPO_ROOT / PACKAGE
 #: Cycles still in the package, each as its sorted modules. None: keep it so.
 KNOWN_CYCLES: set[tuple[str, ...]] = set()
 #: Imports under ``if TYPE_CHECKING:`` that still close a cycle: (module, imported module).
-#: The one left: the rollout's errors name the runner's summary (issue 20 §1 moves it low).
+#: The one left: the rollout's errors name the runner's summary, a type that belongs in a lower
+#: module of the rollout, where both could import it.
 KNOWN_TYPE_ONLY_CYCLE_EDGES: set[tuple[str, str]] = {("usersim_utils.rollout.errors", "usersim_utils.rollout.runner")}
 #: Imports that run only when a module is run as a script: (module, imported module).
 ENTRY_POINT_IMPORTS: set[tuple[str, str]] = set()
+#: Lines a module of the package may have: past it a module does more than one job and is
+#: split along its seam (the theme and export in figures, the chart builders in charts).
+MAX_MODULE_LINES = 600
 #: The one module allowed a module-level ``__getattr__``: it imports its own submodules on
 #: first use (the runner loads litellm), and keeps no old name.
 LAZY_PACKAGES = {"usersim_utils.rollout"}
@@ -250,6 +255,12 @@ def test_nothing_imports_the_old_scorer() -> None:
     assert importers == []
 
 
+def test_no_module_is_over_the_size_limit() -> None:
+    lengths = {str(path.relative_to(paths.REPO_ROOT)): len(path.read_text(encoding="utf-8").splitlines())
+               for path in module_names().values()}
+    assert {file: n for file, n in lengths.items() if n > MAX_MODULE_LINES} == {}
+
+
 def test_no_module_keeps_old_names_alive() -> None:
     """No ``__getattr__`` fallback (but :data:`LAZY_PACKAGES`), no ``sys.modules`` swap of
     the module itself, no re-export kept by ``noqa: F401``."""
@@ -272,7 +283,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(["behavior", "feedback", "uncertainty", "fidelity", "arena", "matched_design",
                      "matched_comparison", "baselines", "equivalence", "matched_ranking", "power", "inflation",
                      "distinguish", "diversity", "audit", "calibrate"], 3),
-    **dict.fromkeys(["figures", "provenance", "notebooks"], 4),
+    **dict.fromkeys(["figures", "charts", "provenance", "notebooks"], 4),
 }
 
 

@@ -75,8 +75,10 @@ Analyses beyond the index (one module per question)
 
 Outputs and house rules
 
-* ``figures``      the chart helpers (intervals, quantile boxes, distributions, bars), the
-                   theme (``use_theme()``), colours, placeholders and PNG/SVG export
+* ``figures``      the theme (``use_theme()``), colours, captions, placeholders and PNG/SVG
+                   export: the one figure helper every notebook calls
+* ``charts``       the chart builders (intervals, quantile boxes, distributions, bars, dots,
+                   lines, labelled points), drawn with ``figures``' colours
 * ``provenance``   what produced a result: code, data, parameters
 * ``notebooks``    the notebooks' house rules, checked and enforced (``strip``, ``refresh``)
 """
