@@ -1,4 +1,4 @@
-"""A study folder with invalid survey answers in every kind of file (issue 9).
+"""A study folder with invalid survey answers in every kind of file (real files have them).
 
 The fixed test panel (tests/panel.py) in the study's layout, then spoiled: answers that
 are not one of the options (other text, mis-cased, numbers, lists, objects, booleans)

@@ -1,4 +1,4 @@
-"""usersim-calibrate (issue 19 §1): the split, the directives, the SCRIPTED simulator, and the
+"""usersim-calibrate: the split, the directives, the SCRIPTED simulator, and the
 known answer offline: from a polite, verbose, cooperative scripted card the default
 proposer raises the held-out matched USI by at least 10 points and brings at least 5
 features inside people's interval; it leaves an already human-like card alone (held-out

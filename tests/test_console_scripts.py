@@ -1,4 +1,4 @@
-"""Every console script of pyproject.toml follows one convention (issue 24 item 8): ``--help``
+"""Every console script of pyproject.toml follows one convention (learn one, know all): ``--help``
 exits 0 with a usage line naming the script, every default is shown, the help ends with an
 example that the command's own parser accepts, and no help names a module that is gone."""
 

@@ -272,7 +272,7 @@ BAD_HUMAN_FILES = [
         _mutate(_set_field("retail_4", "reward", "1.0")),
         "record 'retail_4': field 'reward': expected a number or null",
     ),
-    # issue 9, adversarial sweep: each one line, none a traceback
+    # hostile files (a reader of a study has only the message to go on): each one line, none a traceback
     (
         "nested_100000_deep",
         '{"airline_0": ' + "[" * 100_000 + "]" * 100_000 + "}",

@@ -1,4 +1,4 @@
-"""The prose stays true to the code (issue 24 item 10): the files it names exist, the README's
+"""The prose stays true to the code (a reader follows it): the files it names exist, the README's
 layout lists the package as it is, the teaching plan says why the demo's numbers are not the
 paper's, and the README says where the SYNTHETIC label is as the figures carry it."""
 

@@ -1,4 +1,4 @@
-"""Scoring in linear time, identical to the spec's patterns (issue 9 §3).
+"""Scoring in linear time, identical to the spec's patterns: one crafted turn must not stall it.
 
 The spec's IDS alternation (usi.md §3) backtracks cubically on long word runs: one
 user turn of 3,000 underscores took 122 s to score. ``features.id_matches`` must

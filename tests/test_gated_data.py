@@ -1,6 +1,6 @@
 """Whether data is the SYNTHETIC demo is proven by the generator's stamp, never by a path.
 
-The attack (issue 23, item 1): the gated human study copied under a folder whose name
+The attack: the gated human study copied under a folder whose name
 contains SYNTHETIC was treated as the demo panel, so the audit wrote human excerpts, the
 notebooks printed human turns and the site published them. Here a real-looking study
 (the demo panel's files with a canary planted in every kind of text, the demo's stamp

@@ -1,6 +1,7 @@
-"""Invalid survey answers are warnings, not errors (issue 9): a study with such answers
-in every kind of file loads, is counted, validates with warnings, and scores equal to
-the oracle (tests/oracle_usi.py), which scores them as missing as spec usi.md §6 says."""
+"""Invalid survey answers are warnings, not errors (a few bad answers must not stop a study):
+a study with such answers in every kind of file loads, is counted, validates with warnings,
+and scores equal to the oracle (tests/oracle_usi.py), which scores them as missing as spec
+usi.md §6 says."""
 
 from __future__ import annotations
 

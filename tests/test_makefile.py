@@ -1,4 +1,4 @@
-"""The Makefile's set-up and lab (issue 24 items 3 and 7), run for real in a temporary copy of
+"""The Makefile's set-up and lab (a newcomer's first commands), run for real in a temporary copy of
 the Makefile with stand-in interpreters: a wrong Python is one line naming the version found and
 the one needed, before anything is made; a half-made .venv is never trusted; a failed install is
 retried. The repository's own .venv is never touched."""

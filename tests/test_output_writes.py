@@ -1,5 +1,5 @@
 """Every command writes its --json through one writer whose failure is one line naming the
-output file (issue 23 item 6: a full disk gave a traceback in the audit and the two-sample
+output file (a full disk gave a traceback in the audit and the two-sample
 test, and the baselines named their temporary file). A full disk is simulated by making the
 write fail with ENOSPC; an earlier output file is left as it was."""
 

@@ -1,4 +1,5 @@
-"""Simulator cards, the dry run, personas and protocol comparability (issue 14)."""
+"""Simulator cards, the dry run, personas and protocol comparability (only results of one
+protocol are compared)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the rollout command reads and takes from its user (issue 23 items 3 and 7): cards
+"""What the rollout command reads and takes from its user: cards
 and prompt templates that are not regular files or are too large, and values out of
 range from a card or a flag, each refused with one ``error:`` line and status 2 before
 anything runs."""
@@ -116,7 +116,7 @@ def test_written_json_is_strict(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "a.json").read_text()) == {"temperature": 0.5}
 
 
-# --- values out of range, from a card or a flag (issue 23 item 7) -----------------------
+# --- values out of range, from a card or a flag: refused before anything runs ------------
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-5", "1e308", "2.5"])

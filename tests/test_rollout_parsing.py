@@ -1,7 +1,7 @@
-"""Model replies parse in linear time (issue 23 item 4): any reply up to 1 MB (the
-survey parser of ``rollout/protocol.py``, the study harness's markup parser and thinking
-stripper of ``rollout/harness.py``) in under 100 ms, on the shapes that made the old
-patterns backtrack: runs of white space, ``_`` and digits, unclosed fences and tags.
+"""Model replies parse in linear time (one hostile or broken reply must not stall a run): any
+reply up to 1 MB (the survey parser of ``rollout/protocol.py``, the study harness's markup
+parser and thinking stripper of ``rollout/harness.py``) in under 100 ms, on the shapes that
+made the old patterns backtrack: runs of white space, ``_`` and digits, unclosed fences and tags.
 Before: a code fence and 80,000 spaces took 96.5 s; 104k characters of markup 5 s.
 
 On small replies the new parsers agree with the old patterns, kept here as the oracle.

@@ -1,6 +1,7 @@
-"""The rollout client against servers that misbehave on purpose (issue 23 items 2 and 5,
-issue 20 §2): a 429 with ``Retry-After``, waits with jitter, statuses that are and are
-not retried, a body trickled one byte at a time, a reply too large to keep.
+"""The rollout client against servers that misbehave on purpose (real providers do, and a long
+run must neither give up early nor hang): a 429 with ``Retry-After``, waits with jitter,
+statuses that are and are not retried, a body trickled one byte at a time, a reply too large
+to keep.
 
 Every server is a :class:`fault_server.FaultServer` on 127.0.0.1 started by the test and
 bounded in time; no test really waits a server's ``Retry-After``: the client's clock
@@ -62,7 +63,7 @@ def cli_argv(url: str, out: Path, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
-# --- Retry-After and jitter (issue 20 §2, the 429 case of issue 23) --------------------
+# --- Retry-After and jitter: waits as the server asks, threads turned away come back apart --------
 
 
 def test_retry_after_20_is_waited_each_time_not_given_up_at_10_s() -> None:
@@ -175,7 +176,7 @@ def test_only_408_409_429_and_5xx_are_retried(status: int, retried: bool) -> Non
     assert is_retryable(caught.value) is retried
 
 
-# --- a server that trickles its body (issue 23 item 2) ----------------------------------
+# --- a server that trickles its body: the request still ends at its deadline -------------
 
 
 def trickle(server_closing: Any) -> Any:
@@ -229,7 +230,7 @@ def test_a_trickling_server_fails_its_conversation_in_the_command(
     assert line.startswith("error: retail_0: Timeout: ") and "no complete reply within" in line
 
 
-# --- a reply too large to keep (issue 23 item 5) ----------------------------------------
+# --- a reply too large to keep: one line, never retried ----------------------------------
 
 
 def big_reply(chars: int, declare_length: bool = True) -> Any:
@@ -285,7 +286,7 @@ def test_the_cap_is_a_flag_and_applies_on_litellm_s_path_too(tmp_path: Path, cap
     assert capsys.readouterr().err == "error: --max-reply-bytes must be >= 1, got 0\n"
 
 
-# --- secrets never printed or stored (issue 23 item 8) ----------------------------------
+# --- secrets never printed or stored: logs and result files get shared -------------------
 
 KEY = "sk-echoed-secret-0123456789abcdef"
 

@@ -1,6 +1,6 @@
-"""A rollout client that keeps up (issue 14 item 5): the direct path to OpenAI-compatible
-servers, the record-by-record database comparison, a start-up without litellm, no
-finished conversation lost to kill -9, and (slow) the throughput benchmark's bounds."""
+"""A rollout client that keeps up with its servers: the direct path to OpenAI-compatible
+servers, the record-by-record database comparison, a start-up without litellm, no finished
+conversation lost to kill -9, and (slow) the throughput benchmark's bounds."""
 
 from __future__ import annotations
 

@@ -415,7 +415,7 @@ def test_a_degenerate_human_ceiling_gets_a_note() -> None:
     assert len(degenerate) == 1 and "D1_conv" in degenerate[0] and "check the human file" in degenerate[0]
 
 
-# --- Rows of another kind: a five-term USI, a protocol unknown (issue 24 item 6). ---------------------
+# --- Rows of another kind: a five-term USI, a protocol unknown (never ranked as if comparable). --------
 def _score(name: str, usi_value: float | None, *, survey: bool) -> usi.Score:
     cells: dict[str, usi.Cell | None] = {d: (60.0, 1.0) for d in usi.DIMENSION_NAMES}
     cells.update(eval_agree=(70.0, 1.0) if survey else None, ece=(0.1, 0.01),

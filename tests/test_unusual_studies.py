@@ -1,4 +1,4 @@
-"""Unusual studies (issue 9 §2): every analysis notebook runs on studies that lack
+"""Unusual studies: every analysis notebook runs on studies that lack
 surveys, re-ratings, a second batch, ECE, a shared task or a domain, and figures meet
 empty data with a labelled placeholder.
 

@@ -118,7 +118,7 @@ def published_difficulty(path: str | os.PathLike[str] = PUBLISHED_DIFFICULTY_FIL
     return difficulty
 
 
-# --- Names: every label of the released files -> the paper's name (issue 10). -------------------
+# --- Names: every label of the released files -> the paper's name (one name per row). ----------
 #: The row of the human ceiling in the paper, and the labels that stand for it.
 HUMAN_ROW = "Human inter-annotator"
 HUMAN_ALIASES: tuple[str, ...] = ("human", "humans", "Human", "human-ceiling", "human ceiling",

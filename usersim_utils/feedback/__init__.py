@@ -1,5 +1,5 @@
 """Simulated versus human feedback, and rule-based reward versus human judgement
-(notebook 05, issue 5). Pure statistics: no file is read or written here.
+(notebook 05). Pure statistics: no file is read or written here.
 
 One module per question:
 

@@ -1,4 +1,4 @@
-"""Simulator rollouts on the study's 165 tau-bench tasks (issue 4).
+"""Simulator rollouts on the study's 165 tau-bench tasks.
 
 ``run_rollouts(RolloutConfig(...))`` plays a user simulator against a tool-using agent
 (any litellm model strings; ``local/smollm2-135m`` is the embedded offline model) and
