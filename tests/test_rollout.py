@@ -1,4 +1,4 @@
-"""Rollouts (issue 4): environments, protocol, survey parsing, cache, resume, CLI.
+"""Rollouts: environments, protocol, survey parsing, cache, resume, CLI.
 
 A scripted fake model (deterministic, no weights) plays both sides; one slow test
 runs the real embedded SmolLM2-135M. Every test runs with outbound connections
@@ -625,7 +625,7 @@ def test_settings_change_starts_afresh(tmp_path: Path) -> None:
         (dict(runs=4), "--runs must be 1..3"),
         (dict(concurrency=0), "--concurrency must be >= 1"),
         (dict(label="a/b"), "bad --label"),
-        (dict(label="okx\n"), "bad --label"),  # issue 23 item 7: "$" matched before the newline
+        (dict(label="okx\n"), "bad --label"),  # a pattern ending in "$" would let the trailing newline through
         (dict(tasks=("retail_200",)), "outside retail"),
         (dict(simulator_prompt="poem"), "bad simulator prompt style"),
     ],

@@ -1,4 +1,4 @@
-"""Rollouts under faults (issue 9, "Rollouts"): a hung or dead server, Ctrl-C, a
+"""Rollouts under faults (a long run meets them all): a hung or dead server, Ctrl-C, a
 poisoned cache, lost conversations, two processes on one folder, an unwritable or
 full disk, a server echoing the API key, malformed replies.
 

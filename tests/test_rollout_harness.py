@@ -1,4 +1,4 @@
-"""The study's agent harness (issue 14, spec study-harness.md) with a scripted provider:
+"""The study's agent harness (spec study-harness.md) with a scripted provider:
 catalogue text, markup parsing, the malformed-call retry, round and turn limits, the
 Responses API call and the transcript."""
 
