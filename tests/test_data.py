@@ -1028,7 +1028,7 @@ def test_download_failures_are_one_line_errors(
 def test_download_without_a_token_says_to_set_hf_token_before_any_network_call(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_network: None
 ) -> None:
-    """Issue 24 item 7: offline and without a token, the error named HF_HUB_OFFLINE, which
+    """Before: offline and without a token, the error named HF_HUB_OFFLINE, which
     `make download` had already turned off, and never HF_TOKEN."""
     import huggingface_hub
 

@@ -400,7 +400,8 @@ def test_the_notebooks_protocol_table_marks_published_files_and_names_difference
 
 
 def test_a_degenerate_human_ceiling_gets_a_note() -> None:
-    """Issue 23 item 9: human turns all empty gave a ceiling of 100.0 ± 0.0 with no word."""
+    """Before: human turns all empty gave a ceiling of 100.0 ± 0.0 with no word, a perfect score
+    that was a broken file."""
     from usersim_utils.demo import feature_tables
 
     rng = np.random.default_rng(3)

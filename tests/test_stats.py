@@ -216,7 +216,7 @@ def test_reward_judgement_bound_is_the_equivalence_test_at_the_interval_level():
 
 
 def test_each_printed_bound_stands_beside_the_interval_it_ends():
-    """Issue 24 item 10: notebook 05 printed "r = 0.57 [0.42, 0.70]" beside "|r| above 0.69 is
+    """Before: notebook 05 printed "r = 0.57 [0.42, 0.70]" beside "|r| above 0.69 is
     ruled out at 5%": a bound inside the only interval shown, which came from other resamples.
     The bound is the larger end of its own (2·level − 1) interval, drawn from the resamples of
     the level interval and so inside it, and the line prints each beside its own interval."""
