@@ -229,11 +229,12 @@ def test_flag_rates_on_the_unmodified_trajectories_are_low(trajectories) -> None
 # --- Rates, differences and reward gaps. ----------------------------------------------------------------
 def clustered_study(rng: np.random.Generator, name: str, task_rates: np.ndarray, per_task: int, *,
                     drop: float = 0.0, extra: float = 0.0, success: np.ndarray | None = None,
-                    cost: float = 0.0) -> pd.DataFrame:
+                    cost: float = 0.0, first_task: int = 0) -> pd.DataFrame:
     """Conversations of one label as :func:`audit.audit_records` tables them, ``early_stop``
     the only flag raised: task t's conversations are flagged with probability ``task_rates[t]``
     (or, independently, ``extra``), succeed with ``success[t]`` minus ``cost`` when flagged;
-    a share ``drop`` of them is left out (never a task's first)."""
+    a share ``drop`` of them is left out (never a task's first). Tasks are numbered from
+    ``first_task``."""
     n_tasks = len(task_rates)
     flagged = (rng.random((n_tasks, per_task)) < task_rates[:, None]) | (rng.random((n_tasks, per_task)) < extra)
     chance = np.full(n_tasks, 0.5) if success is None else success
@@ -242,7 +243,8 @@ def clustered_study(rng: np.random.Generator, name: str, task_rates: np.ndarray,
     kept[:, 0] = True
     task, copy_ = np.nonzero(kept)
     return pd.DataFrame({"name": name, "record": [f"{name}_{t}_{c}" for t, c in zip(task, copy_)],
-                         "task_key": [f"retail_{t}" for t in task], "success": wins[task, copy_].astype(int),
+                         "task_key": [f"retail_{first_task + t}" for t in task],
+                         "success": wins[task, copy_].astype(int),
                          **{flag: flagged[task, copy_] if flag == "early_stop" else False for flag in audit.FLAGS}})
 
 
@@ -305,20 +307,24 @@ def test_a_difference_made_by_dropped_sessions_alone_is_no_difference() -> None:
 
 def test_paired_differences_cover_zero_for_the_human_process_and_resolve_a_real_one() -> None:
     """200 studies of 60 tasks: people 3 sessions per task, 15% dropped; a simulator of the
-    same task process (3 runs), and one that also flags 20% of its conversations at random."""
+    same task process (3 runs), and one that also flags 20% of its conversations at random.
+    Each study has its own tasks, so one human label holds every study's people."""
     rng = np.random.default_rng(11)
-    n_studies, false_verdicts, resolved, covered = 200, 0, 0, 0
-    for _ in range(n_studies):
-        task_rates = beta_rates(rng, 60, 0.3, 0.8)
-        human = clustered_study(rng, "human", task_rates, 3, drop=0.15)
-        same = clustered_study(rng, "same", task_rates, 3)
-        more = clustered_study(rng, "more", task_rates, 3, extra=0.2)
-        rows = audit.rate_differences(pd.concat([human, same, more]), rng, n_boot=500).query("flag == 'early_stop'")
-        same_row, more_row = rows.set_index("name").loc["same"], rows.set_index("name").loc["more"]
-        false_verdicts += bool(same_row["more_often"] or same_row["less_often"])
-        resolved += bool(more_row["more_often"])
-        truth = 0.2 * (1.0 - task_rates.mean())
-        covered += bool(more_row["low"] <= truth <= more_row["high"])
+    n_studies, n_tasks = 200, 60
+    parts, truths = [], {}
+    for i in range(n_studies):
+        task_rates = beta_rates(rng, n_tasks, 0.3, 0.8)
+        parts += [clustered_study(rng, "human", task_rates, 3, drop=0.15, first_task=i * n_tasks),
+                  clustered_study(rng, f"same {i}", task_rates, 3, first_task=i * n_tasks),
+                  clustered_study(rng, f"more {i}", task_rates, 3, extra=0.2, first_task=i * n_tasks)]
+        truths[f"more {i}"] = 0.2 * (1.0 - task_rates.mean())
+    rows = audit.rate_differences(pd.concat(parts, ignore_index=True), rng, n_boot=500).query("flag == 'early_stop'")
+    same, more = rows[rows["name"].str.startswith("same")], rows[rows["name"].str.startswith("more")]
+    assert (same["tasks"] == n_tasks).all() and len(same) == len(more) == n_studies
+    false_verdicts = int((same["more_often"] | same["less_often"]).sum())
+    resolved = int(more["more_often"].sum())
+    truth = more["name"].map(truths)
+    covered = int(((more["low"] <= truth) & (truth <= more["high"])).sum())
     monte_carlo_se = math.sqrt(0.95 * 0.05 / n_studies)
     print(f"\nhuman process told apart in {false_verdicts}/{n_studies}; more flags resolved in {resolved}/{n_studies}, "
           f"true difference covered in {covered}/{n_studies}")

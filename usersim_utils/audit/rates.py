@@ -124,11 +124,15 @@ def rate_differences(conversations: pd.DataFrame, rng: np.random.Generator, *, h
     stats.check_level(level)
     people = conversations[conversations["name"] == human]
     groups = [(n, g) for n, g in conversations.groupby("name", sort=False) if n != human] if len(people) else []
+    human_tasks = sorted(set(people["task_key"]))
+    all_human_sums, all_human_sizes = task_sums(people, list(FLAGS), human_tasks)
+    position = {task: i for i, task in enumerate(human_tasks)}
     rows = []
     for (name, group), child in zip(groups, rng.spawn(len(groups))):
-        tasks = sorted(set(group["task_key"]) & set(people["task_key"]))
+        tasks = sorted(set(group["task_key"]) & position.keys())
         sim_sums, sim_sizes = task_sums(group, list(FLAGS), tasks)
-        human_sums, human_sizes = task_sums(people, list(FLAGS), tasks)
+        shared = [position[t] for t in tasks]
+        human_sums, human_sizes = all_human_sums[shared], all_human_sizes[shared]
         # Each task weighs the same on both sides: with conversation weights, people's dropped
         # sessions alone moved the difference (the tasks they fall in count less on one side).
         sim_task_rates, human_task_rates = sim_sums / sim_sizes[:, None], human_sums / human_sizes[:, None]
