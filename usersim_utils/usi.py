@@ -105,10 +105,22 @@ def ece(
 ) -> float | None:
     """Σ_bins (n_b / n)·|mean sim success − mean human success| over the tasks in all
     three maps, binned by difficulty; ``None`` when no task is shared."""
+    return binned_ece(sim_success, human_success, task_bins(difficulty, edges))
+
+
+def task_bins(difficulty: Mapping[str, float], edges: Sequence[float] = BIN_EDGES) -> dict[str, int]:
+    """``{task_key: difficulty bin}`` (:func:`difficulty_bin`), computed once for many ECEs."""
+    return {task: difficulty_bin(value, edges) for task, value in difficulty.items()}
+
+
+def binned_ece(
+    sim_success: Mapping[str, float], human_success: Mapping[str, float], bin_of: Mapping[str, int]
+) -> float | None:
+    """:func:`ece` with the tasks' bins given (``bin_of``: :func:`task_bins`)."""
     bins: dict[int, list[str]] = defaultdict(list)
     for task in sim_success:
-        if task in human_success and task in difficulty:
-            bins[difficulty_bin(difficulty[task], edges)].append(task)
+        if task in human_success and task in bin_of:
+            bins[bin_of[task]].append(task)
     n = sum(len(tasks) for tasks in bins.values())
     if n == 0:
         return None
@@ -123,10 +135,11 @@ def ece(
 def ece_runs(sim: pd.DataFrame) -> dict[str, dict[str, int]]:
     """``{run: {task_key: success}}`` of a simulator's kept rows, runs read from the
     ``_<run>`` suffix of keys like ``retail_5_2`` (else run ``"1"``), as the reference does."""
-    kept = sim.loc[sim["keep"]]
     runs: dict[str, dict[str, int]] = defaultdict(dict)
-    for key, task, success in zip(kept["key"], kept["task_key"], kept["success"]):
-        runs[ids.ece_run_index(key)][task] = int(success)
+    for key, task, success, kept in zip(sim["key"].tolist(), sim["task_key"].tolist(), sim["success"].tolist(),
+                                        sim["keep"].tolist()):
+        if kept:
+            runs[ids.ece_run_index(key)][task] = int(success)
     return dict(runs)
 
 
@@ -288,14 +301,60 @@ def row_runs(sim: pd.DataFrame, run_split: RunSplit = "reference") -> dict[str, 
     ``"reference"`` splits like the authors' scorer (only files of more than 170
     entries, kept or not, are split by run suffix); ``"suffix"`` always splits.
     """
-    split = ids.reference_run_split if run_split == "reference" else ids.suffix_run_split
     by_key = sim.set_index("key")
     out = {}
-    for run, id_to_key in split(list(sim["key"])).items():
-        rows = by_key.loc[list(id_to_key.values())]
-        rows.index = pd.Index(list(id_to_key.keys()), name="id")
-        out[run] = rows.loc[rows["keep"]]
+    for run, (run_ids, positions) in _run_positions(sim, run_split).items():
+        rows = by_key.iloc[positions]
+        rows.index = pd.Index(run_ids, name="id")
+        out[run] = rows
     return out
+
+
+def _run_positions(sim: pd.DataFrame, run_split: RunSplit) -> dict[str, tuple[list[str], np.ndarray]]:
+    """``{run: (ids, row positions)}`` of the kept rows of each run (see :func:`row_runs`)."""
+    split = ids.reference_run_split if run_split == "reference" else ids.suffix_run_split
+    keys = sim["key"].tolist()
+    position = {key: i for i, key in enumerate(keys)}
+    keep = sim["keep"].to_numpy(dtype=bool)
+    out = {}
+    for run, id_to_key in split(keys).items():
+        pairs = [(i, position[k]) for i, k in id_to_key.items() if keep[position[k]]]
+        out[run] = ([i for i, _ in pairs], np.array([p for _, p in pairs], dtype=np.intp))
+    return out
+
+
+@dataclass(frozen=True)
+class FeatureArrays:
+    """A features table as arrays, for the index's many small means: ``values`` (n, 19) the
+    features in :data:`~usersim_utils.features.FEATURES` order, ``has_features`` (n,) and
+    ``success`` (n,) 0/1."""
+
+    values: np.ndarray
+    has_features: np.ndarray
+    success: np.ndarray
+
+    @classmethod
+    def of(cls, table: pd.DataFrame) -> FeatureArrays:
+        """The arrays of a features table."""
+        values = np.column_stack([table[f].to_numpy(dtype=float) for f in FEATURES])
+        return cls(values.reshape(len(table), len(FEATURES)), table["has_features"].to_numpy(dtype=bool),
+                   table["success"].to_numpy(dtype=int))
+
+    def mean_row(self, positions: np.ndarray) -> dict[str, float] | None:
+        """:func:`feature_row` of the rows at ``positions``."""
+        rows = positions[self.has_features[positions]]
+        if rows.size == 0:
+            return None
+        return dict(zip(FEATURES, (self.values[rows].mean(axis=0) * _SCALE_VALUES).tolist()))
+
+
+_SCALE_VALUES = _SCALE[list(FEATURES)].to_numpy()
+
+
+def _kept_batch_positions(human: pd.DataFrame, batch: int) -> dict[str, int]:
+    """``{task_key: row position}`` of the kept rows of one human batch."""
+    mask = (human["keep"].to_numpy(dtype=bool) & (human["batch"].to_numpy() == batch)).tolist()
+    return {task: i for i, (task, kept) in enumerate(zip(human["task_key"].tolist(), mask)) if kept}
 
 
 def _kept_batch(human: pd.DataFrame, batch: int) -> pd.DataFrame:
@@ -304,37 +363,40 @@ def _kept_batch(human: pd.DataFrame, batch: int) -> pd.DataFrame:
 
 
 def score_batch(
-    human_batch: pd.DataFrame,
-    runs: Mapping[str, pd.DataFrame],
+    human: FeatureArrays,
+    human_batch: Mapping[str, int],
+    sim: FeatureArrays,
+    runs: Mapping[str, tuple[Sequence[str], np.ndarray]],
     ece_maps: Mapping[str, Mapping[str, int]],
-    difficulty: Mapping[str, float],
+    bin_of: Mapping[str, int],
     eval_mean: float | None,
     batch: int,
     dimensions: Mapping[str, Sequence[str]] = DIMENSIONS,
-    edges: Sequence[float] = BIN_EDGES,
 ) -> BatchScore | None:
-    """Steps 1-6 of docs/method.md §8 for one human batch (kept rows indexed by task key).
+    """Steps 1-6 of docs/method.md §8 for one human batch: ``human_batch`` maps the batch's kept
+    task keys to rows of ``human``, ``runs`` each run's ids and rows of ``sim`` (kept only),
+    ``bin_of`` each task's difficulty bin (:func:`task_bins`).
 
     ``None`` when no run overlaps the batch (the batch then contributes nothing).
     """
     run_rows, overlap = [], set()
-    for run_table in runs.values():
-        shared = run_table.index.intersection(human_batch.index)
-        if shared.empty:
+    for run_ids, positions in runs.values():
+        shared = [i for i, run_id in enumerate(run_ids) if run_id in human_batch]
+        if not shared:
             continue
-        row = feature_row(run_table.loc[shared])
+        row = sim.mean_row(positions[shared])
         if row is not None:
             run_rows.append(row)
-            overlap.update(shared)
+            overlap.update(run_ids[i] for i in shared)
     if not run_rows:
         return None
-    human_row = feature_row(human_batch.loc[sorted(overlap)])
+    human_row = human.mean_row(np.array([human_batch[t] for t in sorted(overlap)], dtype=np.intp))
     if human_row is None:
         return None
-    pooled = pd.concat(run_rows, axis=1).mean(axis=1)
+    pooled = {f: float(np.mean([row[f] for row in run_rows])) for f in FEATURES}
     dims = dimension_scores(human_row, pooled, dimensions)
-    human_success = dict(zip(human_batch.index, human_batch["success"].astype(int)))
-    eces = [ece(m, human_success, difficulty, edges) for m in ece_maps.values()]
+    human_success = {task: int(human.success[p]) for task, p in human_batch.items()}
+    eces = [binned_ece(m, human_success, bin_of) for m in ece_maps.values()]
     eces = [e for e in eces if e is not None]
     ece_b = float(np.mean(eces)) if eces else None
     return BatchScore(batch, dims, ece_b, usi_value(dims, ece_b, eval_mean), tuple(sorted(overlap)))
@@ -367,13 +429,14 @@ def score_simulator(
     ``edges`` (difficulty bins) default to the reference; other values are for
     sensitivity analyses only.
     """
-    runs = row_runs(sim, run_split)
+    runs = _run_positions(sim, run_split)
     ece_maps = ece_runs(sim)
     eval_mean = eval_c[0] if eval_c else None
+    human_arrays, sim_arrays, bin_of = FeatureArrays.of(human), FeatureArrays.of(sim), task_bins(difficulty, edges)
     batches = []
     for batch in BATCHES:
-        result = score_batch(_kept_batch(human, batch), runs, ece_maps, difficulty, eval_mean, batch,
-                             dimensions, edges)
+        result = score_batch(human_arrays, _kept_batch_positions(human, batch), sim_arrays, runs, ece_maps,
+                             bin_of, eval_mean, batch, dimensions)
         if result is not None:
             batches.append(result)
     return _assemble(name, batches, eval_c, dimensions)
