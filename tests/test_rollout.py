@@ -32,7 +32,8 @@ from usersim_utils.rollout import __main__ as cli
 from usersim_utils.rollout import local_model, model_check, prompts, protocol
 from usersim_utils.rollout.cache import ResponseCache, request_key, write_json_atomic
 from usersim_utils.rollout.client import ModelClient
-from usersim_utils.rollout.runner import RolloutConfig, default_label, run_rollouts, survey_key
+from usersim_utils.rollout.play import play_conversation
+from usersim_utils.rollout.runner import RolloutConfig, default_label, run_rollouts
 
 # litellm's pydantic models warn about typing details on first use; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic")
@@ -383,7 +384,7 @@ def test_survey_schema_allows_exactly_the_options() -> None:
 
 def play(fake: ScriptedModels, task_key: str = "retail_0", **kw: Any) -> dict[str, Any]:
     client = ModelClient(None, completion_fn=fake)
-    return protocol.run_conversation(task_key, 1, task_key, client, settings(**kw))
+    return play_conversation(task_key, 1, task_key, client, settings(**kw))
 
 
 def test_conversation_stops_on_the_marker() -> None:
@@ -557,7 +558,7 @@ def test_outputs_follow_the_study_formats(tmp_path: Path) -> None:
 
 def test_single_run_keys_and_default_label(tmp_path: Path) -> None:
     summary = run_rollouts(config(tmp_path, "retail:3"), completion_fn=ScriptedModels(), progress=False)
-    assert list(summary.records) == ["retail_3"] and survey_key("retail_3", 1) == "retail_3"
+    assert list(summary.records) == ["retail_3"] and ids.survey_key("retail_3", 1) == "retail_3"
     assert default_label("openai/Qwen/Qwen3-8B:free") == "openai-Qwen-Qwen3-8B-free"
 
 

@@ -32,7 +32,7 @@ from test_rollout_bench import load_benchmark
 from usersim_utils import atomic
 from usersim_utils.rollout import __main__ as cli
 from usersim_utils.rollout import cache as cache_mod
-from usersim_utils.rollout import protocol
+from usersim_utils.rollout import function_calling, play, protocol
 from usersim_utils.rollout.client import ModelClient
 from usersim_utils.rollout.errors import OutputError, ReplyError, RunLockedError, describe
 from usersim_utils.rollout.redact import REDACTED, redact, secret_values
@@ -285,9 +285,9 @@ def test_a_poisoned_cache_entry_is_discarded_and_asked_again(tmp_path: Path) -> 
 
 def test_tool_arguments_nested_too_deep_are_a_malformed_call() -> None:
     deep = "[" * 100_000 + "]" * 100_000
-    assert protocol.parse_tool_arguments(deep) is None
+    assert function_calling.parse_tool_arguments(deep) is None
     client = ModelClient(None, completion_fn=ScriptedModels(plan=[("get_order_details", deep)], stop_after=2))
-    record = protocol.run_conversation(
+    record = play.play_conversation(
         "retail_0", 1, "retail_0", client, protocol.ProtocolSettings("scripted/u", "scripted/a")
     )
     assert (

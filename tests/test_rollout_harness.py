@@ -17,6 +17,7 @@ import litellm  # noqa: E402
 from usersim_utils import ids  # noqa: E402
 from usersim_utils.rollout import harness, prompts, protocol  # noqa: E402
 from usersim_utils.rollout.client import ModelClient  # noqa: E402
+from usersim_utils.rollout.play import play_conversation  # noqa: E402
 from usersim_utils.rollout.runner import RolloutConfig, run_rollouts  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic")
@@ -72,7 +73,7 @@ def study_settings(**kw: Any) -> protocol.ProtocolSettings:
 
 def play(script: Scripted, task: str = "retail_0", **kw: Any) -> dict[str, Any]:
     client = ModelClient(None, completion_fn=script.completion, responses_fn=script.responses)
-    return harness.play_conversation(task, 1, task, client, study_settings(**kw))
+    return play_conversation(task, 1, task, client, study_settings(**kw))
 
 
 # --- catalogue -------------------------------------------------------------------------

@@ -55,6 +55,17 @@ def split_batch(key: str) -> tuple[str, int]:
     return key, 1
 
 
+def instance_id(task_key: str, run: int, runs: int) -> str:
+    """The key of a rollout: ``<domain>_<i>`` when its file has one run per task, else
+    ``<domain>_<i>_<run>``."""
+    return task_key if runs == 1 else f"{task_key}_{run}"
+
+
+def survey_key(task_key: str, run: int) -> str:
+    """The survey key of a rollout's run, like the human batches': ``x``, ``x_ann2``, ``x_ann3``."""
+    return f"{task_key}{schema.BATCH_SUFFIX[run]}"
+
+
 def reference_run_split(keys: list[str]) -> dict[str, dict[str, str]]:
     """Split a simulator file's keys into runs exactly as the reference scorer does
     for the behaviour rows (docs/method.md §8 step 1).

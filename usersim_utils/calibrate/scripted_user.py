@@ -111,11 +111,6 @@ def behaviour(values: Mapping[str, float]) -> tuple[Style, float, float]:
     return style, shift, level
 
 
-def instance_id(task: str, run: int, runs: int) -> str:
-    """``<task>`` for one run, ``<task>_<run>`` for more (as the rollout runner keys them)."""
-    return task if runs == 1 else f"{task}_{run}"
-
-
 def play(prompt: str, tasks: Sequence[str], runs: int, difficulty: Mapping[str, float], *, seed: int = 0
          ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """``(eval_results, surveys)`` of the scripted simulator with ``prompt`` (its directives
@@ -131,8 +126,8 @@ def play(prompt: str, tasks: Sequence[str], runs: int, difficulty: Mapping[str, 
             p = success_probability(float(np.clip(difficulty.get(task, 0.5), 0.03, 0.97)), shift)
             success = bool(rng.random() < p)
             conversation = dialogue(sc, style, success, rng) + [{"role": "user", "content": schema.STOP_MARKER}]
-            key = instance_id(task, run, runs)
+            key = ids.instance_id(task, run, runs)
             rollouts[key] = {"instance_id": key, "conversation": conversation, "reward": float(success)}
             answers = survey_answers(level, SURVEY_NOISE, float(success), rng)
-            surveys[f"{task}{schema.BATCH_SUFFIX[run]}"] = {"survey": as_survey(answers)}
+            surveys[ids.survey_key(task, run)] = {"survey": as_survey(answers)}
     return rollouts, surveys

@@ -41,16 +41,8 @@ from typing import Any
 import numpy as np
 
 from ..taubench import TaskEnv
-from .client import ModelClient
-from .prompts import GREETING
-from .protocol import (
-    ConversationCalls,
-    CustomerSide,
-    ProtocolSettings,
-    finish_conversation,
-    run_conversation,
-    simulator_prompt,
-)
+from .conversation import Agent, AgentTurn
+from .protocol import ConversationCalls, ProtocolSettings
 
 #: Calls whose lines are fewer than this many lines apart belong to one group.
 GROUP_LINE_GAP = 4
@@ -232,18 +224,7 @@ def strip_thinking(text: str) -> str:
     return _THINK_RE.sub("", text).strip()
 
 
-# --- one agent turn ------------------------------------------------------------------
-
-
-@dataclass
-class StudyTurn:
-    """One agent turn: ``text`` for the user, the assistant and user messages it added to
-    the agent's chat (``transcript``), tool calls run and format errors met."""
-
-    text: str
-    transcript: list[dict[str, str]]
-    tool_calls: int
-    format_errors: int
+# --- the agent -------------------------------------------------------------------------
 
 
 def run_tool(env: TaskEnv, call: MarkupCall, tools_by_name: Mapping[str, Mapping[str, Any]]) -> str:
@@ -254,102 +235,54 @@ def run_tool(env: TaskEnv, call: MarkupCall, tools_by_name: Mapping[str, Mapping
     return env.call_tool(call.name, coerce_arguments(call.params, tool), error_prefix=TOOL_ERROR_PREFIX)
 
 
-def study_agent_turn(
-    calls: ConversationCalls, settings: ProtocolSettings, env: TaskEnv, messages: list[dict[str, str]]
-) -> StudyTurn:
-    """Let the agent act until it writes to the user (module docstring); appends to ``messages``."""
-    tools_by_name = {t["function"]["name"]: t for t in env.domain.tools_info}
-    transcript: list[dict[str, str]] = []
-    n_calls = n_errors = 0
-    parsed = ParsedReply(text="")
-    for _ in range(settings.max_tool_calls):
-        reply = calls.complete(
-            "agent",
-            settings.agent,
-            messages,
-            api=settings.agent_api,
-            api_base=settings.agent_api_base,
-            temperature=settings.agent_temperature,
-            reasoning_effort=settings.agent_reasoning_effort,
-        )
-        said = {"role": "assistant", "content": reply.content}
-        messages.append(said)
-        transcript.append(said)
-        parsed = parse_reply(reply.content)
-        if parsed.error is not None:
-            n_errors += 1
-            note = {"role": "user", "content": FORMAT_ERROR.format(problem=parsed.error)}
-            messages.append(note)
-            transcript.append(note)
-            continue
-        if not parsed.calls:
-            return StudyTurn(reply.content.strip(), transcript, n_calls, n_errors)
-        results = [run_tool(env, call, tools_by_name) for call in parsed.calls]
-        n_calls += len(parsed.calls)
-        messages.append({"role": "system", "content": "\n\n".join(results)})
-    return StudyTurn(parsed.text, transcript, n_calls, n_errors)
+class StudyAgent(Agent):
+    """The agent under the study's harness (module docstring); its record adds
+    ``agent_harness`` and ``format_errors``."""
 
+    stops_on_empty_reply = True
 
-# --- one conversation -----------------------------------------------------------------
+    def __init__(self, calls: ConversationCalls, settings: ProtocolSettings, env: TaskEnv) -> None:
+        super().__init__(calls, settings, env)
+        self.tools_by_name = {t["function"]["name"]: t for t in env.domain.tools_info}
+        self.format_errors = 0
 
+    def system_prompt(self) -> str:
+        return agent_system_prompt(self.env.domain.wiki, self.env.domain.tools_info)
 
-def run_study_conversation(
-    task_key: str,
-    run: int,
-    instance_id: str,
-    client: ModelClient,
-    settings: ProtocolSettings,
-    *,
-    cache_tag: str | None = None,
-    persona: str | None = None,
-) -> dict[str, Any]:
-    """One conversation under the study's harness; the record has the fields of
-    :func:`~usersim_utils.rollout.protocol.run_conversation` plus ``agent_harness`` and
-    ``format_errors``; ``stop_reason`` is ``stop``, ``empty_user_response`` or ``max_user_turns``."""
-    calls = ConversationCalls(client, cache_tag=cache_tag, seed=run)
-    env = TaskEnv(task_key)
-    instruction = env.task.instruction
-    customer = CustomerSide(calls, settings, instruction, simulator_prompt(settings, instruction, persona))
-    agent_messages: list[dict[str, str]] = [
-        {"role": "system", "content": agent_system_prompt(env.domain.wiki, env.domain.tools_info)},
-        {"role": "assistant", "content": GREETING},
-    ]
-    stop_reason, n_user_turns, n_tool_calls, n_errors = "max_user_turns", 0, 0, 0
-    while n_user_turns < settings.max_user_turns:
-        said = strip_thinking(customer.next_message())
-        n_user_turns += 1
-        if not said:
-            stop_reason = "empty_user_response"
-            break
-        text, stopped = customer.add_message(said)
-        if stopped:
-            stop_reason = "stop"
-            break
-        agent_messages.append({"role": "user", "content": text})
-        turn = study_agent_turn(calls, settings, env, agent_messages)
-        n_tool_calls += turn.tool_calls
-        n_errors += turn.format_errors
-        env.record_reply(turn.text)
-        customer.conversation.extend(turn.transcript)
-        customer.turns.append(("agent", turn.text))
-    ids = (instance_id, task_key, run)
-    return finish_conversation(
-        customer, env, ids, n_user_turns, n_tool_calls, stop_reason, agent_harness="study", format_errors=n_errors
-    )
+    def heard(self, said: str) -> str:
+        return strip_thinking(said)
 
+    def record_fields(self) -> dict[str, Any]:
+        return {"agent_harness": "study", "format_errors": self.format_errors}
 
-def play_conversation(
-    task_key: str,
-    run: int,
-    instance_id: str,
-    client: ModelClient,
-    settings: ProtocolSettings,
-    *,
-    cache_tag: str | None = None,
-    persona: str | None = None,
-) -> dict[str, Any]:
-    """One conversation with the agent ``settings.agent_harness`` names: the study's harness
-    (:func:`run_study_conversation`) or native function calling
-    (:func:`usersim_utils.rollout.protocol.run_conversation`); same arguments and record."""
-    play = run_study_conversation if settings.agent_harness == "study" else run_conversation
-    return play(task_key, run, instance_id, client, settings, cache_tag=cache_tag, persona=persona)
+    def turn(self) -> AgentTurn:
+        settings, messages = self.settings, self.messages
+        transcript: list[dict[str, str]] = []
+        n_calls = 0
+        parsed = ParsedReply(text="")
+        for _ in range(settings.max_tool_calls):
+            reply = self.calls.complete(
+                "agent",
+                settings.agent,
+                messages,
+                api=settings.agent_api,
+                api_base=settings.agent_api_base,
+                temperature=settings.agent_temperature,
+                reasoning_effort=settings.agent_reasoning_effort,
+            )
+            said = {"role": "assistant", "content": reply.content}
+            messages.append(said)
+            transcript.append(said)
+            parsed = parse_reply(reply.content)
+            if parsed.error is not None:
+                self.format_errors += 1
+                note = {"role": "user", "content": FORMAT_ERROR.format(problem=parsed.error)}
+                messages.append(note)
+                transcript.append(note)
+                continue
+            if not parsed.calls:
+                return AgentTurn(reply.content.strip(), transcript, n_calls)
+            results = [run_tool(self.env, call, self.tools_by_name) for call in parsed.calls]
+            n_calls += len(parsed.calls)
+            messages.append({"role": "system", "content": "\n\n".join(results)})
+        return AgentTurn(parsed.text, transcript, n_calls)

@@ -12,10 +12,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from .. import ids
 from .cache import request_key, write_json_atomic
 from .client import ModelClient
+from .conversation import Agent, run_conversation
 from .errors import RolloutError
-from .harness import play_conversation
+from .function_calling import FunctionCallingAgent
+from .harness import StudyAgent
+from .prompts import Harness
 from .protocol import ProtocolSettings
 
 #: One conversation to play: ``(task key, run)``.
@@ -24,9 +28,24 @@ Job = tuple[str, int]
 Outcome = tuple[Job, dict[str, Any] | None, BaseException | None]
 
 
-def instance_id(task_key: str, run: int, runs: int) -> str:
-    """``<domain>_<i>`` when there is one run, else ``<domain>_<i>_<run>``."""
-    return task_key if runs == 1 else f"{task_key}_{run}"
+#: The agent of each harness (``ProtocolSettings.agent_harness``).
+AGENTS: dict[Harness, type[Agent]] = {"function-calling": FunctionCallingAgent, "study": StudyAgent}
+
+
+def play_conversation(
+    task_key: str,
+    run: int,
+    instance_id: str,
+    client: ModelClient,
+    settings: ProtocolSettings,
+    *,
+    cache_tag: str | None = None,
+    persona: str | None = None,
+) -> dict[str, Any]:
+    """One conversation with the agent of ``settings.agent_harness``
+    (:func:`~usersim_utils.rollout.conversation.run_conversation`)."""
+    agent = AGENTS[settings.agent_harness]
+    return run_conversation(agent, task_key, run, instance_id, client, settings, cache_tag=cache_tag, persona=persona)
 
 
 #: Settings added with cards and the study harness, at their defaults: left out of the
@@ -74,7 +93,7 @@ def conversation_player(
     styles = persona_mod.style_pool() if settings.persona_source and personas else None
 
     def play(task: str, run: int) -> dict[str, Any]:
-        iid = instance_id(task, run, runs)
+        iid = ids.instance_id(task, run, runs)
         targets = persona_mod.draw(styles, settings.persona_seed, task, run) if styles is not None else None
         persona = persona_mod.render(targets) if targets is not None else None
         record = play_conversation(task, run, iid, client, settings, cache_tag=f"{task}/run{run}", persona=persona)

@@ -1,14 +1,16 @@
-"""The study's conversation protocol: prompts, the simulator-agent loop, the survey.
+"""The study's conversation protocol: the settings, the simulator's prompts and the survey.
 
-One conversation on one task (``docs/method.md`` §10):
+One conversation on one task (``docs/method.md`` §10; the loop is
+:func:`usersim_utils.rollout.conversation.run_conversation`):
 
 1. the agent greets first ("Hi! How can I help you today?");
 2. the simulator, prompted with tau-bench's role-play rules and the task instruction,
    answers; the agent (a tool-using LLM whose system prompt is the domain policy)
    replies, its tool calls running against the task's database (at most 64 per agent
    turn); and so on, for at most ``max_user_turns`` simulator turns;
-3. a simulator reply containing ``###STOP###`` ends the conversation; so does the
-   simulator's next turn after the agent transferred the user to a human agent;
+3. a simulator reply containing ``###STOP###`` ends the conversation; so does, under
+   native function calling, the simulator's next turn after the agent transferred the
+   user to a human agent;
 4. tau-bench's rule-based reward is computed on the final database;
 5. the simulator, in the same context, fills in the 8-item survey as JSON. The reply
    is parsed leniently (bare JSON, JSON in a code fence or in prose, or ``field: value``
@@ -43,8 +45,6 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import survey as survey_mod
-from ..taubench import TaskEnv
-from ..trajectories import function_markup
 from .client import ModelClient, UsageTally
 from .errors import ReplyError
 from .prompts import (
@@ -52,13 +52,11 @@ from .prompts import (
     CUSTOMER_LABEL,
     DEFAULT_MAX_TOOL_CALLS,
     DEFAULT_MAX_USER_TURNS,
-    GREETING,
     LOCAL_PREFIX,
     STOP_MARKER,
     AgentApi,
     Harness,
     default_template,
-    render_template,
     simulator_system_prompt,
     survey_prompt,
 )
@@ -277,42 +275,7 @@ def survey_record(answers: Mapping[str, str | None]) -> dict[str, dict[str, str 
     }
 
 
-# --- agent side --------------------------------------------------------------------
-
-
-def parse_tool_arguments(arguments: str) -> dict[str, Any] | None:
-    """The arguments of a tool call as a dict, or ``None`` when they are not a JSON
-    object (nested too deep to parse included: the agent is told, as for any other
-    malformed call)."""
-    if not arguments.strip():
-        return {}
-    try:
-        value = json.loads(arguments)
-    except (json.JSONDecodeError, ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def render_tool_call(name: str, arguments: Mapping[str, Any] | str) -> str:
-    """The study's markup of a tool call: ``<function=NAME><parameter=K>V</parameter></function>``
-    (non-string values as JSON; unparseable arguments as one ``arguments`` parameter)."""
-    return function_markup(name, {"arguments": arguments} if isinstance(arguments, str) else arguments)
-
-
-def render_tool_result(observation: str) -> str:
-    """The study's markup of a tool result."""
-    return f"<|tool|>{observation}<|/tool|>"
-
-
-def _assistant_tool_message(reply: Reply) -> dict[str, Any]:
-    return {
-        "role": "assistant",
-        "content": reply.content or None,
-        "tool_calls": [
-            {"id": tc.id, "type": "function", "function": {"name": tc.name, "arguments": tc.arguments}}
-            for tc in reply.tool_calls
-        ],
-    }
+# --- settings and calls ---------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -361,203 +324,3 @@ class ConversationCalls:
         return self.client.complete(
             role, model, messages, tally=self.tally, cache_tag=self.cache_tag, seed=seed, **params
         )
-
-
-@dataclass
-class AgentTurn:
-    """One agent turn: its ``text`` to the user, the ``rendered`` transcript content
-    (tool calls and results in the study's markup, then the text) and ``tool_calls``."""
-
-    text: str
-    rendered: str
-    tool_calls: int
-
-
-def agent_turn(
-    calls: ConversationCalls, settings: ProtocolSettings, env: TaskEnv, messages: list[dict[str, Any]]
-) -> AgentTurn:
-    """Let the agent act until it writes to the user: each tool call runs against
-    ``env``; after ``max_tool_calls`` calls it is asked for text only (``tool_choice:
-    none``) and any further tool call is ignored. Malformed arguments come back to the
-    agent as an error observation (they count towards the limit). Appends to ``messages``."""
-    pieces: list[str] = []
-    n_calls = 0
-    while True:
-        forced_text = n_calls >= settings.max_tool_calls
-        reply = calls.complete(
-            "agent",
-            settings.agent,
-            messages,
-            api_base=settings.agent_api_base,
-            tools=env.tools_info,
-            tool_choice="none" if forced_text else None,
-            temperature=settings.agent_temperature,
-            reasoning_effort=settings.agent_reasoning_effort,
-        )
-        if not reply.tool_calls or forced_text:
-            messages.append({"role": "assistant", "content": reply.content})
-            pieces.append(reply.content)
-            return AgentTurn(text=reply.content, rendered="\n".join(p for p in pieces if p), tool_calls=n_calls)
-        messages.append(_assistant_tool_message(reply))
-        for call in reply.tool_calls:
-            args = parse_tool_arguments(call.arguments)
-            if n_calls >= settings.max_tool_calls:
-                observation = (
-                    f"Error: limit of {settings.max_tool_calls} tool calls per turn reached; reply to the user."
-                )
-            elif args is None:
-                observation = f"Error: the arguments of {call.name} are not a JSON object: {call.arguments}"
-                n_calls += 1
-            else:
-                observation = env.call_tool(call.name, args)
-                n_calls += 1
-            shown = args if args is not None else call.arguments
-            pieces.append(render_tool_call(call.name, shown) + render_tool_result(observation))
-            messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": observation})
-
-
-# --- one conversation --------------------------------------------------------------
-
-
-def simulator_prompt(settings: ProtocolSettings, instruction: str, persona: str | None) -> str:
-    """The simulator's system prompt: the template in force with the instruction, then
-    the persona's style targets (if any) after a blank line."""
-    text = render_template(settings.template(), instruction)
-    return f"{text}\n\n{persona}" if persona else text
-
-
-@dataclass
-class CustomerSide:
-    """The simulator's side of one conversation, whichever agent harness plays the other:
-    its prompt, the ``turns`` it has seen and the scored ``conversation`` (opened by the
-    agent's greeting)."""
-
-    calls: ConversationCalls
-    settings: ProtocolSettings
-    instruction: str
-    system: str
-    turns: list[Turn] = field(default_factory=lambda: [("agent", GREETING)])
-    conversation: list[dict[str, str]] = field(default_factory=lambda: [{"role": "assistant", "content": GREETING}])
-
-    def next_message(self) -> str:
-        """The simulator's next message (one model call), cleaned of its style's labels."""
-        style = self.settings.simulator_prompt
-        reply = self.calls.complete(
-            "simulator",
-            self.settings.simulator,
-            simulator_messages(style, self.instruction, self.turns, self.system),
-            api_base=self.settings.simulator_api_base,
-            temperature=self.settings.simulator_temperature,
-            **simulator_params(style),
-        )
-        return clean_simulator_reply(style, reply.content)
-
-    def add_message(self, said: str) -> tuple[str, bool]:
-        """Record what the simulator said; returns its text without the stop marker, and
-        whether it stopped (the marker is then a message of its own in the transcript)."""
-        text, stopped = split_stop(said)
-        self.turns.append(("user", said))
-        if text or not stopped:
-            self.conversation.append({"role": "user", "content": text})
-        if stopped:
-            self.conversation.append({"role": "user", "content": STOP_MARKER})
-        return text, stopped
-
-    def survey(self) -> Reply:
-        """The simulator's survey reply in the conversation's context (re-asked while unparseable)."""
-        style = self.settings.simulator_prompt
-        return self.calls.complete(
-            "simulator",
-            self.settings.simulator,
-            survey_messages(style, self.instruction, self.turns, self.system),
-            api_base=self.settings.simulator_api_base,
-            temperature=self.settings.simulator_temperature,
-            response_format=survey_response_format() if style == "transcript" else None,
-            check=lambda reply: parse_survey(reply.content),
-        )
-
-
-def finish_conversation(
-    customer: CustomerSide,
-    env: TaskEnv,
-    ids: tuple[str, str, int],
-    n_user_turns: int,
-    n_tool_calls: int,
-    stop_reason: str,
-    **extra: Any,
-) -> dict[str, Any]:
-    """The reward, then the survey, then the record of a finished conversation in the
-    study's rollout format plus metadata. ``ids``: instance id, task key, run; ``extra``
-    fields (the study harness's) come last."""
-    instance_id, task_key, run = ids
-    reward = env.reward()
-    survey_reply = customer.survey()
-    settings = customer.settings
-    return {
-        "instance_id": instance_id,
-        "conversation": customer.conversation,
-        "reward": reward.reward,
-        "keep": True,
-        "survey": survey_record(parse_survey(survey_reply.content)),
-        "task_key": task_key,
-        "run": run,
-        "simulator": settings.simulator,
-        "agent": settings.agent,
-        "simulator_prompt": settings.simulator_prompt,
-        "n_user_turns": n_user_turns,
-        "n_tool_calls": n_tool_calls,
-        "stop_reason": stop_reason,
-        "reward_info": {"r_actions": reward.r_actions, "outputs": reward.outputs},
-        "usage": customer.calls.tally.to_json(),
-        "survey_reply": survey_reply.content,
-        **extra,
-    }
-
-
-def run_conversation(
-    task_key: str,
-    run: int,
-    instance_id: str,
-    client: ModelClient,
-    settings: ProtocolSettings,
-    *,
-    cache_tag: str | None = None,
-    persona: str | None = None,
-) -> dict[str, Any]:
-    """Play one conversation of ``settings.simulator`` with ``settings.agent`` on
-    ``task_key`` and return its record in the study's rollout format plus metadata
-    (``task_key``, ``run``, models, ``n_user_turns`` (simulator turns, a stopping one
-    included), ``n_tool_calls``, ``stop_reason`` (``stop``, ``max_user_turns`` or
-    ``transfer``), ``reward_info``, the raw survey reply and ``usage`` per role).
-    ``persona`` (style targets as text) is appended to the simulator's prompt.
-    This is the native function-calling agent; :func:`usersim_utils.rollout.harness.play_conversation`
-    picks it or the study's harness by ``settings.agent_harness``."""
-    if settings.agent_harness == "study":
-        raise ValueError("the study harness plays through rollout.harness.play_conversation")
-    calls = ConversationCalls(client, cache_tag=cache_tag, seed=run)
-    env = TaskEnv(task_key)
-    instruction = env.task.instruction
-    customer = CustomerSide(calls, settings, instruction, simulator_prompt(settings, instruction, persona))
-    agent_messages: list[dict[str, Any]] = [
-        {"role": "system", "content": env.domain.wiki},
-        {"role": "assistant", "content": GREETING},
-    ]
-    stop_reason, n_user_turns, n_tool_calls = "max_user_turns", 0, 0
-    while n_user_turns < settings.max_user_turns:
-        said = customer.next_message()
-        n_user_turns += 1
-        text, stopped = customer.add_message(said)
-        if stopped:
-            stop_reason = "stop"
-            break
-        if env.transferred:  # the agent handed over in its last turn; the customer has answered it
-            stop_reason = "transfer"
-            break
-        agent_messages.append({"role": "user", "content": text})
-        turn = agent_turn(calls, settings, env, agent_messages)
-        n_tool_calls += turn.tool_calls
-        env.record_reply(turn.text)
-        customer.conversation.append({"role": "assistant", "content": turn.rendered})
-        customer.turns.append(("agent", turn.text))
-    ids = (instance_id, task_key, run)
-    return finish_conversation(customer, env, ids, n_user_turns, n_tool_calls, stop_reason)

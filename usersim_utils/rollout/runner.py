@@ -69,7 +69,7 @@ from .client import (
 )
 from .errors import OutputError, RolloutError, RunLockedError, describe
 from .http_chat import ENDPOINT_CHECK_TIMEOUT_S, behind_proxy, check_endpoint, parse_endpoint
-from .play import conversation_player, instance_id, job_queue, load_finished, settings_digest, start_workers
+from .play import conversation_player, job_queue, load_finished, settings_digest, start_workers
 from .prompts import DEFAULT_MAX_TOOL_CALLS, DEFAULT_MAX_USER_TURNS, INSTRUCTION_SLOT, LOCAL_PREFIX
 from .protocol import ProtocolSettings, resolve_prompt_style
 from .replies import DEFAULT_MAX_REPLY_BYTES
@@ -87,11 +87,6 @@ def default_label(simulator: str) -> str:
     ``openai-gpt-4o``."""
     label = re.sub(r"[^A-Za-z0-9._-]+", "-", simulator).strip("-.")
     return label or "simulator"
-
-
-def survey_key(task_key: str, run: int) -> str:
-    """Survey key of a run, like the human batches: ``x``, ``x_ann2``, ``x_ann3``."""
-    return f"{task_key}{schema.BATCH_SUFFIX[run]}"
 
 
 @dataclass(frozen=True)
@@ -282,14 +277,14 @@ def merged_records(
     others = sorted(set(finished) - set(asked), key=lambda job: (_TASK_ORDER[job[0]], job[1]))
     records: dict[str, dict[str, Any]] = {}
     for task, run in asked + others:
-        key = instance_id(task, run, runs_in_keys)
+        key = ids.instance_id(task, run, runs_in_keys)
         records[key] = dict(finished[(task, run)], instance_id=key)
     return records
 
 
 def survey_file(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The contents of ``survey_comparable_<label>.json`` for :func:`merged_records`."""
-    return {survey_key(r["task_key"], r["run"]): {"survey": r["survey"]} for r in records.values()}
+    return {ids.survey_key(r["task_key"], r["run"]): {"survey": r["survey"]} for r in records.values()}
 
 
 def prepare_output_folder(out: Path) -> None:
@@ -422,7 +417,7 @@ def run_rollouts(
                         stopped = exc
                         break
                     elif isinstance(exc, Exception):  # one conversation failed; the others go on
-                        failures[instance_id(task, run, config.runs)] = describe(exc)
+                        failures[ids.instance_id(task, run, config.runs)] = describe(exc)
                     else:
                         raise exc
                     bar.update(1)
