@@ -39,9 +39,8 @@ PACKAGE_DIR = paths.REPO_ROOT / PACKAGE
 #: Cycles still in the package, each as its sorted modules. None: keep it so.
 KNOWN_CYCLES: set[tuple[str, ...]] = set()
 #: Imports under ``if TYPE_CHECKING:`` that still close a cycle: (module, imported module).
-#: The one left: the rollout's errors name the runner's summary, a type that belongs in a lower
-#: module of the rollout, where both could import it.
-KNOWN_TYPE_ONLY_CYCLE_EDGES: set[tuple[str, str]] = {("usersim_utils.rollout.errors", "usersim_utils.rollout.runner")}
+#: None: keep it so.
+KNOWN_TYPE_ONLY_CYCLE_EDGES: set[tuple[str, str]] = set()
 #: Imports that run only when a module is run as a script: (module, imported module).
 ENTRY_POINT_IMPORTS: set[tuple[str, str]] = set()
 #: Lines a module of the package may have: past it a module does more than one job and is
@@ -299,6 +298,65 @@ def layer_of(module: str) -> int:
 def test_no_module_imports_a_higher_layer() -> None:
     graph, _ = import_graph()
     upward = {(m, t) for m, targets in graph.items() for t in targets if layer_of(t) > layer_of(m)}
+    assert upward == set()
+
+
+#: The layers inside each subpackage: a module may import the package's modules of its own
+#: layer and those below, annotations (``if TYPE_CHECKING:``) included. ``__init__`` is the
+#: package's entry and is left out; ``__main__`` runs the command, on top.
+SUBPACKAGE_LAYERS: dict[str, dict[str, int]] = {
+    "rollout": {
+        # conventions and plumbing: prompts, secrets, deadlines, what a run produced
+        **dict.fromkeys(["prompts", "redact", "deadline", "persona", "summary", "errors"], 0),
+        # replies, the cache and HTTP; cards and the embedded model
+        **dict.fromkeys(["replies", "retry", "cache", "http_chat", "card", "comparability", "forecast",
+                         "local_model", "model_check"], 1),
+        "client": 2,
+        "protocol": 3,  # settings, the simulator's prompts, the survey
+        "conversation": 4,  # the one loop and the Agent interface
+        **dict.fromkeys(["function_calling", "harness"], 5),  # the agents
+        "play": 6,
+        "runner": 7,
+        "__main__": 8,
+    },
+    "data": {**dict.fromkeys(["cache", "download", "io"], 0), **dict.fromkeys(["tables", "validate"], 1),
+             **dict.fromkeys(["inputs", "study"], 2), "cli": 3, "__main__": 4},
+    "demo": {**dict.fromkeys(["feature_tables", "phrases", "styles"], 0),
+             **dict.fromkeys(["conversations", "known_answer", "resampled_rows"], 1),
+             **dict.fromkeys(["shapes", "surveys"], 2), "study": 3, "writer": 4},
+    "calibrate": {**dict.fromkeys(["directives", "split", "targets"], 0),
+                  **dict.fromkeys(["cards", "proposer", "scripted_user"], 1),
+                  "play": 2, "budget": 3, "search": 4, "report": 5, "cli": 6, "__main__": 7},
+    "audit": {"rules": 0, "rates": 1, "cli": 2, "__main__": 3},
+    "distinguish": {**dict.fromkeys(["crossval", "two_sample"], 0), "c2st": 1, "text": 2, "cli": 3, "__main__": 4},
+    "diversity": {"lexical": 0, "sides": 1, "paired": 2, "cli": 3, "__main__": 4},
+    "feedback": {**dict.fromkeys(["answers", "free_text", "outcomes", "reward"], 0), "agreement": 1},
+    "uncertainty": {"arrays": 0, "weighted": 1, "ceiling": 2, "bootstrap": 3},
+}
+
+
+def inner_layer_of(module: str) -> int | None:
+    """The layer of a subpackage's module in its package (None for a top-level module or a
+    package's ``__init__``); fails for one missing from :data:`SUBPACKAGE_LAYERS`."""
+    parts = module.split(".")
+    if len(parts) < 3:
+        return None
+    layers = SUBPACKAGE_LAYERS.get(parts[1], {})
+    assert parts[2] in layers, f"{module} is not in SUBPACKAGE_LAYERS (tests/test_structure.py)"
+    return layers[parts[2]]
+
+
+def test_no_module_imports_a_higher_layer_of_its_subpackage() -> None:
+    graph, _ = import_graph(type_only=True)
+    assert "usersim_utils.rollout.summary" in graph["usersim_utils.rollout.errors"]  # annotations count
+    upward = set()
+    for module, targets in graph.items():
+        layer = inner_layer_of(module)
+        package = ".".join(module.split(".")[:2]) + "."
+        for target in targets:
+            inner = inner_layer_of(target) if target.startswith(package) else None
+            if layer is not None and inner is not None and inner > layer:
+                upward.add((module, target))
     assert upward == set()
 
 

@@ -24,6 +24,10 @@ def __getattr__(name: str) -> Any:
         from .prompts import LOCAL_MODEL
 
         return LOCAL_MODEL
+    if name == "RolloutSummary":
+        from .summary import RolloutSummary
+
+        return RolloutSummary
     if name in __all__:
         from . import runner
 

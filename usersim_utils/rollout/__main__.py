@@ -36,7 +36,8 @@ from .errors import RolloutError, describe
 from .prompts import DEFAULT_MAX_TOOL_CALLS, DEFAULT_MAX_USER_TURNS, LOCAL_MODEL
 from .redact import redact
 from .replies import DEFAULT_MAX_REPLY_BYTES
-from .runner import MAX_RUNS, RolloutConfig, RolloutSummary, run_rollouts
+from .runner import MAX_RUNS, RolloutConfig, run_rollouts
+from .summary import RolloutSummary
 
 #: Card field -> RolloutConfig field.
 CARD_TO_CONFIG = {

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from .redact import redact
 
 if TYPE_CHECKING:
-    from .runner import RolloutSummary
+    from .summary import RolloutSummary
 
 #: Longest error line printed or stored.
 MAX_ERROR_CHARS = 400

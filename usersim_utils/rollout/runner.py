@@ -50,7 +50,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,7 @@ from .play import conversation_player, job_queue, load_finished, settings_digest
 from .prompts import DEFAULT_MAX_TOOL_CALLS, DEFAULT_MAX_USER_TURNS, INSTRUCTION_SLOT, LOCAL_PREFIX
 from .protocol import ProtocolSettings, resolve_prompt_style
 from .replies import DEFAULT_MAX_REPLY_BYTES
+from .summary import RolloutSummary
 
 MAX_RUNS = len(schema.BATCHES)  # runs 1-3, the study's three batches
 # fullmatch, not match with "$": "$" also matches before a final newline ("okx\n" is no label)
@@ -201,47 +202,6 @@ class RolloutConfig:
             agent_api=self.agent_api if self.agent_api in card_mod.AGENT_APIS else "chat",
             persona_source=self.persona_source,
             persona_seed=self.persona_seed,
-        )
-
-
-@dataclass
-class RolloutSummary:
-    """What a run produced: output files, this run's conversations (``records``, keyed by instance
-    id), this invocation's ledger and the conversations that failed."""
-
-    label: str
-    eval_results_path: Path
-    survey_path: Path
-    ledger_path: Path
-    card_path: Path
-    records: dict[str, dict[str, Any]]
-    ledger: dict[str, dict[str, float]]
-    reused: int
-    failures: dict[str, str] = field(default_factory=dict)
-    #: Everything ``eval_results_<label>.json`` holds: ``records`` and the conversations
-    #: earlier runs of the label finished with the same settings.
-    label_records: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: Whether ``eval_results``/``survey_comparable`` were (re)written by this run.
-    written: bool = True
-    #: Finished conversations of the label played with other settings (not in the files).
-    set_aside: int = 0
-
-    @property
-    def conversations(self) -> int:
-        """Number of this run's (task, run) pairs that are finished (now or before)."""
-        return len(self.records)
-
-    def summary_line(self) -> str:
-        """``conversations=N model_calls=M cache_hits=K cost_usd=X`` (calls: this invocation)."""
-        return self.line(self.conversations, self.ledger)
-
-    @staticmethod
-    def line(conversations: int, ledger: dict[str, dict[str, float]]) -> str:
-        """The summary line of ``conversations`` and a ledger's ``total``."""
-        total = ledger["total"]
-        return (
-            f"conversations={conversations} model_calls={int(total['model_calls'])} "
-            f"cache_hits={int(total['cache_hits'])} cost_usd={total['cost_usd']:.6f}"
         )
 
 
