@@ -7,12 +7,15 @@
   ``tests/seeded_study.py`` (the golden numbers), in memory and written in the study's
   folder layout.
 * ``demo_study``: the SYNTHETIC demo study the notebooks use, loaded.
+* ``loopback_only``: outbound connections fail the test (the rollout tests use it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,6 +55,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: rank.get(groups[item.nodeid], len(rank)))  # stable: notebooks stay in order
 
 
+@pytest.fixture(scope="session", autouse=True)
+def score_cache_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """usersim-usi's features cache (``data/processed/score_cache`` by default) lives in the
+    session's temporary folder: the tests never write into the checkout, and start cold."""
+    patch = pytest.MonkeyPatch()
+    folder = tmp_path_factory.mktemp("score_cache")
+    patch.setenv(data.CACHE_DIR_ENV, str(folder))
+    yield folder
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def shared_file() -> Callable[[str], Path]:
     """``locate(relative)``: the path of ``../shared/<relative>``; skips the calling test
@@ -85,3 +99,25 @@ def demo_study() -> data.Study:
     from usersim_utils import demo  # here: only the tests that use the demo study import its generator
 
     return data.resolve_study(demo.ensure_demo_panel())
+
+
+# --- shared by the rollout tests -----------------------------------------------------------
+
+
+@pytest.fixture()
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Fail any outbound connection (and the test, afterwards); loopback (the benchmark's
+    stub, the fault servers) stays allowed. Yields the connections attempted."""
+    attempts: list[Any] = []
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if host not in ("127.0.0.1", "::1", "localhost") and self.family != socket.AF_UNIX:
+            attempts.append(address)
+            raise OSError(f"test blocked a network connection to {address}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    yield attempts
+    assert attempts == [], f"code tried the network: {attempts}"
