@@ -11,12 +11,9 @@ import dataclasses
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +23,16 @@ import pytest
 os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 import litellm  # noqa: E402
 from fault_server import TopOfJitter  # noqa: E402
+from rollout_doubles import (  # noqa: E402
+    VALID_SURVEY,
+    ScriptedModels,
+    ScriptedProvider,
+    SimulatedCrash,
+    config,
+    gold_plan,
+    scripted_response,
+    task_hint,
+)
 
 from usersim_utils import features, ids, paths, survey, taubench
 from usersim_utils.rollout import __main__ as cli
@@ -33,173 +40,15 @@ from usersim_utils.rollout import local_model, model_check, prompts, protocol
 from usersim_utils.rollout.cache import ResponseCache, request_key, write_json_atomic
 from usersim_utils.rollout.client import ModelClient
 from usersim_utils.rollout.play import play_conversation
-from usersim_utils.rollout.runner import RolloutConfig, default_label, run_rollouts
+from usersim_utils.rollout.runner import default_label, run_rollouts
 
 # litellm's pydantic models warn about typing details on first use; not ours to fix.
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic")
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning:pydantic"), pytest.mark.usefixtures("loopback_only")]
 
 SHARED = paths.REPO_ROOT.parent / "shared"
-VALID_SURVEY = {
-    "task_success": "Yes - Task completed",
-    "efficiency": "About right",
-    "question_amount_preference": "About right",
-    "answer_effort_time": "Low",
-    "human_like": "Partially",
-    "interaction_flow": "Smooth",
-    "overall_score": "4 (Good)",
-    "reuse": "Yes",
-}
-
-
-# --- a scripted fake model -----------------------------------------------------------
-
-
-class SimulatedCrash(BaseException):
-    """Stands for the process dying (not an ``Exception``: the runner must not absorb it)."""
-
-
-class ScriptedModels:
-    """A deterministic stand-in for litellm.completion playing simulator and agent.
-
-    Simulator: says ``user line <n> (<task hint>)``, and ``###STOP###`` at turn
-    ``stop_after`` (never when None). Agent: works through ``plan`` (tool calls, one
-    per reply) in its first turn, then answers with ``agent_text``; with
-    ``always_tool`` it calls ``think`` whenever tools are allowed. Survey: ``survey_text``.
-    """
-
-    def __init__(
-        self,
-        *,
-        stop_after: int | None = 3,
-        plan: list[tuple[str, Any]] | None = None,
-        agent_text: str = "Done.",
-        survey_text: str = json.dumps(VALID_SURVEY),
-        always_tool: bool = False,
-        delay_s: float = 0.0,
-        crash_on_call: int | None = None,
-        fail_tasks: tuple[str, ...] = (),
-    ) -> None:
-        self.stop_after = stop_after
-        self.plan = plan or []
-        self.agent_text = agent_text
-        self.survey_text = survey_text
-        self.always_tool = always_tool
-        self.delay_s = delay_s
-        self.crash_on_call = crash_on_call
-        self.fail_tasks = fail_tasks
-        self.calls: Counter[str] = Counter()
-        self.requests: list[dict[str, Any]] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, *, model: str, messages: list[dict[str, Any]], **kwargs: Any) -> litellm.ModelResponse:
-        with self._lock:
-            n = sum(self.calls.values()) + 1
-            role = "agent" if "tools" in kwargs else "survey" if _is_survey(messages) else "simulator"
-            self.calls[role] += 1
-            self.requests.append({"model": model, "messages": messages, **kwargs})
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            if self.delay_s:
-                time.sleep(self.delay_s)
-            if self.crash_on_call is not None and n >= self.crash_on_call:
-                raise SimulatedCrash(f"crash at call {n}")
-            text = json.dumps(messages)
-            if any(task_hint(t) in text for t in self.fail_tasks):
-                raise litellm.AuthenticationError("bad key", llm_provider="openai", model=model)
-            if role == "agent":
-                return self._agent(messages, kwargs)
-            if role == "survey":
-                return _response(self.survey_text)
-            return self._simulator(messages)
-        finally:
-            with self._lock:
-                self.in_flight -= 1
-
-    def _simulator(self, messages: list[dict[str, Any]]) -> litellm.ModelResponse:
-        n = sum(m["role"] == "assistant" for m in messages) + 1
-        if self.stop_after is not None and n >= self.stop_after:
-            return _response(prompts.STOP_MARKER)
-        hint = messages[0]["content"].split("Instruction: ", 1)[1][:30]
-        return _response(f"user line {n} ({hint})")
-
-    def _agent(self, messages: list[dict[str, Any]], kwargs: dict[str, Any]) -> litellm.ModelResponse:
-        if kwargs.get("tool_choice") == "none":
-            return _response("Forced to answer.")
-        if self.always_tool:
-            return _response("", [("think", {"thought": "hmm"})])
-        done = sum(m["role"] == "tool" for m in messages)
-        if done < len(self.plan):
-            return _response("", [self.plan[done]])
-        return _response(self.agent_text)
-
-
-def task_hint(task_key: str) -> str:
-    """The task's instruction as it appears in JSON-encoded messages."""
-    return json.dumps(taubench.get_task(task_key)[1].instruction)[1:-1]
-
-
-def _is_survey(messages: list[dict[str, Any]]) -> bool:
-    return "fill out the survey below" in str(messages[-1].get("content"))
-
-
-def _response(content: str, calls: list[tuple[str, Any]] = ()) -> litellm.ModelResponse:
-    message: dict[str, Any] = {"role": "assistant", "content": content}
-    if calls:
-        message["tool_calls"] = [
-            {
-                "id": f"call_{i}",
-                "type": "function",
-                "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)},
-            }
-            for i, (name, args) in enumerate(calls)
-        ]
-    return litellm.ModelResponse(
-        model="scripted",
-        choices=[{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
-        usage={"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12},
-    )
-
-
-def gold_plan(task_key: str) -> list[tuple[str, Any]]:
-    return [(a.name, a.kwargs) for a in taubench.get_task(task_key)[1].actions]
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Fail any outbound connection; loopback (the benchmark's stub) stays allowed."""
-    attempts: list[Any] = []
-    real_connect = socket.socket.connect
-
-    def guarded(self: socket.socket, address: Any) -> Any:
-        host = address[0] if isinstance(address, tuple) else str(address)
-        if host not in ("127.0.0.1", "::1", "localhost") and self.family != socket.AF_UNIX:
-            attempts.append(address)
-            raise OSError(f"test blocked a network connection to {address}")
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
-    yield attempts
-    assert attempts == [], f"code tried the network: {attempts}"
-
-
 def settings(**kw: Any) -> protocol.ProtocolSettings:
     base = dict(simulator="scripted/user", agent="scripted/agent", max_user_turns=10)
     return protocol.ProtocolSettings(**{**base, **kw})
-
-
-def config(tmp_path: Path, tasks: str = "retail:0-1", **kw: Any) -> RolloutConfig:
-    base = dict(
-        simulator="scripted/user",
-        agent="scripted/agent",
-        tasks=tuple(ids.parse_task_spec(tasks)),
-        out_dir=tmp_path,
-        max_user_turns=10,
-        concurrency=2,
-    )
-    return RolloutConfig(**{**base, **kw})
 
 
 # --- environment ------------------------------------------------------------------------
@@ -513,7 +362,7 @@ def test_retries_back_off_on_rate_limits() -> None:
         error = next(replies, None)
         if error is not None:
             raise error
-        return _response("ok")
+        return scripted_response("ok")
 
     client = ModelClient(None, completion_fn=flaky, sleep=waits.append, rng=TopOfJitter())
     assert client.complete("agent", "m", [{"role": "user", "content": "x"}]).content == "ok"
@@ -637,17 +486,6 @@ def test_bad_config_is_one_clear_error(tmp_path: Path, change: dict, message: st
 
 
 # --- litellm path and command line ---------------------------------------------------------
-
-
-class ScriptedProvider(litellm.CustomLLM):
-    """The fake behind litellm, registered like the local provider."""
-
-    def __init__(self, fake: ScriptedModels) -> None:
-        super().__init__()
-        self.fake = fake
-
-    def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> litellm.ModelResponse:  # type: ignore[override]
-        return self.fake(model=model, messages=messages, **(kwargs.get("optional_params") or {}))
 
 
 @pytest.fixture()

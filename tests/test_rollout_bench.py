@@ -3,23 +3,12 @@ here; the issue-14 bound (8 workers >= 6x faster than 1 at 0.2 s per call) is in
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
-
-from usersim_utils import paths
-
-BENCH = paths.REPO_ROOT / "benchmarks" / "bench_rollout_concurrency.py"
+from rollout_doubles import load_benchmark
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic")
-
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("bench_rollout_concurrency", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_stub_plays_both_sides() -> None:

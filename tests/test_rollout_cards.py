@@ -13,8 +13,7 @@ import pytest
 
 os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 
-from test_rollout import no_network  # noqa: E402, F401 (autouse fixture: no outbound connection)
-from test_rollout_bench import load_benchmark  # noqa: E402
+from rollout_doubles import load_benchmark  # noqa: E402
 
 from usersim_utils import (
     paths,  # noqa: E402
@@ -23,7 +22,7 @@ from usersim_utils import (
 from usersim_utils.rollout import __main__ as cli  # noqa: E402
 from usersim_utils.rollout import card, forecast, persona  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic")
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning:pydantic"), pytest.mark.usefixtures("loopback_only")]
 
 TEMPLATE = "ZEBRA-TEMPLATE-7 You play a customer.\n{instruction}\nSay ###STOP### when done."
 

@@ -2,9 +2,9 @@
 poisoned cache, lost conversations, two processes on one folder, an unwritable or
 full disk, a server echoing the API key, malformed replies.
 
-The scripted fake model of tests/test_rollout.py plays both sides in-process; the
+The scripted fake model of tests/rollout_doubles.py plays both sides in-process; the
 benchmark's OpenAI-compatible stub on 127.0.0.1 plays a faulty server through litellm.
-Outbound connections other than loopback fail the test (``no_network``).
+Outbound connections other than loopback fail the test (``loopback_only``).
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from typing import Any
 import litellm
 import pytest
 from fault_server import TopOfJitter
-from test_rollout import VALID_SURVEY, ScriptedModels, config, no_network, task_hint  # noqa: F401 (autouse fixture)
-from test_rollout_bench import load_benchmark
+from rollout_doubles import VALID_SURVEY, ScriptedModels, ScriptedProvider, config, load_benchmark, task_hint
 
 from usersim_utils import atomic
 from usersim_utils.rollout import __main__ as cli
@@ -39,7 +38,7 @@ from usersim_utils.rollout.redact import REDACTED, redact, secret_values
 from usersim_utils.rollout.replies import normalise_response
 from usersim_utils.rollout.runner import run_rollouts
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic")
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning:pydantic"), pytest.mark.usefixtures("loopback_only")]
 
 LABEL = "scripted-user"
 SUMMARY_RE = r"conversations=\d+ model_calls=\d+ cache_hits=\d+ cost_usd=\d+\.\d{6}"
@@ -357,8 +356,6 @@ def test_other_settings_are_set_aside_not_mixed(
 
 @pytest.fixture()
 def scripted_provider(monkeypatch: pytest.MonkeyPatch) -> ScriptedModels:
-    from test_rollout import ScriptedProvider
-
     fake = ScriptedModels()
     handlers = [*litellm.custom_provider_map, {"provider": "scripted", "custom_handler": ScriptedProvider(fake)}]
     monkeypatch.setattr(litellm, "custom_provider_map", handlers)
