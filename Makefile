@@ -127,7 +127,7 @@ DEMO_DIR := $(CURDIR)/data/demo/SYNTHETIC-tau-usi
 # Test processes (pytest-xdist): one per core. Each test module runs whole on one worker and the
 # notebooks run in order on one worker (tests/conftest.py); TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
-XDIST = -n $(TEST_WORKERS) --dist loadgroup
+XDIST = -n $(TEST_WORKERS) --dist loadscope
 
 # The demo panel is made once before the workers start (they only read it).
 test: $(STAMP) ## Run the whole test suite on both cores: lint, unit tests and nbval over every notebook and solution (on the demo panel); speed bounds: make bench

@@ -28,31 +28,41 @@ SHARED_DIR = paths.REPO_ROOT.parent / "shared"
 
 #: The groups that take minutes (they execute notebooks or play the embedded model), longest
 #: first: under pytest-xdist they start first, so no worker is left alone with one at the end.
-LONGEST_FIRST = ("test_unusual_studies.py", "test_calibrate.py", "notebooks", "site", "test_rollout.py",
-                 "test_distinguish.py")
+LONGEST_FIRST = ("tests/test_unusual_studies.py", "tests/test_calibrate.py", "notebooks", "site",
+                 "tests/test_rollout.py", "tests/test_distinguish.py")
+#: The site's two test modules share one executed sandbox (tests/site_sandbox.py).
+SITE_MODULES = ("tests/test_site.py", "tests/test_site_browser.py")
 
 
-@pytest.hookimpl(tryfirst=True)
+def work_unit(nodeid: str) -> str:
+    """The group a test runs in under pytest-xdist: its module, so that module- and
+    session-scoped fixtures are made once; ``"site"`` for the site's two modules; and
+    ``"notebooks"`` for every cell nbval checks, because the notebooks run as one chain, in
+    order, each reading what the ones before it wrote."""
+    path = nodeid.split("::", 1)[0]
+    if path.endswith(".ipynb"):
+        return "notebooks"
+    return "site" if path in SITE_MODULES else path
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown without it
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``make test``'s scheduler: whole :func:`work_unit` groups to each worker (pytest-xdist's
+    own ``--dist loadgroup`` ignores its marks under pytest 9, whose node ids it cannot suffix)."""
+    from xdist.scheduler import LoadScopeScheduling  # only under xdist
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return WorkUnitScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Scheduling for ``make test`` (pytest-xdist, ``--dist loadgroup``): each test module runs
-    on one worker, so its module- and session-scoped fixtures are made once; the site's two
-    modules share one worker (they share one executed sandbox, tests/site_sandbox.py); the
-    notebooks run by nbval form one group in their given order, because each reads what the
-    ones before it wrote. Without xdist the marks are inert, and the order of the items is
-    kept except that the groups of :data:`LONGEST_FIRST` come first."""
-    def group(item: pytest.Item) -> str:
-        path = item.path
-        if path.suffix == ".ipynb":
-            return "notebooks"
-        if path.name in ("test_site.py", "test_site_browser.py"):
-            return "site"
-        return path.name
-
+    """The groups of :data:`LONGEST_FIRST` first (xdist hands out groups in this order); the
+    order inside each group, and of the rest, is kept (a stable sort)."""
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    groups = {item.nodeid: group(item) for item in items}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
-    items.sort(key=lambda item: rank.get(groups[item.nodeid], len(rank)))  # stable: notebooks stay in order
+    items.sort(key=lambda item: rank.get(work_unit(item.nodeid), len(rank)))
 
 
 @pytest.fixture(scope="session", autouse=True)
