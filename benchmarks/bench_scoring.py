@@ -51,7 +51,7 @@ def _unique_turns(record: dict, tag: str) -> dict:
     return {**record, "conversation": conversation}
 
 
-def full_size_panel(rng: np.random.Generator, n_simulators: int = 31) -> dict[str, object]:
+def full_size_files(rng: np.random.Generator, n_simulators: int = 31) -> dict[str, object]:
     """``{relative path: JSON object}`` of a study of the full size, in the released layout."""
     study = data.resolve_study(demo.ensure_demo_panel())
     human_pool = list(study.records.values())
@@ -77,6 +77,17 @@ def full_size_panel(rng: np.random.Generator, n_simulators: int = 31) -> dict[st
             t + suffix: survey_pool[int(rng.integers(len(survey_pool)))]
             for suffix in schema.BATCH_SUFFIX.values() for t in tasks}
     return files
+
+
+def full_size_panel(rng: np.random.Generator, n_simulators: int = 31) -> dict[str, dict]:
+    """The study of :func:`full_size_files` as records, which the other benchmarks take:
+    ``{"human": records, "sims": {label: records}, "surveys": {label: records}}``."""
+    files = full_size_files(rng, n_simulators)
+    labels = [f"sim{s:02d}" for s in range(n_simulators)]
+    eval_file = {label: f"{schema.EVAL_RESULTS_SUBDIR}/{schema.eval_results_name(label)}" for label in labels}
+    return {"human": files[schema.HUMAN_FILE.as_posix()],
+            "sims": {label: files[eval_file[label]] for label in labels},
+            "surveys": {label: files[f"{schema.SURVEY_SUBDIR}/{schema.survey_name(label)}"] for label in labels}}
 
 
 def write_study(files: dict[str, object], root: Path) -> int:
@@ -118,7 +129,7 @@ def largest_difference(rows: dict[str, dict], naive: dict[str, dict]) -> float:
 
 def run(n_simulators: int, folder: Path) -> dict[str, float]:
     """Write the study under ``folder``, then time naive, cold and warm scoring of it."""
-    n_bytes = write_study(full_size_panel(np.random.default_rng(0), n_simulators), folder)
+    n_bytes = write_study(full_size_files(np.random.default_rng(0), n_simulators), folder)
     eval_files = sorted((folder / schema.EVAL_RESULTS_SUBDIR).glob(schema.EVAL_RESULTS_GLOB))
     cache = folder / "cache"
     start = time.perf_counter()
