@@ -42,16 +42,7 @@ def _human_batch(human: dict, batch: int) -> dict:
 
 
 def _score_sim(human: dict, sim: dict, diff: dict, ev) -> dict:
-    if len(sim) > 170:
-        runs: dict = {}
-        for k in sim:
-            head, tail = k.rsplit("_", 1)
-            if tail in ("1", "2", "3"):
-                runs.setdefault(tail, {})[head] = sim[k]
-            else:
-                runs.setdefault("0", {})[k] = sim[k]
-    else:
-        runs = {"1": dict(sim)}
+    runs = oracle.split_runs(sim)
     ece_runs: dict = {}
     for k, (r, _) in sim.items():
         if oracle.kept(r):

@@ -251,7 +251,9 @@ def cells(per, ev):
     return out
 
 
-def score_sim(human, sim, diff, ev):
+def split_runs(sim):
+    """The reference split: {run: {task: value}} by the key's run suffix above 170 rollouts
+    (keys without one go to run "0"), else one run."""
     if len(sim) > 170:
         runs = {}
         for k in sim:
@@ -262,6 +264,11 @@ def score_sim(human, sim, diff, ev):
                 runs.setdefault("0", {})[k] = sim[k]
     else:
         runs = {"1": dict(sim)}
+    return runs
+
+
+def score_sim(human, sim, diff, ev):
+    runs = split_runs(sim)
     ece_runs = {}
     for k, r in sim.items():
         if not kept(r):
