@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +33,20 @@ LONGEST_FIRST = ("tests/test_unusual_studies.py", "tests/test_calibrate.py", "no
                  "tests/test_rollout.py", "tests/test_distinguish.py")
 #: The site's two test modules share one executed sandbox (tests/site_sandbox.py).
 SITE_MODULES = ("tests/test_site.py", "tests/test_site_browser.py")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, the embedded model computes with one core's share per worker (it
+    and each child process it starts: notebook kernels, commands), unless
+    ``$USERSIM_LLAMA_THREADS`` is set. llama.cpp's threads wait for each other at every step,
+    so two workers each using every core stall each other: two embedded conversations at once
+    took 93 s with 2 threads each and 65 s with 1 on this 2-core machine."""
+    from usersim_utils.rollout import local_model
+
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")  # set in the workers only
+    if workers and workers.isdigit() and int(workers) > 1:
+        share = max(1, (os.cpu_count() or 1) // int(workers))
+        os.environ.setdefault(local_model.THREADS_ENV, str(share))
 
 
 def work_unit(nodeid: str) -> str:

@@ -8,6 +8,7 @@ the batched matrix-product kernels, where such faults show, run in ``make test``
 
 from __future__ import annotations
 
+import re
 import signal
 import stat
 from pathlib import Path
@@ -72,3 +73,14 @@ def test_bad_arguments_are_usage_errors(argv: list[str], capsys: pytest.CaptureF
     with pytest.raises(SystemExit) as exc:
         model_check.main(argv)
     assert exc.value.code == 2 and "error:" in capsys.readouterr().err
+
+
+def test_thread_count_comes_from_the_environment_or_every_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = local_model.THREADS_ENV
+    assert local_model.thread_count({env: "3"}) == 3
+    assert local_model.thread_count({env: " 1 "}) == 1
+    monkeypatch.setattr(local_model.os, "cpu_count", lambda: 6)
+    assert local_model.thread_count({}) == 6 and local_model.thread_count({env: ""}) == 6
+    for bad in ("0", "-2", "two", "1.5"):
+        with pytest.raises(RuntimeError, match=rf"^{env}='{re.escape(bad)}' is not a positive whole number"):
+            local_model.thread_count({env: bad})

@@ -46,6 +46,11 @@ RAM_CACHE_BYTES = 1 << 30
 #: Tokens llama.cpp evaluates at once (its default batch): a longer prompt goes through the
 #: batched matrix-product kernels, where a CPU's faulty kernels show (``model_check``).
 BATCH_TOKENS = 512
+#: Environment variable: how many threads llama.cpp computes with (default: every core). Set it
+#: lower when other CPU-heavy work shares the machine (``make test`` does, one per test
+#: worker): llama.cpp's threads wait for each other at every step, so a thread without a free
+#: core stalls the others.
+THREADS_ENV = "USERSIM_LLAMA_THREADS"
 #: The default system prompt of SmolLM2's chat template (used when none is given).
 DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 _TOOL_CALL_RE = re.compile(r"<tool_call>(.*?)(?:</tool_call>|$)", re.DOTALL)
@@ -79,13 +84,24 @@ class _Engine:
                 model_path=str(gguf_path()),
                 n_ctx=CONTEXT_TOKENS,
                 n_batch=BATCH_TOKENS,
-                n_threads=max(1, os.cpu_count() or 1),
+                n_threads=thread_count(),
                 seed=0,
                 flash_attn=True,
                 verbose=False,
             )
             self._llama.set_cache(LlamaRAMCache(capacity_bytes=RAM_CACHE_BYTES))
         return self._llama
+
+
+def thread_count(environ: dict[str, str] | None = None) -> int:
+    """llama.cpp's thread count: ``$USERSIM_LLAMA_THREADS`` if set (a positive integer), else
+    the number of cores."""
+    value = (os.environ if environ is None else environ).get(THREADS_ENV, "").strip()
+    if not value:
+        return max(1, os.cpu_count() or 1)
+    if not value.isdigit() or int(value) < 1:
+        raise RuntimeError(f"{THREADS_ENV}={value!r} is not a positive whole number of threads")
+    return int(value)
 
 
 def load_without_repacking(**kwargs: Any) -> Any:
