@@ -3,9 +3,10 @@ surveys, re-ratings, a second batch, ECE, a shared task or a domain, and figures
 empty data with a labelled placeholder.
 
 The studies come from the SYNTHETIC demo generator (:data:`usersim_utils.demo.UNUSUAL_SHAPES`).
-The notebooks run with papermill in child processes that write under a temporary
-``$USERSIM_OUTPUT_DIR`` (never the developer's ``data/processed`` or ``reports``), a
-study's notebooks in order (03 writes the features 04-06 read), two studies at a time.
+The notebooks run in child processes that write under a temporary ``$USERSIM_OUTPUT_DIR``
+(never the developer's ``data/processed`` or ``reports``), a study's notebooks in order (03
+writes the features 04-06 read) in one kernel whose namespace is emptied between notebooks
+(tests/notebook_chain.py), two studies at a time.
 """
 
 from __future__ import annotations
@@ -104,21 +105,8 @@ EXTRA = {"airline-only": {"run_split": "suffix"}, "no-reratings": {"difficulty_p
 #: How many studies run at once (each runs its notebooks in order, one kernel at a time).
 WORKERS = 2
 
-RUNNER = """
-import json, sys
-import papermill
-notebooks_dir, out, params = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-errors = {}
-for name in sys.argv[4:]:
-    path = f"{notebooks_dir}/{name}.ipynb"
-    declared = papermill.inspect_notebook(path)
-    try:
-        papermill.execute_notebook(path, f"{out}/{name}.ipynb", cwd=notebooks_dir, kernel_name="python3",
-                                   progress_bar=False, parameters={k: v for k, v in params.items() if k in declared})
-    except papermill.PapermillExecutionError as err:
-        errors[name] = f"cell {err.exec_count}: {err.ename}: {err.evalue}"
-print(json.dumps(errors))
-"""
+#: Runs a study's notebooks in order in one kernel (tests/notebook_chain.py).
+CHAIN = Path(__file__).with_name("notebook_chain.py")
 
 
 def _run_study(name: str, study: Path, out: Path, empty_map: Path) -> dict[str, str]:
@@ -129,7 +117,7 @@ def _run_study(name: str, study: Path, out: Path, empty_map: Path) -> dict[str, 
            "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     env.pop(paths.STUDY_DIR_ENV, None)
     out.mkdir(parents=True)
-    done = subprocess.run([sys.executable, "-c", RUNNER, str(paths.NOTEBOOKS_DIR), str(out), json.dumps(params),
+    done = subprocess.run([sys.executable, str(CHAIN), str(paths.NOTEBOOKS_DIR), str(out), json.dumps(params),
                            *NOTEBOOKS], env=env, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         return {"runner": done.stderr[-2000:]}
