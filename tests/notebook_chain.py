@@ -50,9 +50,8 @@ def run_chain(notebooks_dir: Path, out: Path, parameters: dict, names: list[str]
             try:
                 client.execute()
             except CellExecutionError as err:
-                failed = next((c for c in nb.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))),
-                              None)
-                count = failed.get("execution_count") if failed is not None else "?"
+                count = next((c.get("execution_count") for c in nb.cells
+                              if any(o.get("output_type") == "error" for o in c.get("outputs", []))), "?")
                 errors[name] = f"cell {count}: {err.ename}: {err.evalue}"
             finally:
                 if client.kc is not None:

@@ -12,7 +12,10 @@ moves it):
   :func:`simulator_files` and :func:`survey_files`;
 * ``features/<label>.parquet`` (``human.parquet`` for the human sessions): one features
   table per file, written by notebook 03 (:func:`write_feature_tables`), read by
-  notebooks 04 and 06 (:func:`read_feature_tables`).
+  notebooks 04 and 06 (:func:`read_feature_tables`);
+* ``matched_gaps.json``: notebook 04's matched comparison of every simulator with the human
+  ceiling (:func:`write_matched_gaps`), read by notebook 07's fidelity forecast
+  (:func:`read_matched_gaps`).
 
 File names come from :mod:`usersim_utils.schema`; every write is atomic.
 """
@@ -108,3 +111,33 @@ def read_feature_tables(source: Path | None = None) -> tuple[pd.DataFrame, dict[
                         file=source)
     sims = {p.stem: pd.read_parquet(p) for p in sorted(source.glob("*.parquet")) if p.stem != schema.HUMAN_LABEL}
     return pd.read_parquet(human_path), sims
+
+
+#: The matched comparison's file under ``data/processed`` and the columns it keeps.
+MATCHED_GAPS_FILE = "matched_gaps.json"
+MATCHED_GAP_COLUMNS = ("name", "runs", "metric", "gap", "low", "high")
+
+
+def write_matched_gaps(table: pd.DataFrame, dest: Path | None = None) -> Path:
+    """Write :data:`MATCHED_GAP_COLUMNS` of a ``matched_comparison.compare`` table, a row per
+    simulator and metric, atomically to ``dest`` (default ``data/processed/matched_gaps.json``)."""
+    dest = dest or paths.PROCESSED_DIR / MATCHED_GAPS_FILE
+    rows = table[list(MATCHED_GAP_COLUMNS)].astype(object).where(table[list(MATCHED_GAP_COLUMNS)].notna(), None)
+    atomic_write(dest, lambda tmp: tmp.write_text(json.dumps(rows.to_dict("records"), allow_nan=False) + "\n",
+                                                  encoding="utf-8"))
+    return dest
+
+
+def read_matched_gaps(source: Path | None = None) -> pd.DataFrame | None:
+    """The table :func:`write_matched_gaps` wrote (undefined gaps as NaN), or ``None`` when
+    notebook 04 has not been run."""
+    source = source or paths.PROCESSED_DIR / MATCHED_GAPS_FILE
+    if not source.is_file():
+        return None
+    try:
+        rows = json.loads(source.read_text(encoding="utf-8"))
+        table = pd.DataFrame(rows, columns=list(MATCHED_GAP_COLUMNS))
+    except (json.JSONDecodeError, ValueError) as err:
+        raise DataError(f"not the matched comparison notebook 04 writes ({err}); run notebook 04 again",
+                        file=source) from None
+    return table.astype({"gap": float, "low": float, "high": float})
