@@ -131,7 +131,7 @@ def test_two_runs_with_different_agents_warn() -> None:
 
 def test_published_files_count_as_the_study_protocol(tmp_path: Path) -> None:
     assert card.protocol_differences({"published": None, "new": resolved()}) == []
-    assert card.protocol_label(None) == "study protocol (published)"
+    assert card.protocol_label(None) == "study protocol (published): agent gpt-5.2 (study)"
     assert card.protocol_differences({"published": None, "fc": resolved(harness="function-calling")})
     (tmp_path / "eval_results_x.json").write_text("{}")
     assert card.load_card_for(tmp_path / "eval_results_x.json") is None

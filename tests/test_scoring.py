@@ -364,7 +364,8 @@ def test_a_published_file_beside_a_new_rollout_differs_in_protocol(study: Path, 
     assert code == 0
     assert "gpt-4o (sim-new) vs gpt-5.2 (single)" in err  # no card: the study's protocol, GPT-5.2
     protocols = {row["name"]: row.get("protocol") for row in json.loads(out_json.read_text())}
-    assert protocols == {"human": None, "sim-new": "agent gpt-4o (study)", "single": "study protocol (published)"}
+    assert protocols == {"human": None, "sim-new": "agent gpt-4o (study)",
+                         "single": "study protocol (published): agent gpt-5.2 (study)"}
 
 
 def test_new_rollouts_default_to_the_published_difficulty_map(study: Path, tmp_path: Path, capsys) -> None:
@@ -390,7 +391,7 @@ def test_the_notebooks_protocol_table_marks_published_files_and_names_difference
     cards = comparability.protocol_cards([new, _one_sim(study)])
     table = comparability.protocol_table(cards).set_index("name")
     assert list(table.columns) == ["protocol", *comparability.PROTOCOL_COLUMNS]
-    assert table.loc["single", "protocol"] == "study protocol (published)"
+    assert table.loc["single", "protocol"] == "study protocol (published): agent gpt-5.2 (study)"
     assert table.loc["sim-new", "protocol"] == "agent gpt-4o (study)"
     assert table.loc["single", "agent_model"] == "gpt-5.2" and len(table.loc["single", "survey_prompt_sha256"]) == 12
     note = comparability.mixed_protocols_note(cards)
@@ -460,7 +461,8 @@ def test_a_tau_bench_trajectory_file_is_a_labelled_five_term_row_of_unknown_prot
     assert trajectory["index"] == "USI5" and trajectory["eval_agree"] is None
     assert trajectory["terms"] == ["D1_conv", "D2_info", "D3_clarif", "D4_react", "ece"]
     assert trajectory["protocol"] == card.UNKNOWN_PROTOCOL and "unknown" in trajectory["protocol"]
-    assert published_file["index"] == "USI6" and published_file["protocol"] == "study protocol (published)"
+    assert published_file["index"] == "USI6"
+    assert published_file["protocol"] == "study protocol (published): agent gpt-5.2 (study)"
     assert trajectory["rank"] == 1 and published_file["rank"] == 1  # two rankings, one per index
     assert [line.split()[-1] for line in out.splitlines() if line.startswith("gpt-4o-airline")] == ["USI5"]
     notes = [line for line in err.splitlines() if line.startswith("note: gpt-4o-airline:")]

@@ -178,7 +178,7 @@ def write_json(
     all rows with ``rank_together``; ``null`` for the human ceiling and rows without USI). With
     ``cards`` (:func:`usersim_utils.rollout.comparability.protocol_cards`), each simulator's row
     also says which ``protocol`` produced it (:func:`usersim_utils.rollout.card.protocol_label`:
-    ``study protocol (published)`` without a card, ``protocol unknown (...)`` for a tau-bench
+    ``study protocol (published): agent gpt-5.2 (study)`` without a card, ``protocol unknown (...)`` for a tau-bench
     trajectory file).
 
     Raises :class:`DataError` naming ``out`` when it cannot be written."""

@@ -29,7 +29,7 @@ Comparability (pure functions, used by the scoring command): :func:`protocol_of`
 that make scores comparable (agent model, harness, reasoning effort, maximum turns and
 rounds, task set, survey prompt); :func:`protocol_differences` names the fields on which a
 set of results differ, a result without a card counting as the study's published protocol
-(:data:`STUDY_PROTOCOL`, shown as ``study protocol (published)``).
+(:data:`STUDY_PROTOCOL`, shown as ``study protocol (published): agent gpt-5.2 (study)``).
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ from .prompts import (
 )
 
 CARD_PREFIX = "card_"
-PUBLISHED = "study protocol (published)"
 #: How a tau-bench trajectory file's protocol is shown: it has no card, and tau-bench's own agent,
 #: harness and limits played it, none of which the file records.
 UNKNOWN_PROTOCOL = "protocol unknown (a tau-bench trajectory file: tau-bench's own agent)"
@@ -103,6 +102,9 @@ STUDY_PROTOCOL: dict[str, Any] = {
     "tasks": "all",
     "survey_prompt_sha256": hashlib.sha256(survey_prompt().encode("utf-8")).hexdigest(),
 }
+#: How a result without a card (a file of the published study) shows its protocol, naming the
+#: agent as a new rollout's row does.
+PUBLISHED = f"study protocol (published): agent {STUDY_PROTOCOL['agent_model']} ({STUDY_PROTOCOL['agent_harness']})"
 
 
 def card_name(label: str) -> str:
@@ -380,7 +382,7 @@ def is_unknown_protocol(card: Mapping[str, Any] | None) -> bool:
 
 
 def protocol_label(card: Mapping[str, Any] | None) -> str:
-    """How a result's protocol is shown: ``study protocol (published)`` without a card,
+    """How a result's protocol is shown: :data:`PUBLISHED` without a card,
     :data:`UNKNOWN_PROTOCOL` for a tau-bench trajectory file, else ``agent <model> (<harness>)``."""
     if card is None:
         return PUBLISHED
