@@ -6,6 +6,7 @@ the population."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -90,3 +91,15 @@ def test_coverage_needs_two_human_batches():
     one_batch = s.human.loc[s.human["batch"] == 1]
     row = inflation.population_coverage(one_batch, s.simulators["a"], rng, n_boot=10)
     assert math.isnan(row["relative"]) and row["n_human"] > 0
+
+
+def test_a_simulator_on_two_tasks_gets_an_interval_without_a_warning():
+    """Notebook 02's rollouts cover 2 tasks: many resamples give them no weight. Those
+    replicates are undefined and left out, silently; the estimate and interval stay defined."""
+    rng = np.random.default_rng(4)
+    s = human_process_study(rng, 40, {"a": 1})
+    two_tasks = s.simulators["a"].loc[s.simulators["a"]["task_key"].isin(sorted(set(s.human["task_key"]))[:2])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        row = inflation.population_coverage(s.human, two_tasks, rng, n_boot=200)
+    assert not math.isnan(row["relative"]) and row["low"] <= row["high"]
