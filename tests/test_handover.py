@@ -28,6 +28,7 @@ def test_matched_gaps_round_trip_with_undefined_gaps(tmp_path: Path) -> None:
 def test_matched_gaps_absent_or_corrupt(tmp_path: Path) -> None:
     assert handover.read_matched_gaps(tmp_path / "none.json") is None
     bad = tmp_path / "bad.json"
-    bad.write_text("[{")
-    with pytest.raises(DataError, match=r"bad\.json: not the matched comparison notebook 04 writes"):
-        handover.read_matched_gaps(bad)
+    for text in ("[{", '[{"name": "a", "gap": "wide"}]', "7"):
+        bad.write_text(text)
+        with pytest.raises(DataError, match=r"bad\.json: not the matched comparison notebook 04 writes"):
+            handover.read_matched_gaps(bad)

@@ -63,18 +63,13 @@ def best_of(parse: Callable[[str], object], text: str, tries: int = 5) -> float:
 def test_a_1_mb_reply_of_any_shape_parses_in_linear_time(shape: str) -> None:
     text = SHAPES[shape]
     assert len(text) >= 0.9 * MB
-    tenth = _tenth(shape)
+    tenth = text[: len(text) // 10]  # the same repeated pattern, 10x shorter
     for parse in (protocol.parse_survey, harness.parse_reply, harness.strip_thinking):
         elapsed = best_of(parse, text)
         assert elapsed < LIMIT_S, f"{parse.__name__} on {shape}: {elapsed:.3f} s"
         growth = elapsed / max(best_of(parse, tenth), 1e-3)  # below 1 ms a timer's noise dominates
         assert growth < MAX_GROWTH, f"{parse.__name__} on {shape}: 10x the text took {growth:.0f}x the time"
 
-
-def _tenth(shape: str) -> str:
-    """The first tenth of the shape: the same repeated pattern, 10× shorter."""
-    text = SHAPES[shape]
-    return text[: len(text) // 10]
 
 
 # --- the old patterns, as the oracle on small replies --------------------------------------

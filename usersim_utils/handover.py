@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from . import paths, schema
-from .atomic import atomic_write
+from .atomic import atomic_write, atomic_write_text
 from .errors import DataError
 
 if TYPE_CHECKING:  # for annotations only: writing the tables needs none of the readers
@@ -122,9 +122,9 @@ def write_matched_gaps(table: pd.DataFrame, dest: Path | None = None) -> Path:
     """Write :data:`MATCHED_GAP_COLUMNS` of a ``matched_comparison.compare`` table, a row per
     simulator and metric, atomically to ``dest`` (default ``data/processed/matched_gaps.json``)."""
     dest = dest or paths.PROCESSED_DIR / MATCHED_GAPS_FILE
-    rows = table[list(MATCHED_GAP_COLUMNS)].astype(object).where(table[list(MATCHED_GAP_COLUMNS)].notna(), None)
-    atomic_write(dest, lambda tmp: tmp.write_text(json.dumps(rows.to_dict("records"), allow_nan=False) + "\n",
-                                                  encoding="utf-8"))
+    kept = table[list(MATCHED_GAP_COLUMNS)]
+    rows = kept.astype(object).where(kept.notna(), None).to_dict("records")  # undefined: null
+    atomic_write_text(dest, json.dumps(rows, allow_nan=False) + "\n")
     return dest
 
 
@@ -136,8 +136,8 @@ def read_matched_gaps(source: Path | None = None) -> pd.DataFrame | None:
         return None
     try:
         rows = json.loads(source.read_text(encoding="utf-8"))
-        table = pd.DataFrame(rows, columns=list(MATCHED_GAP_COLUMNS))
-    except (json.JSONDecodeError, ValueError) as err:
+        return pd.DataFrame(rows, columns=list(MATCHED_GAP_COLUMNS)).astype({"gap": float, "low": float,
+                                                                              "high": float})
+    except (ValueError, TypeError) as err:  # JSONDecodeError is a ValueError
         raise DataError(f"not the matched comparison notebook 04 writes ({err}); run notebook 04 again",
                         file=source) from None
-    return table.astype({"gap": float, "low": float, "high": float})
